@@ -1,0 +1,2 @@
+//! Cachet gateway frontend.
+fn main() {}

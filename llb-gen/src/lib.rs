@@ -1,0 +1,2 @@
+//! BuildKit wire types, a deterministic LLB graph builder and the Cachet spec compiler.
+pub mod spec;

@@ -1,0 +1,462 @@
+//! Parsing and validating `Cachet.toml`: text in, [`Spec`] or a positioned [`SpecError`] out.
+//!
+//! Pure: no I/O. The frontend, the `llb-gen` CLI and the tests all come through here, so every
+//! rule about what a valid spec is lives in this file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::error::SpecError;
+use super::interpolate::interpolate;
+use super::model::{CopyEntry, SpecFile, TargetSection};
+use super::resolved::*;
+
+/// Cargo flags the spec sets itself, because they are inputs to cache keys: letting a step pass
+/// them directly would change the output without changing the key.
+const FLAGS_OWNED_BY_SPEC: &[(&str, &str)] = &[
+    ("--release", "set `profile` under [cargo]"),
+    ("--profile", "set `profile` under [cargo]"),
+    ("--features", "set `features` under [cargo]"),
+    ("-F", "set `features` under [cargo]"),
+    (
+        "--all-features",
+        "list the features under [cargo] `features`",
+    ),
+    (
+        "--no-default-features",
+        "set `default-features = false` under [cargo]",
+    ),
+    ("--target", "the target platform comes from `--platform`"),
+    (
+        "--target-dir",
+        "Cachet places the target directory on a keyed cache mount",
+    ),
+    ("--offline", "Cachet runs compile steps offline already"),
+    (
+        "--frozen",
+        "Cachet passes `--locked` when a Cargo.lock exists",
+    ),
+];
+
+/// Parses and validates a spec. `build_args` are the `--build-arg` values; only names declared
+/// under `[args]` are used.
+pub fn load(
+    file: &str,
+    text: &str,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Spec, SpecError> {
+    let raw: SpecFile =
+        toml::from_str(text).map_err(|e| SpecError::at(file, text, e.span(), e.message()))?;
+    Loader { file, text }.load(raw, build_args)
+}
+
+struct Loader<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Loader<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> SpecError {
+        SpecError::at(self.file, self.text, Some(span), message)
+    }
+
+    fn load(
+        &self,
+        raw: SpecFile,
+        build_args: &BTreeMap<String, String>,
+    ) -> Result<Spec, SpecError> {
+        let args: BTreeMap<String, String> = raw
+            .args
+            .iter()
+            .map(|(name, default)| {
+                let value = build_args
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| default.get_ref().clone());
+                (name.clone(), value)
+            })
+            .collect();
+        let subst = |v: &Spanned<String>| -> Result<String, SpecError> {
+            interpolate(v.get_ref(), &args).map_err(|(_, msg)| self.err(v.span(), msg))
+        };
+        let subst_map =
+            |m: &BTreeMap<String, Spanned<String>>| -> Result<BTreeMap<String, String>, SpecError> {
+                m.iter().map(|(k, v)| Ok((k.clone(), subst(v)?))).collect()
+            };
+
+        let project = match &raw.project.name {
+            Some(name) => {
+                self.check_name(name, "project name")?;
+                name.get_ref().clone()
+            }
+            None => DEFAULT_PROJECT.to_string(),
+        };
+
+        let sdk_section = raw.sdk.get_ref();
+        let image = subst(&sdk_section.image)?;
+        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+            return Err(self.err(
+                sdk_section.image.span(),
+                "expected an image reference such as `cachet-sdk:rustup`",
+            ));
+        }
+        let digest_lock = match &sdk_section.digest {
+            Some(d) => {
+                if !is_sha256_digest(d.get_ref()) {
+                    return Err(self.err(
+                        d.span(),
+                        "expected a digest of the form `sha256:` followed by 64 hex digits",
+                    ));
+                }
+                Some(d.get_ref().clone())
+            }
+            None => None,
+        };
+
+        let profile = match &raw.cargo.profile {
+            Some(p) => {
+                self.check_name(p, "profile")?;
+                p.get_ref().clone()
+            }
+            None => DEFAULT_PROFILE.to_string(),
+        };
+        let cargo = CargoSettings {
+            profile,
+            features: raw
+                .cargo
+                .features
+                .iter()
+                .map(subst)
+                .collect::<Result<_, _>>()?,
+            default_features: raw.cargo.default_features.unwrap_or(true),
+            rustflags: raw
+                .cargo
+                .rustflags
+                .iter()
+                .map(subst)
+                .collect::<Result<_, _>>()?,
+            env: subst_map(&raw.cargo.env)?,
+        };
+
+        if raw.targets.is_empty() {
+            return Err(SpecError::at(
+                self.file,
+                self.text,
+                None,
+                "no targets: add at least one `[target.NAME]` table",
+            ));
+        }
+        let mut targets = BTreeMap::new();
+        for (name, section) in &raw.targets {
+            if !is_valid_name(name) {
+                return Err(self.err(
+                    section.span(),
+                    format!("target name `{name}`: expected lowercase letters, digits, `-` or `_`"),
+                ));
+            }
+            let target = self.target(section, &subst, &subst_map)?;
+            targets.insert(name.to_string(), target);
+        }
+        self.check_references(&raw.targets)?;
+        self.check_cycles(&raw.targets)?;
+
+        let default_target = match &raw.default {
+            Some(d) => {
+                if !raw.targets.contains_key(d.get_ref()) {
+                    return Err(self.err(
+                        d.span(),
+                        format!("default target `{}` is not defined", d.get_ref()),
+                    ));
+                }
+                d.get_ref().clone()
+            }
+            // The last target in the file, like a Dockerfile's last stage.
+            None => raw
+                .targets
+                .iter()
+                .max_by_key(|(_, t)| t.span().start)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default(),
+        };
+
+        Ok(Spec {
+            project,
+            default_target,
+            sdk: SdkRef { image, digest_lock },
+            cargo,
+            args,
+            targets,
+        })
+    }
+
+    fn target(
+        &self,
+        section: &Spanned<TargetSection>,
+        subst: &dyn Fn(&Spanned<String>) -> Result<String, SpecError>,
+        subst_map: &dyn Fn(
+            &BTreeMap<String, Spanned<String>>,
+        ) -> Result<BTreeMap<String, String>, SpecError>,
+    ) -> Result<Target, SpecError> {
+        let t = section.get_ref();
+        match (&t.cargo, &t.from) {
+            (Some(cargo), None) => {
+                let image_only = [
+                    ("copy", !t.copy.is_empty()),
+                    ("entrypoint", t.entrypoint.is_some()),
+                    ("cmd", t.cmd.is_some()),
+                    ("workdir", t.workdir.is_some()),
+                    ("user", t.user.is_some()),
+                    ("labels", !t.labels.is_empty()),
+                ];
+                if let Some((key, _)) = image_only.iter().find(|(_, set)| *set) {
+                    return Err(self.err(
+                        section.span(),
+                        format!("`{key}` belongs to an image target (one with `from`), not a cargo step"),
+                    ));
+                }
+                let args: Vec<String> = cargo.get_ref().iter().map(subst).collect::<Result<_, _>>()?;
+                match args.first() {
+                    None => return Err(self.err(cargo.span(), "expected a cargo subcommand, e.g. [\"build\"]")),
+                    Some(sub) if sub.starts_with('-') => {
+                        return Err(self.err(cargo.span(), "the first element must be a cargo subcommand, not a flag"))
+                    }
+                    _ => {}
+                }
+                for (arg, raw_arg) in args.iter().zip(cargo.get_ref()) {
+                    if arg == "--" {
+                        break;
+                    }
+                    let flag = arg.split('=').next().unwrap_or(arg);
+                    if let Some((_, hint)) = FLAGS_OWNED_BY_SPEC.iter().find(|(f, _)| *f == flag) {
+                        return Err(self.err(raw_arg.span(), format!("`{flag}` is not allowed in a cargo step: {hint}")));
+                    }
+                }
+                let mut artifacts = BTreeMap::new();
+                for (name, path) in &t.artifacts {
+                    if !is_valid_name(name) {
+                        return Err(self.err(path.span(), format!("artifact name `{name}`: expected lowercase letters, digits, `-` or `_`")));
+                    }
+                    check_relative_path(path.get_ref()).map_err(|m| self.err(path.span(), m))?;
+                    artifacts.insert(name.clone(), path.get_ref().clone());
+                }
+                Ok(Target::Cargo(CargoTarget { args, artifacts, env: subst_map(&t.env)? }))
+            }
+            (None, Some(from)) => {
+                if !t.artifacts.is_empty() {
+                    return Err(self.err(section.span(), "`artifacts` belongs to a cargo step (one with `cargo`)"));
+                }
+                let from_value = subst(from)?;
+                let base = if from_value == "scratch" {
+                    BaseRef::Scratch
+                } else if let Some(name) = from_value.strip_prefix('+') {
+                    BaseRef::Target(name.to_string())
+                } else if from_value.is_empty() || from_value.chars().any(char::is_whitespace) {
+                    return Err(self.err(from.span(), "expected `scratch`, an image reference, or `+target`"));
+                } else {
+                    BaseRef::Image(from_value)
+                };
+                let mut copies = Vec::new();
+                for entry in &t.copy {
+                    copies.push(self.copy_entry(entry)?);
+                }
+                Ok(Target::Image(ImageTarget {
+                    from: base,
+                    copies,
+                    entrypoint: t.entrypoint.clone(),
+                    cmd: t.cmd.clone(),
+                    workdir: t.workdir.clone(),
+                    user: t.user.clone(),
+                    env: subst_map(&t.env)?,
+                    labels: subst_map(&t.labels)?,
+                }))
+            }
+            (Some(_), Some(_)) => Err(self.err(
+                section.span(),
+                "a target is either a cargo step (`cargo = [...]`) or an image (`from = ...`), not both",
+            )),
+            (None, None) => Err(self.err(
+                section.span(),
+                "expected `cargo = [...]` (a cargo step) or `from = ...` (an image) in this target",
+            )),
+        }
+    }
+
+    fn copy_entry(&self, entry: &Spanned<CopyEntry>) -> Result<ArtifactCopy, SpecError> {
+        let c = entry.get_ref();
+        let Some(from_target) = c.from.get_ref().strip_prefix('+') else {
+            return Err(self.err(
+                c.from.span(),
+                "expected a target reference such as `+build`",
+            ));
+        };
+        if !c.to.get_ref().starts_with('/') {
+            return Err(self.err(
+                c.to.span(),
+                "expected an absolute path in the image, such as `/usr/local/bin/app`",
+            ));
+        }
+        Ok(ArtifactCopy {
+            from_target: from_target.to_string(),
+            artifact: c.artifact.get_ref().clone(),
+            to: c.to.get_ref().clone(),
+        })
+    }
+
+    fn check_references(
+        &self,
+        targets: &BTreeMap<String, Spanned<TargetSection>>,
+    ) -> Result<(), SpecError> {
+        for section in targets.values() {
+            let t = section.get_ref();
+            if let Some(from) = &t.from {
+                if let Some(name) = from.get_ref().strip_prefix('+') {
+                    if !targets.contains_key(name) {
+                        return Err(self.err(
+                            from.span(),
+                            format!("`+{name}` names no target{}", suggest(targets)),
+                        ));
+                    }
+                }
+            }
+            for entry in &t.copy {
+                let c = entry.get_ref();
+                let name = c.from.get_ref().trim_start_matches('+');
+                let Some(source) = targets.get(name) else {
+                    return Err(self.err(
+                        c.from.span(),
+                        format!("`+{name}` names no target{}", suggest(targets)),
+                    ));
+                };
+                let source = source.get_ref();
+                if source.cargo.is_none() {
+                    return Err(self.err(
+                        c.from.span(),
+                        format!("`+{name}` is an image target; artifacts come from cargo steps"),
+                    ));
+                }
+                if !source.artifacts.contains_key(c.artifact.get_ref()) {
+                    let known: Vec<&str> = source.artifacts.keys().map(String::as_str).collect();
+                    return Err(self.err(
+                        c.artifact.span(),
+                        format!(
+                            "target `{name}` has no artifact `{}` (it has: {})",
+                            c.artifact.get_ref(),
+                            list_or_none(&known)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_cycles(
+        &self,
+        targets: &BTreeMap<String, Spanned<TargetSection>>,
+    ) -> Result<(), SpecError> {
+        fn edges(t: &TargetSection) -> Vec<&Spanned<String>> {
+            t.from
+                .iter()
+                .filter(|f| f.get_ref().starts_with('+'))
+                .chain(t.copy.iter().map(|c| &c.get_ref().from))
+                .collect()
+        }
+        // Depth-first search with an explicit path; the first back edge found is reported.
+        fn visit<'a>(
+            name: &'a str,
+            targets: &'a BTreeMap<String, Spanned<TargetSection>>,
+            path: &mut Vec<&'a str>,
+            done: &mut BTreeSet<&'a str>,
+        ) -> Option<(Vec<String>, Range<usize>)> {
+            if done.contains(name) {
+                return None;
+            }
+            path.push(name);
+            if let Some(section) = targets.get(name) {
+                for edge in edges(section.get_ref()) {
+                    let next = edge.get_ref().trim_start_matches('+');
+                    if let Some(pos) = path.iter().position(|p| *p == next) {
+                        let mut cycle: Vec<String> =
+                            path[pos..].iter().map(|s| format!("+{s}")).collect();
+                        cycle.push(format!("+{next}"));
+                        return Some((cycle, edge.span()));
+                    }
+                    if let Some((key, _)) = targets.get_key_value(next) {
+                        if let Some(found) = visit(key, targets, path, done) {
+                            return Some(found);
+                        }
+                    }
+                }
+            }
+            path.pop();
+            done.insert(name);
+            None
+        }
+        let mut done = BTreeSet::new();
+        for name in targets.keys() {
+            if let Some((cycle, span)) = visit(name, targets, &mut Vec::new(), &mut done) {
+                return Err(self.err(span, format!("targets form a cycle: {}", cycle.join(" → "))));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, value: &Spanned<String>, what: &str) -> Result<(), SpecError> {
+        if is_valid_name(value.get_ref()) {
+            Ok(())
+        } else {
+            Err(self.err(
+                value.span(),
+                format!(
+                    "{what} `{}`: expected lowercase letters, digits, `-` or `_`",
+                    value.get_ref()
+                ),
+            ))
+        }
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn is_sha256_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Artifact paths must stay inside the profile's output directory.
+fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err(
+            "expected a path relative to the profile's output directory, e.g. `app`".into(),
+        );
+    }
+    if path.starts_with('/') {
+        return Err(format!(
+            "`{path}` is absolute; artifact paths are relative to the profile's output directory"
+        ));
+    }
+    if path.split('/').any(|c| c == "..") {
+        return Err(format!("`{path}` leaves the output directory through `..`"));
+    }
+    Ok(())
+}
+
+/// The list of defined targets, to append to a "names no target" message.
+fn suggest(targets: &BTreeMap<String, Spanned<TargetSection>>) -> String {
+    let known: Vec<&str> = targets.keys().map(String::as_str).collect();
+    format!(" (targets: {})", list_or_none(&known))
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}

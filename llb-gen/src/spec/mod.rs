@@ -1,0 +1,17 @@
+//! `Cachet.toml`: the user's declarative build spec.
+//!
+//! [`load`] turns the file's text into a validated [`Spec`] (build arguments applied, targets and
+//! references checked) or a [`SpecError`] naming file, line and column. It does no I/O.
+
+mod error;
+mod interpolate;
+mod load;
+mod model;
+mod resolved;
+
+pub use error::{Position, SpecError};
+pub use load::load;
+pub use resolved::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! The validated spec the compiler works from: build arguments applied, references checked,
+//! defaults filled in. Nothing here carries source positions any more; every check that needs
+//! one ran in [`super::load`].
+
+use std::collections::BTreeMap;
+
+/// Cargo profile used when the spec does not name one.
+pub const DEFAULT_PROFILE: &str = "release";
+/// Project name used in cache ids when `[project] name` is not set.
+pub const DEFAULT_PROJECT: &str = "project";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub project: String,
+    pub default_target: String,
+    pub sdk: SdkRef,
+    pub cargo: CargoSettings,
+    /// Effective values of the declared build arguments (defaults overridden by `--build-arg`).
+    pub args: BTreeMap<String, String>,
+    pub targets: BTreeMap<String, Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkRef {
+    pub image: String,
+    /// `sha256:…` the tag must resolve to, when the spec locks it.
+    pub digest_lock: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CargoSettings {
+    pub profile: String,
+    pub features: Vec<String>,
+    pub default_features: bool,
+    pub rustflags: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Cargo(CargoTarget),
+    Image(ImageTarget),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CargoTarget {
+    /// The cargo subcommand and its arguments, exactly as the user wrote them.
+    pub args: Vec<String>,
+    /// Artifact name → path relative to the profile's output directory.
+    pub artifacts: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl CargoTarget {
+    pub fn subcommand(&self) -> &str {
+        self.args.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageTarget {
+    pub from: BaseRef,
+    pub copies: Vec<ArtifactCopy>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseRef {
+    Scratch,
+    Image(String),
+    Target(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactCopy {
+    pub from_target: String,
+    pub artifact: String,
+    pub to: String,
+}
+
+impl Spec {
+    /// Every image reference the build of `target` needs resolved (SDK first), in a stable
+    /// order and without duplicates.
+    pub fn images_for(&self, target: &str) -> Vec<String> {
+        let mut images = vec![self.sdk.image.clone()];
+        for name in self.closure(target) {
+            if let Some(Target::Image(ImageTarget {
+                from: BaseRef::Image(image),
+                ..
+            })) = self.targets.get(&name)
+            {
+                if !images.contains(image) {
+                    images.push(image.clone());
+                }
+            }
+        }
+        images
+    }
+
+    /// `target` and every target it depends on, dependencies first.
+    pub fn closure(&self, target: &str) -> Vec<String> {
+        let mut order = Vec::new();
+        self.visit(target, &mut order);
+        order
+    }
+
+    fn visit(&self, name: &str, order: &mut Vec<String>) {
+        if order.iter().any(|n| n == name) {
+            return;
+        }
+        if let Some(t) = self.targets.get(name) {
+            for dep in t.dependencies() {
+                self.visit(dep, order);
+            }
+        }
+        order.push(name.to_string());
+    }
+}
+
+impl Target {
+    /// Names of the targets this one reads from.
+    pub fn dependencies(&self) -> Vec<&str> {
+        match self {
+            Target::Cargo(_) => Vec::new(),
+            Target::Image(image) => {
+                let mut deps: Vec<&str> = Vec::new();
+                if let BaseRef::Target(t) = &image.from {
+                    deps.push(t);
+                }
+                for c in &image.copies {
+                    if !deps.contains(&c.from_target.as_str()) {
+                        deps.push(&c.from_target);
+                    }
+                }
+                deps
+            }
+        }
+    }
+}
