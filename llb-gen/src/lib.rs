@@ -1,2 +1,3 @@
 //! BuildKit wire types, a deterministic LLB graph builder and the Cachet spec compiler.
+pub mod proto;
 pub mod spec;
