@@ -1,3 +1,4 @@
 //! BuildKit wire types, a deterministic LLB graph builder and the Cachet spec compiler.
+pub mod llb;
 pub mod proto;
 pub mod spec;
