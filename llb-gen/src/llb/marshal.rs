@@ -4,7 +4,8 @@ use super::node::Node;
 use super::{Digest, LlbError, OpMeta, Result, State};
 use crate::proto::pb;
 use prost::Message;
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Graph-wide options applied while marshalling.
@@ -32,9 +33,10 @@ impl State {
         };
 
         let mut def = Vec::new();
-        let mut metas: BTreeMap<String, OpMeta> = BTreeMap::new();
+        // Metadata per distinct digest, borrowed until two ops share one.
+        let mut metas: Vec<(&str, Cow<'_, OpMeta>)> = Vec::new();
+        let mut by_digest: HashMap<&str, usize> = HashMap::new();
         let mut visited: HashSet<*const Node> = HashSet::new();
-        let mut emitted: HashSet<&str> = HashSet::new();
 
         // Iterative post-order walk: (node, next input to visit).
         let mut stack: Vec<(&Arc<Node>, usize)> = vec![(&out.node, 0)];
@@ -48,26 +50,34 @@ impl State {
                 continue;
             }
             let key = node.digest.as_str();
-            metas.entry(key.to_owned()).or_default().merge(&node.meta);
-            if emitted.insert(key) {
-                def.push(node.bytes.clone());
+            match by_digest.get(key) {
+                // An identical op built separately: emit once, merge metadata.
+                Some(&i) => metas[i].1.to_mut().merge(&node.meta),
+                None => {
+                    by_digest.insert(key, metas.len());
+                    metas.push((key, Cow::Borrowed(&node.meta)));
+                    def.push(node.bytes.clone());
+                }
             }
         }
 
         let mut terminal_meta = OpMeta::default();
         terminal_meta.add_cap("constraints");
         terminal_meta.add_cap("platform");
-        for m in metas.values_mut() {
-            m.ignore_cache |= opts.ignore_cache;
-            if m.ignore_cache {
+        let mut metadata: BTreeMap<String, pb::OpMetadata> = BTreeMap::new();
+        for (key, m) in &metas {
+            let mut md = m.to_pb();
+            md.ignore_cache |= opts.ignore_cache;
+            if md.ignore_cache {
                 terminal_meta.add_cap("meta.ignorecache");
             }
-            if !m.description.is_empty() {
+            if !md.description.is_empty() {
                 terminal_meta.add_cap("meta.description");
             }
-            if m.export_cache.is_some() {
+            if md.export_cache.is_some() {
                 terminal_meta.add_cap("meta.exportcache");
             }
+            metadata.insert((*key).to_owned(), md);
         }
         let terminal = pb::Op {
             inputs: vec![out.to_pb()],
@@ -76,14 +86,13 @@ impl State {
         .encode_to_vec();
         let terminal_digest = Digest::of(&terminal);
         def.push(terminal);
-        metas
-            .entry(terminal_digest.into_string())
-            .or_default()
-            .merge(&terminal_meta);
+        // A terminal op's bytes cannot collide with a real op's (it has no
+        // body), so this entry is always new.
+        metadata.insert(terminal_digest.into_string(), terminal_meta.to_pb());
 
         pb::Definition {
             def,
-            metadata: metas.into_iter().map(|(k, m)| (k, m.to_pb())).collect(),
+            metadata,
             source: None,
         }
     }
