@@ -1,0 +1,43 @@
+//! `llb-gen`: inspect and emit BuildKit LLB produced by Cachet.
+//!
+//! Each subcommand lives in its own module; add new ones (`spec`,
+//! `explain`, `schema`, …) by writing a module with an `Args` struct and a
+//! `run` function, and listing it in [`Command`].
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod output;
+mod sample;
+
+/// Generate and inspect BuildKit LLB definitions.
+#[derive(Debug, Parser)]
+#[command(name = "llb-gen", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the built-in sample graph (pipe `--format binary` into
+    /// `buildctl build --local context=<dir>`).
+    Sample(sample::Args),
+}
+
+/// Errors a subcommand reports; printed to stderr, exit status 1.
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: CliResult = match cli.command {
+        Command::Sample(args) => sample::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llb-gen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
