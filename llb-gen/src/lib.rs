@@ -1,4 +1,6 @@
 //! BuildKit wire types, a deterministic LLB graph builder and the Cachet spec compiler.
+pub mod compile;
+pub mod keys;
 pub mod llb;
 pub mod proto;
 pub mod spec;

@@ -34,10 +34,7 @@ const FLAGS_OWNED_BY_SPEC: &[(&str, &str)] = &[
         "Cachet places the target directory on a keyed cache mount",
     ),
     ("--offline", "Cachet runs compile steps offline already"),
-    (
-        "--frozen",
-        "Cachet passes `--locked` when a Cargo.lock exists",
-    ),
+    ("--frozen", "Cachet passes `--locked --offline` itself"),
 ];
 
 /// Parses and validates a spec. `build_args` are the `--build-arg` values; only names declared
@@ -49,12 +46,25 @@ pub fn load(
 ) -> Result<Spec, SpecError> {
     let raw: SpecFile =
         toml::from_str(text).map_err(|e| SpecError::at(file, text, e.span(), e.message()))?;
-    Loader { file, text }.load(raw, build_args)
+    // Only declared arguments exist for the spec; `--build-arg` overrides their defaults.
+    let args = raw
+        .args
+        .iter()
+        .map(|(name, default)| {
+            let value = build_args
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default.get_ref().clone());
+            (name.clone(), value)
+        })
+        .collect();
+    Loader { file, text, args }.load(&raw)
 }
 
 struct Loader<'a> {
     file: &'a str,
     text: &'a str,
+    args: BTreeMap<String, String>,
 }
 
 impl Loader<'_> {
@@ -62,30 +72,20 @@ impl Loader<'_> {
         SpecError::at(self.file, self.text, Some(span), message)
     }
 
-    fn load(
-        &self,
-        raw: SpecFile,
-        build_args: &BTreeMap<String, String>,
-    ) -> Result<Spec, SpecError> {
-        let args: BTreeMap<String, String> = raw
-            .args
-            .iter()
-            .map(|(name, default)| {
-                let value = build_args
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_else(|| default.get_ref().clone());
-                (name.clone(), value)
-            })
-            .collect();
-        let subst = |v: &Spanned<String>| -> Result<String, SpecError> {
-            interpolate(v.get_ref(), &args).map_err(|(_, msg)| self.err(v.span(), msg))
-        };
-        let subst_map =
-            |m: &BTreeMap<String, Spanned<String>>| -> Result<BTreeMap<String, String>, SpecError> {
-                m.iter().map(|(k, v)| Ok((k.clone(), subst(v)?))).collect()
-            };
+    fn subst(&self, v: &Spanned<String>) -> Result<String, SpecError> {
+        interpolate(v.get_ref(), &self.args).map_err(|(_, msg)| self.err(v.span(), msg))
+    }
 
+    fn subst_map(
+        &self,
+        m: &BTreeMap<String, Spanned<String>>,
+    ) -> Result<BTreeMap<String, String>, SpecError> {
+        m.iter()
+            .map(|(k, v)| Ok((k.clone(), self.subst(v)?)))
+            .collect()
+    }
+
+    fn load(&self, raw: &SpecFile) -> Result<Spec, SpecError> {
         let project = match &raw.project.name {
             Some(name) => {
                 self.check_name(name, "project name")?;
@@ -95,7 +95,7 @@ impl Loader<'_> {
         };
 
         let sdk_section = raw.sdk.get_ref();
-        let image = subst(&sdk_section.image)?;
+        let image = self.subst(&sdk_section.image)?;
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             return Err(self.err(
                 sdk_section.image.span(),
@@ -128,16 +128,16 @@ impl Loader<'_> {
                 .cargo
                 .features
                 .iter()
-                .map(subst)
+                .map(|v| self.subst(v))
                 .collect::<Result<_, _>>()?,
             default_features: raw.cargo.default_features.unwrap_or(true),
             rustflags: raw
                 .cargo
                 .rustflags
                 .iter()
-                .map(subst)
+                .map(|v| self.subst(v))
                 .collect::<Result<_, _>>()?,
-            env: subst_map(&raw.cargo.env)?,
+            env: self.subst_map(&raw.cargo.env)?,
         };
 
         if raw.targets.is_empty() {
@@ -156,7 +156,7 @@ impl Loader<'_> {
                     format!("target name `{name}`: expected lowercase letters, digits, `-` or `_`"),
                 ));
             }
-            let target = self.target(section, &subst, &subst_map)?;
+            let target = self.target(section)?;
             targets.insert(name.to_string(), target);
         }
         self.check_references(&raw.targets)?;
@@ -186,19 +186,12 @@ impl Loader<'_> {
             default_target,
             sdk: SdkRef { image, digest_lock },
             cargo,
-            args,
+            args: self.args.clone(),
             targets,
         })
     }
 
-    fn target(
-        &self,
-        section: &Spanned<TargetSection>,
-        subst: &dyn Fn(&Spanned<String>) -> Result<String, SpecError>,
-        subst_map: &dyn Fn(
-            &BTreeMap<String, Spanned<String>>,
-        ) -> Result<BTreeMap<String, String>, SpecError>,
-    ) -> Result<Target, SpecError> {
+    fn target(&self, section: &Spanned<TargetSection>) -> Result<Target, SpecError> {
         let t = section.get_ref();
         match (&t.cargo, &t.from) {
             (Some(cargo), None) => {
@@ -216,7 +209,7 @@ impl Loader<'_> {
                         format!("`{key}` belongs to an image target (one with `from`), not a cargo step"),
                     ));
                 }
-                let args: Vec<String> = cargo.get_ref().iter().map(subst).collect::<Result<_, _>>()?;
+                let args: Vec<String> = cargo.get_ref().iter().map(|v| self.subst(v)).collect::<Result<_, _>>()?;
                 match args.first() {
                     None => return Err(self.err(cargo.span(), "expected a cargo subcommand, e.g. [\"build\"]")),
                     Some(sub) if sub.starts_with('-') => {
@@ -241,13 +234,13 @@ impl Loader<'_> {
                     check_relative_path(path.get_ref()).map_err(|m| self.err(path.span(), m))?;
                     artifacts.insert(name.clone(), path.get_ref().clone());
                 }
-                Ok(Target::Cargo(CargoTarget { args, artifacts, env: subst_map(&t.env)? }))
+                Ok(Target::Cargo(CargoTarget { args, artifacts, env: self.subst_map(&t.env)? }))
             }
             (None, Some(from)) => {
                 if !t.artifacts.is_empty() {
                     return Err(self.err(section.span(), "`artifacts` belongs to a cargo step (one with `cargo`)"));
                 }
-                let from_value = subst(from)?;
+                let from_value = self.subst(from)?;
                 let base = if from_value == "scratch" {
                     BaseRef::Scratch
                 } else if let Some(name) = from_value.strip_prefix('+') {
@@ -268,8 +261,8 @@ impl Loader<'_> {
                     cmd: t.cmd.clone(),
                     workdir: t.workdir.clone(),
                     user: t.user.clone(),
-                    env: subst_map(&t.env)?,
-                    labels: subst_map(&t.labels)?,
+                    env: self.subst_map(&t.env)?,
+                    labels: self.subst_map(&t.labels)?,
                 }))
             }
             (Some(_), Some(_)) => Err(self.err(

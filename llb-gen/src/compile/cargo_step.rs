@@ -1,0 +1,130 @@
+//! A cargo step: one exec in the SDK image that runs cargo against a keyed target cache and
+//! copies the step's artifacts out of the cache into a layer.
+//!
+//! Layout inside the exec:
+//! * `/cachet/src` — the sources snapshot, read-only (cargo only reads it; `--locked` means a
+//!   missing or stale `Cargo.lock` is an error, not a silent rewrite);
+//! * `/cachet/target` — the target cache mount, id from [`crate::keys`];
+//! * `/cachet/cargo-home` — the shared registry cache;
+//! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts.
+//!
+//! Compile steps run without network and `--offline`: whatever they produce depends only on
+//! what is in their keys.
+
+use crate::keys::{step_tag, TargetKeyInputs, CARGO_HOME_CACHE_ID};
+use crate::llb::{CacheSharing, Mount, NetMode, State};
+use crate::spec::CargoTarget;
+
+use super::shell;
+use super::{CompileError, Context, TargetResult};
+
+pub const SRC_DIR: &str = "/cachet/src";
+pub const TARGET_DIR: &str = "/cachet/target";
+pub const CARGO_HOME: &str = "/cachet/cargo-home";
+pub const OUT_DIR: &str = "/cachet/out";
+
+/// Subcommands that take `--profile`, `--features` and friends.
+const BUILDING_SUBCOMMANDS: &[&str] = &[
+    "build", "b", "check", "c", "test", "t", "bench", "clippy", "doc", "d", "rustc", "rustdoc",
+];
+
+/// The directory under the target dir where cargo puts a profile's final artifacts.
+pub fn profile_dir(profile: &str) -> &str {
+    match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    }
+}
+
+pub(super) fn compile(
+    ctx: &mut Context<'_>,
+    name: &str,
+    step: &CargoTarget,
+) -> Result<TargetResult, CompileError> {
+    let spec = ctx.spec;
+    let cargo = &spec.cargo;
+    let mut env = cargo.env.clone();
+    env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let key = TargetKeyInputs {
+        project: spec.project.clone(),
+        sdk: ctx.sdk.clone(),
+        platform: ctx.request.platform.to_string(),
+        triple: ctx.triple.to_string(),
+        profile: cargo.profile.clone(),
+        features: cargo.features.clone(),
+        default_features: cargo.default_features,
+        rustflags: cargo.rustflags.clone(),
+        env: env.clone(),
+    }
+    .key();
+
+    let command = cargo_command(ctx, step);
+    let mut script = vec!["set -eu".to_string(), shell::join(&command)];
+    let from_dir = format!("{TARGET_DIR}/{}", profile_dir(&cargo.profile));
+    for (artifact, path) in &step.artifacts {
+        let src = format!("{from_dir}/{path}");
+        let dest = format!("{OUT_DIR}/{artifact}");
+        script.push(shell::join(&["cp".into(), "-pR".into(), src, dest]));
+    }
+
+    let sdk = ctx.sdk_state()?;
+    let sources = ctx.sources()?;
+    let network = match ctx.request.network_override {
+        Some(NetMode::Host) => NetMode::Host,
+        _ => NetMode::None,
+    };
+    let tag = step_tag(&key, &command);
+    let mut exec = sdk
+        .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
+        .cwd(SRC_DIR)
+        .env("CACHET_SDK", ctx.sdk.clone())
+        .env("CARGO_HOME", CARGO_HOME)
+        .env("CARGO_TARGET_DIR", TARGET_DIR)
+        .env("CARGO_TERM_COLOR", "never");
+    if !cargo.rustflags.is_empty() {
+        // The unit-separated form keeps flags with spaces intact.
+        exec = exec.env("CARGO_ENCODED_RUSTFLAGS", cargo.rustflags.join("\u{1f}"));
+    }
+    for (k, v) in &env {
+        exec = exec.env(k.clone(), v.clone());
+    }
+    let exec = exec
+        .mount(Mount::bind(SRC_DIR, &sources).readonly())
+        .mount(Mount::cache(TARGET_DIR, key.mount_id.clone()).sharing(CacheSharing::Shared))
+        .mount(Mount::cache(CARGO_HOME, CARGO_HOME_CACHE_ID).sharing(CacheSharing::Shared))
+        .mount(Mount::bind(OUT_DIR, &State::scratch()))
+        .network(network)
+        .platform(ctx.request.platform.clone())
+        .ignore_cache(ctx.ignore_cache(name))
+        .custom_name(format!("[{name}] {} · {tag}", shell::join(&command)))
+        .build()?;
+    ctx.cargo_keys.insert(name.to_string(), key);
+    let artifacts = exec.get_mount(OUT_DIR)?;
+    Ok(TargetResult {
+        state: artifacts,
+        image_config: None,
+    })
+}
+
+/// `cargo --locked --offline <subcommand> [profile and feature flags] <user args>`.
+fn cargo_command(ctx: &Context<'_>, step: &CargoTarget) -> Vec<String> {
+    let cargo = &ctx.spec.cargo;
+    let mut command: Vec<String> = vec!["cargo".into(), "--locked".into(), "--offline".into()];
+    let mut args = step.args.iter();
+    let subcommand = args.next().cloned().unwrap_or_default();
+    let building = BUILDING_SUBCOMMANDS.contains(&subcommand.as_str());
+    command.push(subcommand);
+    if building {
+        command.extend(["--profile".to_string(), cargo.profile.clone()]);
+        if !cargo.features.is_empty() {
+            command.extend(["--features".to_string(), cargo.features.join(",")]);
+        }
+        if !cargo.default_features {
+            command.push("--no-default-features".into());
+        }
+    }
+    command.extend(args.cloned());
+    command
+}

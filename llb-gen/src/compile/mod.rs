@@ -1,0 +1,237 @@
+//! Spec → LLB: the pure heart of the frontend.
+//!
+//! [`compile`] takes a validated [`Spec`], the selected target and everything the frontend
+//! learned from BuildKit (resolved image digests and configs, session id, platform, options),
+//! and returns the LLB definition to solve plus the image config of the result. It does no
+//! I/O, so the same inputs give byte-identical output in any process, and `llb-gen` can print
+//! exactly what the frontend would send.
+
+mod cargo_step;
+mod image_config;
+mod image_step;
+mod shell;
+mod triple;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use image_config::{image_config, HistoryStep, ImageSettings};
+pub use triple::rust_triple;
+
+use crate::keys::{sdk_identity, TargetKey};
+use crate::llb::{Image, LlbError, Local, NetMode, Platform, ResolveMode, State};
+use crate::proto::pb;
+use crate::spec::{Spec, Target};
+
+/// An image as BuildKit resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// Manifest digest for the platform; empty when dockerd served the image from its store.
+    pub digest: String,
+    /// The image config JSON.
+    pub config: Vec<u8>,
+}
+
+/// Which steps must run again regardless of cache (`--no-cache`, `--no-cache-filter`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NoCache {
+    #[default]
+    Off,
+    All,
+    Targets(BTreeSet<String>),
+}
+
+/// Everything besides the spec that decides the graph.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub target: String,
+    pub platform: Platform,
+    /// The client session that serves the local directories.
+    pub session_id: String,
+    /// Name of the build context local (`context` unless `contextkey`).
+    pub context_local: String,
+    /// Resolved images, by the reference written in the spec.
+    pub images: BTreeMap<String, ResolvedImage>,
+    pub no_cache: NoCache,
+    /// `--network=host` lets compile steps reach the network; otherwise they have none.
+    pub network_override: Option<NetMode>,
+    pub resolve_mode: ResolveMode,
+    /// `--label` values, written into an image target's config.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The outcome of compiling one target.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub definition: pb::Definition,
+    /// `containerimage.config` for the result, when the target is an image.
+    pub image_config: Option<Vec<u8>>,
+    /// The SDK identity every key was computed with.
+    pub sdk: String,
+    /// Target cache key of every cargo step in the build, by target name.
+    pub cargo_keys: BTreeMap<String, TargetKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("target `{0}` is not defined in the spec (targets: {1})")]
+    UnknownTarget(String, String),
+    #[error("image `{0}` was not resolved")]
+    Unresolved(String),
+    #[error(
+        "the SDK image `{image}` resolved to {actual}, but the spec locks it to {locked}; \
+         update `digest` under [sdk] if the new image is intended"
+    )]
+    SdkMoved {
+        image: String,
+        locked: String,
+        actual: String,
+    },
+    #[error("{0}")]
+    Platform(String),
+    #[error("{0}")]
+    ImageConfig(String),
+    #[error(transparent)]
+    Llb(#[from] LlbError),
+}
+
+pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileError> {
+    if !spec.targets.contains_key(&request.target) {
+        let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
+        return Err(CompileError::UnknownTarget(
+            request.target.clone(),
+            known.join(", "),
+        ));
+    }
+    let sdk_image = request
+        .images
+        .get(&spec.sdk.image)
+        .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
+    let sdk = sdk_identity(&sdk_image.digest, &sdk_image.config);
+    if let Some(locked) = &spec.sdk.digest_lock {
+        if *locked != sdk {
+            return Err(CompileError::SdkMoved {
+                image: spec.sdk.image.clone(),
+                locked: locked.clone(),
+                actual: sdk,
+            });
+        }
+    }
+    let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
+
+    let mut ctx = Context {
+        spec,
+        request,
+        sdk: sdk.clone(),
+        triple,
+        sdk_state: None,
+        sources: None,
+        results: BTreeMap::new(),
+        cargo_keys: BTreeMap::new(),
+    };
+    for name in spec.closure(&request.target) {
+        let result = match &spec.targets[&name] {
+            Target::Cargo(step) => cargo_step::compile(&mut ctx, &name, step)?,
+            Target::Image(step) => image_step::compile(&mut ctx, &name, step)?,
+        };
+        ctx.results.insert(name, result);
+    }
+    let result = ctx
+        .results
+        .remove(&request.target)
+        .ok_or_else(|| CompileError::Unresolved(request.target.clone()))?;
+    Ok(Compiled {
+        definition: result.state.marshal(),
+        image_config: result.image_config,
+        sdk,
+        cargo_keys: ctx.cargo_keys,
+    })
+}
+
+/// What a compiled target hands to the targets that use it.
+struct TargetResult {
+    state: State,
+    /// The image config, for image targets; also the base config of `from = "+this"`.
+    image_config: Option<Vec<u8>>,
+}
+
+/// Compilation state shared by the steps of one build.
+struct Context<'a> {
+    spec: &'a Spec,
+    request: &'a BuildRequest,
+    sdk: String,
+    triple: &'static str,
+    sdk_state: Option<State>,
+    sources: Option<State>,
+    results: BTreeMap<String, TargetResult>,
+    cargo_keys: BTreeMap<String, TargetKey>,
+}
+
+impl Context<'_> {
+    fn ignore_cache(&self, target: &str) -> bool {
+        match &self.request.no_cache {
+            NoCache::Off => false,
+            NoCache::All => true,
+            NoCache::Targets(names) => names.contains(target),
+        }
+    }
+
+    /// An image source pinned to its resolved digest, for the build platform.
+    fn image(&self, reference: &str) -> Result<(State, &ResolvedImage), CompileError> {
+        let resolved = self
+            .request
+            .images
+            .get(reference)
+            .ok_or_else(|| CompileError::Unresolved(reference.to_string()))?;
+        let mut image = Image::new(reference)?
+            .resolve_mode(self.request.resolve_mode)
+            .platform(self.request.platform.clone());
+        if !resolved.digest.is_empty() {
+            image = image.with_digest(&resolved.digest)?;
+        }
+        let state = image
+            .custom_name(format!("[cachet] image {reference}"))
+            .into_state()
+            .platform(self.request.platform.clone());
+        Ok((state, resolved))
+    }
+
+    /// The SDK image with its Env, WorkingDir and User applied (BuildKit does not apply them).
+    fn sdk_state(&mut self) -> Result<State, CompileError> {
+        if let Some(s) = &self.sdk_state {
+            return Ok(s.clone());
+        }
+        let (state, resolved) = self.image(&self.spec.sdk.image)?;
+        let state = state.with_image_config(&resolved.config)?;
+        self.sdk_state = Some(state.clone());
+        Ok(state)
+    }
+
+    /// The build context, copied (timestamps kept) into its own snapshot. `target/` and `.git`
+    /// never enter: they are large, change on every build, and cargo must not read them.
+    fn sources(&mut self) -> Result<State, CompileError> {
+        if let Some(s) = &self.sources {
+            return Ok(s.clone());
+        }
+        let context = Local::new(&self.request.context_local)?
+            .session(self.request.session_id.clone())
+            .exclude_patterns(["target", ".git"])
+            .shared_key_hint(format!("cachet-{}", self.request.context_local))
+            .custom_name("[cachet] load build context")
+            .into_state();
+        let sources = State::scratch()
+            .file()
+            .copy(
+                crate::llb::Copy::new(&context, "/", "/")
+                    .dir_contents_only(true)
+                    .follow_symlinks(false),
+            )
+            .custom_name("[cachet] snapshot sources")
+            .platform(self.request.platform.clone())
+            .build()?;
+        self.sources = Some(sources.clone());
+        Ok(sources)
+    }
+}
+
+#[cfg(test)]
+mod tests;

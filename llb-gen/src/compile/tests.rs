@@ -1,0 +1,283 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::llb::{decode_ops, definition_bytes};
+use crate::proto::pb::{self, op::Op as OpKind};
+use crate::spec;
+
+const SPEC: &str = r#"
+[project]
+name = "hello"
+[sdk]
+image = "cachet-sdk:rustup"
+[cargo]
+rustflags = ["-C", "target-feature=+crt-static"]
+env = { CFLAGS = "-O2" }
+[target.build]
+cargo = ["build", "--bin", "hello"]
+artifacts = { hello = "hello" }
+[target.lint]
+cargo = ["clippy", "--", "-D", "warnings"]
+[target.image]
+from = "scratch"
+copy = [{ from = "+build", artifact = "hello", to = "/usr/local/bin/hello" }]
+entrypoint = ["/usr/local/bin/hello"]
+"#;
+
+const SDK_DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/rust/bin:/usr/bin:/bin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+
+fn request(target: &str, sdk_digest: &str) -> BuildRequest {
+    BuildRequest {
+        target: target.into(),
+        platform: Platform::linux_amd64(),
+        session_id: "session-1".into(),
+        context_local: "context".into(),
+        images: BTreeMap::from([(
+            "cachet-sdk:rustup".to_string(),
+            ResolvedImage {
+                digest: sdk_digest.into(),
+                config: SDK_CONFIG.as_bytes().to_vec(),
+            },
+        )]),
+        no_cache: NoCache::Off,
+        network_override: None,
+        resolve_mode: ResolveMode::Default,
+        labels: BTreeMap::new(),
+    }
+}
+
+fn compiled(target: &str, sdk_digest: &str) -> Compiled {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    compile(&spec, &request(target, sdk_digest)).unwrap()
+}
+
+fn ops(c: &Compiled) -> Vec<(String, pb::Op)> {
+    decode_ops(&c.definition)
+        .unwrap()
+        .into_iter()
+        .map(|(d, op)| (d.to_string(), op))
+        .collect()
+}
+
+fn exec_ops(c: &Compiled) -> Vec<pb::ExecOp> {
+    ops(c)
+        .into_iter()
+        .filter_map(|(_, op)| match op.op {
+            Some(OpKind::Exec(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_cargo_step_runs_offline_on_a_keyed_target_cache() {
+    let c = compiled("build", SDK_DIGEST);
+    let execs = exec_ops(&c);
+    assert_eq!(execs.len(), 1);
+    let exec = &execs[0];
+    let meta = exec.meta.as_ref().unwrap();
+    assert_eq!(meta.args[..2], ["/bin/sh".to_string(), "-c".to_string()]);
+    assert!(
+        meta.args[2].contains("cargo --locked --offline build --profile release --bin hello"),
+        "{}",
+        meta.args[2]
+    );
+    assert!(
+        meta.args[2].contains("cp -pR /cachet/target/release/hello /cachet/out/hello"),
+        "{}",
+        meta.args[2]
+    );
+    assert_eq!(meta.cwd, "/cachet/src");
+    assert!(meta.env.contains(&format!("CACHET_SDK={SDK_DIGEST}")));
+    assert!(meta
+        .env
+        .contains(&"CARGO_ENCODED_RUSTFLAGS=-C\u{1f}target-feature=+crt-static".to_string()));
+    assert!(meta.env.contains(&"CFLAGS=-O2".to_string()));
+    assert!(
+        meta.env
+            .iter()
+            .any(|e| e.starts_with("PATH=/usr/local/rust/bin")),
+        "SDK env is applied: {:?}",
+        meta.env
+    );
+    assert_eq!(exec.network, pb::NetMode::None as i32);
+
+    let key = &c.cargo_keys["build"];
+    let target_mount = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/target")
+        .unwrap();
+    assert_eq!(target_mount.mount_type, pb::MountType::Cache as i32);
+    assert_eq!(target_mount.cache_opt.as_ref().unwrap().id, key.mount_id);
+    assert!(key
+        .mount_id
+        .starts_with("cachet/hello/x86_64-unknown-linux-gnu/release/"));
+    let src = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/src")
+        .unwrap();
+    assert!(src.readonly);
+    assert_eq!(src.output, -1);
+    let out = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/out")
+        .unwrap();
+    assert_eq!(out.input, -1, "artifacts start from scratch");
+    assert!(out.output >= 0, "artifacts are an output");
+}
+
+#[test]
+fn the_sdk_is_pinned_and_sources_keep_their_timestamps() {
+    let c = compiled("build", SDK_DIGEST);
+    let all = ops(&c);
+    let image = all
+        .iter()
+        .find_map(|(_, op)| match &op.op {
+            Some(OpKind::Source(s)) if s.identifier.starts_with("docker-image://") => {
+                Some(s.identifier.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        image,
+        format!("docker-image://docker.io/library/cachet-sdk:rustup@{SDK_DIGEST}")
+    );
+    let copy = all
+        .iter()
+        .find_map(|(_, op)| match &op.op {
+            Some(OpKind::File(f)) => Some(f.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let Some(pb::file_action::Action::Copy(cp)) = &copy.actions[0].action else {
+        panic!("copy action")
+    };
+    assert_eq!(cp.timestamp, -1, "source timestamps are kept");
+    assert_eq!(cp.mode, -1);
+    let local = all
+        .iter()
+        .find_map(|(_, op)| match &op.op {
+            Some(OpKind::Source(s)) if s.identifier == "local://context" => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(local.attrs["local.session"], "session-1");
+    assert_eq!(local.attrs["local.excludepatterns"], r#"["target",".git"]"#);
+}
+
+#[test]
+fn every_exec_and_file_op_changes_when_only_the_sdk_digest_changes() {
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let a = ops(&compiled("image", SDK_DIGEST));
+    let b = ops(&compiled("image", other));
+    let digests_of = |ops: &[(String, pb::Op)]| -> Vec<String> {
+        ops.iter()
+            .filter(|(_, op)| matches!(op.op, Some(OpKind::Exec(_))) || is_artifact_copy(op))
+            .map(|(d, _)| d.clone())
+            .collect()
+    };
+    let (da, db) = (digests_of(&a), digests_of(&b));
+    assert_eq!(da.len(), 2, "one exec and the image's copy");
+    for d in &da {
+        assert!(!db.contains(d), "op {d} did not change with the SDK digest");
+    }
+}
+
+fn is_artifact_copy(op: &pb::Op) -> bool {
+    matches!(&op.op, Some(OpKind::File(f)) if f.actions.iter().any(|a| matches!(&a.action, Some(pb::file_action::Action::Copy(c)) if c.src.starts_with("/hello"))))
+}
+
+#[test]
+fn the_image_target_copies_the_artifact_and_has_a_config() {
+    let c = compiled("image", SDK_DIGEST);
+    let config: serde_json::Value =
+        serde_json::from_slice(c.image_config.as_ref().unwrap()).unwrap();
+    assert_eq!(config["config"]["Entrypoint"][0], "/usr/local/bin/hello");
+    assert_eq!(config["config"]["Labels"]["dev.cachet.sdk"], SDK_DIGEST);
+    assert!(ops(&c).iter().any(|(_, op)| is_artifact_copy(op)));
+}
+
+#[test]
+fn clippy_flags_go_before_the_tool_arguments() {
+    let c = compiled("lint", SDK_DIGEST);
+    let script = exec_ops(&c)[0].meta.as_ref().unwrap().args[2].clone();
+    assert!(
+        script.contains("cargo --locked --offline clippy --profile release -- -D warnings"),
+        "{script}"
+    );
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = definition_bytes(&compiled("image", SDK_DIGEST).definition);
+    for _ in 0..3 {
+        assert_eq!(
+            definition_bytes(&compiled("image", SDK_DIGEST).definition),
+            a
+        );
+    }
+}
+
+#[test]
+fn dockerd_local_images_are_identified_by_their_config() {
+    let c = compiled("build", "");
+    assert_eq!(c.sdk, crate::keys::sdk_identity("", SDK_CONFIG.as_bytes()));
+    let image = ops(&c)
+        .into_iter()
+        .find_map(|(_, op)| match op.op {
+            Some(OpKind::Source(s)) if s.identifier.starts_with("docker-image://") => {
+                Some(s.identifier)
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(image, "docker-image://docker.io/library/cachet-sdk:rustup");
+}
+
+#[test]
+fn a_moved_sdk_tag_fails_a_locked_spec() {
+    let text = SPEC.replace(
+        "image = \"cachet-sdk:rustup\"",
+        &format!("image = \"cachet-sdk:rustup\"\ndigest = \"{SDK_DIGEST}\""),
+    );
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    assert!(compile(&spec, &request("build", SDK_DIGEST)).is_ok());
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let e = compile(&spec, &request("build", other))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("locks it to"), "{e}");
+}
+
+#[test]
+fn unknown_targets_list_the_known_ones() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let e = compile(&spec, &request("nope", SDK_DIGEST))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "target `nope` is not defined in the spec (targets: build, image, lint)"
+    );
+}
+
+#[test]
+fn no_cache_marks_only_the_selected_targets() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut req = request("image", SDK_DIGEST);
+    req.no_cache = NoCache::Targets(["build".to_string()].into());
+    let c = compile(&spec, &req).unwrap();
+    let ignored: Vec<&String> = c
+        .definition
+        .metadata
+        .iter()
+        .filter(|(_, m)| m.ignore_cache)
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(ignored.len(), 1, "only the build exec: {ignored:?}");
+}
