@@ -1,0 +1,20 @@
+# The Cachet frontend image, for users with a registry:
+#   docker buildx build -t <registry>/cachet/frontend:<version> --push .
+# Then point a spec's first line at it: `# syntax=<registry>/cachet/frontend:<version>`.
+# (The test environment builds the same image offline with scripts/frontend-image.)
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+# A static binary, so the final image needs nothing but itself.
+RUN triple="$(uname -m)-unknown-linux-gnu" \
+ && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p cachet-frontend --target "$triple" \
+ && cp "target/$triple/release/cachet-frontend" /cachet-frontend
+
+FROM scratch
+COPY --from=build /cachet-frontend /cachet-frontend
+# BuildKit reads these before starting a frontend: the frontend needs no
+# network, and it implements frontend inputs.
+LABEL moby.buildkit.frontend.network.none="true" \
+      moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs"
+ENTRYPOINT ["/cachet-frontend"]

@@ -1,0 +1,184 @@
+//! One build, start to finish: negotiate, read the spec, resolve images, compile, solve.
+//!
+//! Every failure becomes a message for the user (returned to BuildKit by the caller).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
+use llb_gen::llb::{Local, NetMode, Platform, ResolveMode};
+use llb_gen::proto::gateway as gw;
+use llb_gen::spec;
+
+use crate::caps::Caps;
+use crate::gateway::Gateway;
+use crate::opts::{self, FrontendOpts, NetworkMode};
+
+pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result, String> {
+    let pong = gateway.ping().await.map_err(|e| e.to_string())?;
+    let opts = FrontendOpts::from_env().map_err(|e| e.to_string())?;
+    Caps::from_pong(&pong).check(!opts.cache_imports.is_empty())?;
+    let session_id = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
+
+    let platform = match &opts.platform {
+        Some(p) => Platform::parse(p).map_err(|e| format!("--platform {p}: {e}"))?,
+        None => default_platform(&pong),
+    };
+
+    let text = read_spec(gateway, &opts, &session_id).await?;
+    let spec = spec::load(&opts.filename, &text, &opts.build_args).map_err(|e| e.to_string())?;
+    let target = opts
+        .target
+        .clone()
+        .unwrap_or_else(|| spec.default_target.clone());
+    if !spec.targets.contains_key(&target) {
+        let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
+        return Err(format!(
+            "{}: --target {target} is not defined (targets: {})",
+            opts.filename,
+            known.join(", ")
+        ));
+    }
+
+    let resolve_mode = match opts.image_resolve_mode.as_deref() {
+        Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
+        None => ResolveMode::Default,
+    };
+    let mut images = BTreeMap::new();
+    for image in spec.images_for(&target) {
+        let normalized =
+            llb_gen::llb::ImageRef::parse(&image).map_err(|e| format!("image `{image}`: {e}"))?;
+        let resolved = gateway
+            .resolve_image_config(
+                &normalized.to_string(),
+                &platform.to_pb(),
+                resolve_mode.as_str(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(image, digest = resolved.digest, "resolved");
+        images.insert(
+            image,
+            ResolvedImage {
+                digest: resolved.digest,
+                config: resolved.config,
+            },
+        );
+    }
+
+    let request = BuildRequest {
+        target: target.clone(),
+        platform,
+        session_id,
+        context_local: opts.context_local.clone(),
+        images,
+        no_cache: match &opts.no_cache {
+            opts::NoCache::Off => NoCache::Off,
+            opts::NoCache::All => NoCache::All,
+            opts::NoCache::Targets(t) => {
+                NoCache::Targets(t.iter().cloned().collect::<BTreeSet<_>>())
+            }
+        },
+        network_override: opts.network.map(|n| match n {
+            NetworkMode::Sandbox => NetMode::Sandbox,
+            NetworkMode::Host => NetMode::Host,
+            NetworkMode::None => NetMode::None,
+        }),
+        resolve_mode,
+        labels: opts.labels.clone(),
+    };
+    let compiled =
+        compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
+    for (name, key) in &compiled.cargo_keys {
+        tracing::info!(target = name, mount = key.mount_id, "target cache");
+    }
+
+    let cache_imports = opts
+        .cache_imports
+        .iter()
+        .map(|c| gw::CacheOptionsEntry {
+            r#type: c.kind.clone(),
+            attrs: c.attrs.clone(),
+        })
+        .collect();
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "solving");
+    let reference = gateway
+        .solve(
+            compiled.definition,
+            cache_imports,
+            false,
+            &format!("build target {target}"),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
+
+    let mut metadata = BTreeMap::new();
+    if let Some(config) = compiled.image_config {
+        metadata.insert("containerimage.config".to_string(), config);
+    }
+    Ok(gw::Result {
+        metadata,
+        result: Some(gw::result::Result::Ref(gw::Ref {
+            id: reference,
+            def: None,
+        })),
+    })
+}
+
+/// Reads the spec file the way the dockerfile frontend reads a Dockerfile: a local holding only
+/// that file, solved, then read.
+async fn read_spec(
+    gateway: &mut Gateway,
+    opts: &FrontendOpts,
+    session_id: &str,
+) -> Result<String, String> {
+    let local = Local::new(&opts.spec_local)
+        .map_err(|e| e.to_string())?
+        .session(session_id.to_string())
+        .follow_paths([opts.filename.clone()])
+        .shared_key_hint(opts.spec_local.clone())
+        .custom_name(format!("[cachet] load spec {}", opts.filename))
+        .into_state();
+    let reference = gateway
+        .solve(
+            local.marshal(),
+            Vec::new(),
+            true,
+            &format!("load {}", opts.filename),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let bytes = gateway
+        .read_file(&reference, &opts.filename)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read the spec {}: {e} (is it in the directory given to -f?)",
+                opts.filename
+            )
+        })?;
+    String::from_utf8(bytes).map_err(|_| format!("{}: the spec is not UTF-8 text", opts.filename))
+}
+
+/// The first platform of the first worker, as BuildKit's own frontends default.
+fn default_platform(pong: &gw::PongResponse) -> Platform {
+    pong.workers
+        .iter()
+        .flat_map(|w| w.platforms.iter())
+        .next()
+        .map(Platform::from_pb)
+        .unwrap_or_else(Platform::linux_amd64)
+}
+
+/// Peak resident memory of this process, from `/proc/self/status` (`VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,163 @@
+//! A thin typed wrapper over the `LLBBridge` client: the only place the frontend talks gRPC.
+
+use llb_gen::proto::gateway::llb_bridge_client::LlbBridgeClient;
+use llb_gen::proto::gateway::{
+    self as gw, PingRequest, PongResponse, ReadFileRequest, ResolveImageConfigRequest,
+    ReturnRequest, SolveRequest,
+};
+use llb_gen::proto::{pb, rpc};
+use tonic::transport::Channel;
+
+/// Largest message we accept from BuildKit (files and image configs can be large).
+const MAX_DECODE_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{what}: {status}", status = .source.message())]
+    Rpc {
+        what: String,
+        #[source]
+        source: tonic::Status,
+    },
+    #[error("{0}")]
+    Protocol(String),
+}
+
+fn rpc_err(what: impl Into<String>) -> impl FnOnce(tonic::Status) -> GatewayError {
+    let what = what.into();
+    move |source| GatewayError::Rpc { what, source }
+}
+
+pub struct Gateway {
+    client: LlbBridgeClient<Channel>,
+}
+
+/// An image's resolved manifest digest and raw config JSON.
+pub struct ResolvedConfig {
+    /// `sha256:…`, or empty when dockerd served the image from its local store.
+    pub digest: String,
+    pub config: Vec<u8>,
+}
+
+impl Gateway {
+    pub fn new(channel: Channel) -> Gateway {
+        Gateway {
+            client: LlbBridgeClient::new(channel).max_decoding_message_size(MAX_DECODE_BYTES),
+        }
+    }
+
+    pub async fn ping(&mut self) -> Result<PongResponse, GatewayError> {
+        Ok(self
+            .client
+            .ping(PingRequest {})
+            .await
+            .map_err(rpc_err("ping BuildKit"))?
+            .into_inner())
+    }
+
+    /// Solves a definition and returns the id of its result reference.
+    pub async fn solve(
+        &mut self,
+        definition: pb::Definition,
+        cache_imports: Vec<gw::CacheOptionsEntry>,
+        evaluate: bool,
+        what: &str,
+    ) -> Result<String, GatewayError> {
+        let request = SolveRequest {
+            definition: Some(definition),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            cache_imports,
+            evaluate,
+            ..Default::default()
+        };
+        let response = self
+            .client
+            .solve(request)
+            .await
+            .map_err(rpc_err(what))?
+            .into_inner();
+        match response.result.and_then(|r| r.result) {
+            Some(gw::result::Result::Ref(r)) => Ok(r.id),
+            Some(gw::result::Result::RefDeprecated(id)) => Ok(id),
+            _ => Err(GatewayError::Protocol(format!(
+                "{what}: BuildKit returned no single result reference"
+            ))),
+        }
+    }
+
+    pub async fn read_file(
+        &mut self,
+        reference: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, GatewayError> {
+        let request = ReadFileRequest {
+            r#ref: reference.into(),
+            file_path: path.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .client
+            .read_file(request)
+            .await
+            .map_err(rpc_err(format!("read {path}")))?
+            .into_inner()
+            .data)
+    }
+
+    pub async fn resolve_image_config(
+        &mut self,
+        image: &str,
+        platform: &pb::Platform,
+        resolve_mode: &str,
+    ) -> Result<ResolvedConfig, GatewayError> {
+        let request = ResolveImageConfigRequest {
+            r#ref: image.into(),
+            platform: Some(platform.clone()),
+            resolve_mode: resolve_mode.into(),
+            log_name: format!("[cachet] resolve image {image}"),
+            ..Default::default()
+        };
+        let response = self
+            .client
+            .resolve_image_config(request)
+            .await
+            .map_err(rpc_err(format!("resolve image {image}")))?
+            .into_inner();
+        Ok(ResolvedConfig {
+            digest: response.digest,
+            config: response.config,
+        })
+    }
+
+    pub async fn return_result(&mut self, result: gw::Result) -> Result<(), GatewayError> {
+        let request = ReturnRequest {
+            result: Some(result),
+            error: None,
+        };
+        self.client
+            .r#return(request)
+            .await
+            .map_err(rpc_err("return the result"))?;
+        Ok(())
+    }
+
+    /// Fails the build with `message`, which BuildKit shows to the user.
+    pub async fn return_error(&mut self, message: String) -> Result<(), GatewayError> {
+        // google.rpc.Code UNKNOWN (2) is what BuildKit's own frontends use for build errors.
+        let status = rpc::Status {
+            code: 2,
+            message,
+            details: vec![],
+        };
+        let request = ReturnRequest {
+            result: None,
+            error: Some(status),
+        };
+        self.client
+            .r#return(request)
+            .await
+            .map_err(rpc_err("return the error"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,310 @@
+//! The options BuildKit hands the frontend (`BUILDKIT_FRONTEND_OPT_<n>=key=value`), decoded into
+//! one typed value.
+//!
+//! Every key docker or buildx may send falls in one of three groups: handled here, harmless to
+//! ignore (said why, next to the key), or not supported yet — which is an error naming the key,
+//! because silently dropping, say, `add-hosts` would build something the user did not ask for.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Spec file name when neither docker nor buildx sends `filename`.
+pub const DEFAULT_SPEC_FILE: &str = "Cachet.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrontendOpts {
+    /// Spec file name inside the spec local.
+    pub filename: String,
+    /// Name of the local that holds the spec file (`dockerfile` unless `dockerfilekey`).
+    pub spec_local: String,
+    /// Name of the build context local (`context` unless `contextkey`).
+    pub context_local: String,
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Requested target platform (`os/arch[/variant]`), when given.
+    pub platform: Option<String>,
+    pub no_cache: NoCache,
+    pub cache_imports: Vec<CacheImport>,
+    pub network: Option<NetworkMode>,
+    pub image_resolve_mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NoCache {
+    #[default]
+    Off,
+    /// `--no-cache`: every step runs again.
+    All,
+    /// `--no-cache-filter a,b`: only these targets run again.
+    Targets(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CacheImport {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Attrs", default)]
+    pub attrs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    Sandbox,
+    Host,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptsError {
+    #[error("malformed frontend option {0:?}: expected key=value")]
+    Malformed(String),
+    #[error("frontend option `{key}` is not supported by Cachet yet{hint}")]
+    Unsupported { key: String, hint: String },
+    #[error("frontend option `{key}={value}`: {problem}")]
+    Invalid {
+        key: String,
+        value: String,
+        problem: String,
+    },
+}
+
+impl FrontendOpts {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<FrontendOpts, OptsError> {
+        let values = std::env::vars()
+            .filter(|(k, _)| k.starts_with("BUILDKIT_FRONTEND_OPT_"))
+            .map(|(_, v)| v);
+        FrontendOpts::parse(values)
+    }
+
+    /// Decodes `key=value` strings (split at the first `=`), in any order.
+    pub fn parse(values: impl IntoIterator<Item = String>) -> Result<FrontendOpts, OptsError> {
+        let mut pairs = BTreeMap::new();
+        for v in values {
+            let (k, val) = v
+                .split_once('=')
+                .ok_or_else(|| OptsError::Malformed(v.clone()))?;
+            pairs.insert(k.to_string(), val.to_string());
+        }
+        let mut opts = FrontendOpts {
+            filename: DEFAULT_SPEC_FILE.into(),
+            spec_local: "dockerfile".into(),
+            context_local: "context".into(),
+            ..Default::default()
+        };
+        for (key, value) in pairs {
+            opts.apply(&key, value)?;
+        }
+        Ok(opts)
+    }
+
+    fn apply(&mut self, key: &str, value: String) -> Result<(), OptsError> {
+        let invalid = |problem: &str| OptsError::Invalid {
+            key: key.into(),
+            value: value.clone(),
+            problem: problem.into(),
+        };
+        let unsupported = |hint: &str| {
+            Err(OptsError::Unsupported {
+                key: key.into(),
+                hint: if hint.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {hint}")
+                },
+            })
+        };
+        if let Some(name) = key.strip_prefix("build-arg:") {
+            self.build_args.insert(name.to_string(), value);
+            return Ok(());
+        }
+        if let Some(name) = key.strip_prefix("label:") {
+            self.labels.insert(name.to_string(), value);
+            return Ok(());
+        }
+        // Attestations are produced by the solver from the result, not by the frontend; `vcs:*`
+        // (source repository and revision, sent by buildx) only feeds their provenance.
+        if key.starts_with("attest:") || key.starts_with("vcs:") {
+            return Ok(());
+        }
+        if key.starts_with("context:")
+            || key.starts_with("input:")
+            || key.starts_with("local-sessionid:")
+        {
+            return unsupported("named build contexts");
+        }
+        match key {
+            "filename" => {
+                // docker sends the basename of -f; buildx may send a path inside the local.
+                if value.is_empty() {
+                    return Err(invalid("expected a file name"));
+                }
+                self.filename = value;
+            }
+            "dockerfilekey" => self.spec_local = value,
+            "contextkey" => self.context_local = value,
+            "target" => self.target = Some(value).filter(|v| !v.is_empty()),
+            "platform" => {
+                let platforms: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                match platforms.as_slice() {
+                    [] => {}
+                    [one] => self.platform = Some(one.to_string()),
+                    _ => {
+                        return Err(invalid(
+                            "Cachet builds one platform per build; run one build per platform",
+                        ))
+                    }
+                }
+            }
+            "no-cache" => {
+                self.no_cache = if value.is_empty() {
+                    NoCache::All
+                } else {
+                    NoCache::Targets(value.split(',').map(|s| s.trim().to_string()).collect())
+                };
+            }
+            "cache-from" => {
+                for r in value.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                    self.cache_imports.push(CacheImport {
+                        kind: "registry".into(),
+                        attrs: BTreeMap::from([("ref".to_string(), r.to_string())]),
+                    });
+                }
+            }
+            "cache-imports" => {
+                if !value.trim().is_empty() {
+                    let imports: Vec<CacheImport> = serde_json::from_str(&value).map_err(|e| {
+                        invalid(&format!("expected a JSON list of cache imports: {e}"))
+                    })?;
+                    self.cache_imports.extend(imports);
+                }
+            }
+            "force-network-mode" => {
+                self.network = match value.as_str() {
+                    "" => None,
+                    "sandbox" | "default" => Some(NetworkMode::Sandbox),
+                    "host" => Some(NetworkMode::Host),
+                    "none" => Some(NetworkMode::None),
+                    _ => return Err(invalid("expected sandbox, host or none")),
+                };
+            }
+            "image-resolve-mode" => match value.as_str() {
+                "" => {}
+                "default" | "pull" | "local" => self.image_resolve_mode = Some(value),
+                _ => return Err(invalid("expected default, pull or local")),
+            },
+            // The frontend's own reference and directive line; the syntax line already chose us.
+            "source" | "cmdline" => {}
+            // Required frontend caps are checked by BuildKit against our image label before we
+            // start; nothing is left for us to do.
+            "frontend.caps" => {}
+            // One platform per build: the single-platform result shape is what both exporters
+            // accept, so `multi-platform=false` (or unset) needs nothing.
+            "multi-platform" if value != "true" => {}
+            "multi-platform" => return unsupported("one platform per build"),
+            // dockerd always sends these, usually empty.
+            "add-hosts" | "hostname" | "contextsubdir" | "shm-size" | "ulimit"
+            | "cgroup-parent"
+                if value.is_empty() => {}
+            "add-hosts" | "hostname" | "contextsubdir" | "shm-size" | "ulimit"
+            | "cgroup-parent" => return unsupported(""),
+            // Present only for a remote (git/http/tarball) build context.
+            "context" => return unsupported("the build context must be a local directory"),
+            "requestid" => return unsupported("subrequests such as --print/--call"),
+            _ => return unsupported(""),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[&str]) -> Result<FrontendOpts, OptsError> {
+        FrontendOpts::parse(pairs.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_match_docker_conventions() {
+        let o = parse(&["source=cachet/frontend:dev", "cmdline=cachet/frontend:dev"]).unwrap();
+        assert_eq!(o.filename, "Cachet.toml");
+        assert_eq!(o.spec_local, "dockerfile");
+        assert_eq!(o.context_local, "context");
+        assert_eq!(o.no_cache, NoCache::Off);
+    }
+
+    #[test]
+    fn values_split_at_the_first_equals_sign() {
+        let o = parse(&[
+            "build-arg:FLAGS=-C opt-level=3",
+            "label:a=b=c",
+            "vcs:localdir:context=.",
+        ])
+        .unwrap();
+        assert_eq!(o.build_args["FLAGS"], "-C opt-level=3");
+        assert_eq!(o.labels["a"], "b=c");
+    }
+
+    #[test]
+    fn dockerd_style_opts() {
+        let o = parse(&[
+            "filename=Cachet.toml",
+            "target=image",
+            "no-cache=",
+            "cache-from=127.0.0.1:5050/cache:a,127.0.0.1:5050/cache:b",
+            "add-hosts=",
+            "image-resolve-mode=default",
+            "force-network-mode=none",
+        ])
+        .unwrap();
+        assert_eq!(o.target.as_deref(), Some("image"));
+        assert_eq!(o.no_cache, NoCache::All);
+        assert_eq!(o.cache_imports.len(), 2);
+        assert_eq!(o.cache_imports[1].attrs["ref"], "127.0.0.1:5050/cache:b");
+        assert_eq!(o.network, Some(NetworkMode::None));
+    }
+
+    #[test]
+    fn buildx_cache_imports_are_json() {
+        let o =
+            parse(&[r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"r/c:1","mode":"max"}}]"#])
+                .unwrap();
+        assert_eq!(o.cache_imports[0].kind, "registry");
+        assert_eq!(o.cache_imports[0].attrs["mode"], "max");
+        assert!(matches!(
+            parse(&["cache-imports=[{"]),
+            Err(OptsError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn no_cache_filter_names_targets() {
+        let o = parse(&["no-cache=build,test"]).unwrap();
+        assert_eq!(
+            o.no_cache,
+            NoCache::Targets(vec!["build".into(), "test".into()])
+        );
+    }
+
+    #[test]
+    fn unsupported_opts_are_errors_that_name_the_key() {
+        let e = parse(&["add-hosts=db=10.0.0.1"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "frontend option `add-hosts` is not supported by Cachet yet"
+        );
+        let e = parse(&["context=https://example.invalid/repo.git"]).unwrap_err();
+        assert!(e.to_string().contains("must be a local directory"), "{e}");
+        let e = parse(&["something-new=1"]).unwrap_err();
+        assert!(e.to_string().contains("`something-new`"), "{e}");
+        assert!(parse(&["platform=linux/amd64,linux/arm64"]).is_err());
+        assert!(parse(&["nonsense"]).is_err());
+    }
+}
