@@ -34,7 +34,7 @@ pub mod moby {
         pub mod v1 {
             /// The gateway API a frontend calls (package
             /// `moby.buildkit.v1.frontend`), including
-            /// [`llb_bridge_client::LlbBridgeClient`].
+            /// [`LlbBridgeClient`](crate::proto::gateway::llb_bridge_client::LlbBridgeClient).
             pub mod frontend {
                 include!(concat!(env!("OUT_DIR"), "/moby.buildkit.v1.frontend.rs"));
             }

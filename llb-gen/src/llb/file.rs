@@ -74,6 +74,10 @@ impl ChownOpt {
 }
 
 /// Copy `src` from another state to `dest` in the base state.
+///
+/// Named after BuildKit's `llb.Copy`. Note that a glob import of
+/// `llb::*` shadows the prelude's `Copy` trait in that module; import
+/// items by name instead.
 #[derive(Debug, Clone)]
 pub struct Copy {
     source: State,
@@ -278,7 +282,7 @@ impl Rm {
 /// One action of a [`FileOp`].
 #[derive(Debug, Clone)]
 pub enum FileAction {
-    /// See [`Copy`].
+    /// See [`Copy`](struct@Copy).
     Copy(Copy),
     /// See [`Mkdir`].
     Mkdir(Mkdir),
