@@ -54,7 +54,7 @@ pub fn sample(platform: Option<Platform>) -> Result<State> {
                 .allow_wildcard(true)
                 .allow_empty_wildcard(true),
         )
-        .mkfile(Mkfile::new("build.sh", 0o755, SCRIPT).owner(ChownOpt::ids(0, 0)))
+        .mkfile(Mkfile::new("/work/build.sh", 0o755, SCRIPT).owner(ChownOpt::ids(0, 0)))
         .rm(Rm::new("/work/src/.git").allow_not_found(true))
         .custom_name("prepare workspace")
         .build()?
