@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# dockerd (Debian's 20.10: the BuildKit v0.8 line) on a private socket.
+#
+# - $DOCKER_HOST set and answering: use it as is (never touch it).
+# - else our own daemon: unix://$STATE/docker/docker.sock, data/exec roots and
+#   pidfile under $STATE/docker, its own containerd, no iptables/masquerade
+#   (there is no outside network to reach), default bridge kept (BuildKit
+#   needs it for frontend/RUN containers). Reused when already running.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+D="$STATE/docker"
+SOCK="$D/docker.sock"
+PIDFILE="$D/dockerd.pid"
+LOG="$STATE/logs/dockerd.log"
+OURS="unix://$SOCK"
+mkdir -p "$D" "$STATE/logs"
+
+publish() {
+    local driver
+    driver=$(timeout 10 "$DOCKER" info --format '{{.Driver}}' 2>/dev/null || echo unknown)
+    env_set DOCKER_HOST "$DOCKER_HOST"
+    env_set CACHET_DOCKERD_OWNED "$1"
+    env_set CACHET_DOCKER_STORAGE_DRIVER "$driver"
+    log "dockerd $(timeout 10 "$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null) at $DOCKER_HOST, storage driver $driver"
+}
+
+if [[ -n ${DOCKER_HOST:-} && $DOCKER_HOST != "$OURS" ]]; then
+    if docker_ok; then
+        log "using the daemon already at DOCKER_HOST=$DOCKER_HOST (not managed by us)"
+        publish 0
+        exit 0
+    fi
+    warn "DOCKER_HOST=$DOCKER_HOST does not answer; starting our own dockerd instead"
+fi
+export DOCKER_HOST="$OURS"
+
+# Socket paths must fit in sun_path (108 bytes); containerd's is the longest.
+if ((${#D} + 40 > 107)); then
+    die "state dir path too long for unix sockets ($D); set CACHET_STATE_DIR to a shorter path"
+fi
+
+choose_driver() {
+    if [[ -n ${CACHET_DOCKER_STORAGE_DRIVER:-} ]]; then
+        echo "$CACHET_DOCKER_STORAGE_DRIVER"
+    elif overlay_works "$D/probe"; then
+        echo overlay2
+    else
+        echo vfs
+    fi
+}
+
+driver=$(choose_driver)
+[[ $driver == overlay2 ]] || log "overlayfs cannot be mounted under $D; using storage driver '$driver' (slower, more disk)"
+printf '{}\n' >"$D/daemon.json" # isolate from any host /etc/docker/daemon.json
+args=(
+    --host "$OURS"
+    --config-file "$D/daemon.json"
+    --data-root "$D/data"
+    --exec-root "$D/exec"
+    --pidfile "$PIDFILE"
+    --storage-driver "$driver"
+    --iptables=false
+    --ip-masq=false
+)
+key=$(printf '%s\n' "${args[@]}" "$(dockerd --version 2>/dev/null)" | sha256_stdin)
+
+if pid=$(pid_from "$PIDFILE") && pid_is "$pid" dockerd; then
+    if [[ $(cat "$D/running.key" 2>/dev/null) == "$key" ]]; then
+        if wait_for 60 docker_ok; then
+            log "reusing our dockerd (pid $pid)"
+            publish 1
+            exit 0
+        fi
+        die "our dockerd (pid $pid) runs but $DOCKER_HOST does not answer within 60 s; log: $LOG: $(tail_log "$LOG")"
+    fi
+    log "our dockerd (pid $pid) runs with other settings; restarting it"
+    stop_pid "$pid" dockerd
+elif [[ -S $SOCK ]] && docker_ok; then
+    die "a dockerd we did not record answers on $SOCK (pidfile $PIDFILE is stale); stop it or remove $D"
+fi
+
+need_cmd dockerd
+rm -f "$SOCK" "$PIDFILE"
+log "starting dockerd (storage driver $driver; log: $LOG)"
+echo "--- $(date -Is) starting dockerd ${args[*]}" >>"$LOG"
+# setsid: the daemon must outlive this script and its process group.
+setsid dockerd "${args[@]}" >>"$LOG" 2>&1 </dev/null &
+launched=$!
+echo "$key" >"$D/running.key"
+
+alive_and_not_ok() { kill -0 "$launched" 2>/dev/null && ! docker_ok; }
+deadline=$((SECONDS + 60))
+while alive_and_not_ok && ((SECONDS < deadline)); do sleep 0.25; done
+if ! docker_ok; then
+    if kill -0 "$launched" 2>/dev/null; then
+        die "dockerd did not answer on $SOCK within 60 s (still running as pid $launched); log: $LOG: $(tail_log "$LOG")"
+    fi
+    die "dockerd exited during startup; log: $LOG: $(tail_log "$LOG")"
+fi
+if ! "$DOCKER" network inspect bridge >/dev/null 2>&1; then
+    warn "dockerd has no default 'bridge' network; RUN/frontend containers may fail (log: $LOG)"
+fi
+publish 1
