@@ -19,6 +19,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .with_env_filter(
             EnvFilter::try_from_env("CACHET_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
