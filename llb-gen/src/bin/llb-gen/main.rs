@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod output;
 mod sample;
+mod spec;
 
 /// Generate and inspect BuildKit LLB definitions.
 #[derive(Debug, Parser)]
@@ -23,6 +24,9 @@ enum Command {
     /// Print the built-in sample graph (pipe `--format binary` into
     /// `buildctl build --local context=<dir>`).
     Sample(sample::Args),
+    /// Print the Definition the frontend would send for a Cachet.toml (images are not
+    /// resolved: pin them with `--sdk-digest` / `--image`).
+    Spec(spec::Args),
 }
 
 /// Errors a subcommand reports; printed to stderr, exit status 1.
@@ -32,9 +36,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: CliResult = match cli.command {
         Command::Sample(args) => sample::run(&args),
+        Command::Spec(args) => spec::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `file:line:column: message` stays at the start of the line, where editors and CI
+        // logs recognise it.
+        Err(e) if e.is::<llb_gen::spec::SpecError>() => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("llb-gen: {e}");
             ExitCode::FAILURE

@@ -28,3 +28,11 @@ pub fn write_definition(def: &pb::Definition, format: Format) -> std::io::Result
     }
     out.flush()
 }
+
+/// Writes `text` and a newline to stdout.
+pub fn write_text(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
