@@ -4,8 +4,11 @@
 # - $DOCKER_HOST set and answering: use it as is (never touch it).
 # - else our own daemon: unix://$STATE/docker/docker.sock, data/exec roots and
 #   pidfile under $STATE/docker, its own containerd, no iptables/masquerade
-#   (there is no outside network to reach), default bridge kept (BuildKit
-#   needs it for frontend/RUN containers). Reused when already running.
+#   (there is no outside network to reach). The default "bridge" network is
+#   kept (BuildKit needs it for frontend/RUN containers) but sits on our own
+#   Linux bridge (cachet0, 172.29.0.1/16; CACHET_DOCKER_BRIDGE /
+#   CACHET_DOCKER_BIP), not docker0, so it cannot collide with a system
+#   dockerd or a second state dir. Reused when already running.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +25,7 @@ publish() {
     env_set DOCKER_HOST "$DOCKER_HOST"
     env_set CACHET_DOCKERD_OWNED "$1"
     env_set CACHET_DOCKER_STORAGE_DRIVER "$driver"
+    [[ $1 == 0 ]] || env_set CACHET_DOCKER_BRIDGE "$BRIDGE"
     log "dockerd $(timeout 10 "$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null) at $DOCKER_HOST, storage driver $driver"
 }
 
@@ -50,6 +54,21 @@ choose_driver() {
     fi
 }
 
+# ensure_bridge NAME CIDR: create our Linux bridge for dockerd's default
+# network if it does not exist (it does not survive a reboot).
+ensure_bridge() {
+    need_cmd ip
+    if ip link show "$1" >/dev/null 2>&1; then
+        return 0
+    fi
+    log "creating bridge $1 ($2) for dockerd's default network"
+    ip link add name "$1" type bridge || die "cannot create bridge $1 (ip link add name $1 type bridge)"
+    ip addr add "$2" dev "$1" || die "cannot add $2 to bridge $1"
+    ip link set "$1" up || die "cannot bring bridge $1 up"
+}
+
+BRIDGE=${CACHET_DOCKER_BRIDGE:-cachet0}
+BIP=${CACHET_DOCKER_BIP:-172.29.0.1/16}
 driver=$(choose_driver)
 [[ $driver == overlay2 ]] || log "overlayfs cannot be mounted under $D; using storage driver '$driver' (slower, more disk)"
 printf '{}\n' >"$D/daemon.json" # isolate from any host /etc/docker/daemon.json
@@ -60,6 +79,7 @@ args=(
     --exec-root "$D/exec"
     --pidfile "$PIDFILE"
     --storage-driver "$driver"
+    --bridge "$BRIDGE"
     --iptables=false
     --ip-masq=false
 )
@@ -81,6 +101,7 @@ elif [[ -S $SOCK ]] && docker_ok; then
 fi
 
 need_cmd dockerd
+ensure_bridge "$BRIDGE" "$BIP"
 rm -f "$SOCK" "$PIDFILE"
 log "starting dockerd (storage driver $driver; log: $LOG)"
 echo "--- $(date -Is) starting dockerd ${args[*]}" >>"$LOG"
