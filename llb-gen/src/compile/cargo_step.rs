@@ -2,9 +2,11 @@
 //! copies the step's artifacts out of the cache into a layer.
 //!
 //! Layout inside the exec:
-//! * `/cachet/src` — the sources snapshot, read-only (cargo only reads it; `--locked` means a
-//!   missing or stale `Cargo.lock` is an error, not a silent rewrite);
-//! * `/cachet/target` — the target cache mount, id from [`crate::keys`];
+//! * `/cachet/src` — the sources snapshot, writable but discarded after the step (only file
+//!   mtimes change there, see [`super::freshness`]; `--locked` means a missing or stale
+//!   `Cargo.lock` is an error, not a silent rewrite);
+//! * `/cachet/target` — the target cache mount, id from [`crate::keys`], locked so concurrent
+//!   builds of one key take turns (cargo would serialize them on its own lock anyway);
 //! * `/cachet/cargo-home` — the shared registry cache;
 //! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts.
 //!
@@ -15,7 +17,7 @@ use crate::keys::{step_tag, TargetKeyInputs, CARGO_HOME_CACHE_ID};
 use crate::llb::{CacheSharing, Mount, NetMode, State};
 use crate::spec::CargoTarget;
 
-use super::shell;
+use super::{freshness, shell};
 use super::{CompileError, Context, TargetResult};
 
 pub const SRC_DIR: &str = "/cachet/src";
@@ -61,7 +63,12 @@ pub(super) fn compile(
     .key();
 
     let command = cargo_command(ctx, step);
-    let mut script = vec!["set -eu".to_string(), shell::join(&command)];
+    let mut script = vec!["set -eu".to_string()];
+    script.extend(freshness::script(&format!(
+        "{TARGET_DIR}/{}",
+        freshness::STATE_DIR_NAME
+    )));
+    script.push(shell::join(&command));
     let from_dir = format!("{TARGET_DIR}/{}", profile_dir(&cargo.profile));
     for (artifact, path) in &step.artifacts {
         let src = format!("{from_dir}/{path}");
@@ -91,8 +98,8 @@ pub(super) fn compile(
         exec = exec.env(k.clone(), v.clone());
     }
     let exec = exec
-        .mount(Mount::bind(SRC_DIR, &sources).readonly())
-        .mount(Mount::cache(TARGET_DIR, key.mount_id.clone()).sharing(CacheSharing::Shared))
+        .mount(Mount::bind(SRC_DIR, &sources).no_output())
+        .mount(Mount::cache(TARGET_DIR, key.mount_id.clone()).sharing(CacheSharing::Locked))
         .mount(Mount::cache(CARGO_HOME, CARGO_HOME_CACHE_ID).sharing(CacheSharing::Shared))
         .mount(Mount::bind(OUT_DIR, &State::scratch()))
         .network(network)

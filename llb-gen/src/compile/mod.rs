@@ -7,6 +7,7 @@
 //! exactly what the frontend would send.
 
 mod cargo_step;
+mod freshness;
 mod image_config;
 mod image_step;
 mod shell;

@@ -119,8 +119,19 @@ fn the_cargo_step_runs_offline_on_a_keyed_target_cache() {
         .iter()
         .find(|m| m.dest == "/cachet/src")
         .unwrap();
-    assert!(src.readonly);
-    assert_eq!(src.output, -1);
+    assert!(
+        !src.readonly,
+        "mtimes are normalised in the step's private view"
+    );
+    assert_eq!(src.output, -1, "and that view is discarded");
+    assert_eq!(
+        target_mount.cache_opt.as_ref().unwrap().sharing,
+        pb::CacheSharingOpt::Locked as i32
+    );
+    assert!(
+        meta.args[2].contains("cachet_state=/cachet/target/.cachet"),
+        "freshness runs first"
+    );
     let out = exec
         .mounts
         .iter()
