@@ -1,0 +1,128 @@
+//! `--cache-from` reaches the solver through the frontend (a gateway frontend must copy the
+//! cache imports into its Solve request, or `--cache-from` silently does nothing).
+//!
+//! Each engine: build and export a cache, wipe the builder's local cache, build again importing
+//! it, and check the compile step is served from the imported cache. This lives in its own test
+//! binary because wiping the builder would disturb concurrently running builds.
+
+use std::time::Duration;
+
+use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, Env, TempProject};
+
+fn project(label: &str) -> TempProject {
+    let project = TempProject::new(label);
+    project.copy_from(fixtures::repo_root().join("examples/hello"));
+    let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+    project.write(
+        "Cachet.toml",
+        spec.replace(
+            "name = \"hello\"",
+            &format!("name = \"import-{}\"", fixtures::nonce()),
+        ),
+    );
+    project
+}
+
+fn docker(args: &[&str]) {
+    let mut cmd = Engine::docker(Env::get());
+    cmd.args(args);
+    process::run(&mut cmd, Duration::from_secs(300)).assert_success();
+}
+
+fn cargo_step_cached(progress: &str) -> bool {
+    let id = progress
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix('#')
+                .and_then(|r| r.split_once(' '))
+                .filter(|(_, t)| t.starts_with("[build] cargo"))
+                .map(|(id, _)| id.to_string())
+        })
+        .unwrap_or_else(|| panic!("no cargo step in:\n{progress}"));
+    progress.lines().any(|l| l == format!("#{id} CACHED"))
+}
+
+#[test]
+fn cache_from_serves_a_wiped_builder() {
+    on_each_engine(|engine| {
+        let env = Env::get();
+        let project = project(&format!("import-{engine}"));
+        let file = project.path().join("Cachet.toml");
+        let cache_ref = format!("{}/cachet-test/cache:{}", env.registry(), fixtures::nonce());
+
+        match engine {
+            Engine::Buildx => {
+                engine
+                    .build(project.path())
+                    .file(&file)
+                    .arg(format!("--cache-to=type=registry,ref={cache_ref},mode=max"))
+                    .run()
+                    .assert_success();
+                docker(&[
+                    "buildx",
+                    "prune",
+                    "--all",
+                    "--force",
+                    "--builder",
+                    env.builder(),
+                ]);
+            }
+            Engine::Dockerd => {
+                // dockerd 20.10 exports only inline cache, carried by the pushed image.
+                engine
+                    .build(project.path())
+                    .file(&file)
+                    .tag(cache_ref.clone())
+                    .build_arg("BUILDKIT_INLINE_CACHE", "1")
+                    .run()
+                    .assert_success();
+                docker(&["push", &cache_ref]);
+                docker(&["image", "rm", "-f", &cache_ref]);
+                docker(&["builder", "prune", "--all", "--force"]);
+            }
+        }
+
+        let without = engine
+            .build(project.path())
+            .file(&file)
+            .tag(unique_tag("no-import", engine))
+            .run()
+            .assert_success();
+        assert!(
+            !cargo_step_cached(without.progress()),
+            "{engine}: the wipe did not clear the cache"
+        );
+        match engine {
+            Engine::Buildx => docker(&[
+                "buildx",
+                "prune",
+                "--all",
+                "--force",
+                "--builder",
+                env.builder(),
+            ]),
+            Engine::Dockerd => docker(&["builder", "prune", "--all", "--force"]),
+        }
+
+        let import = match engine {
+            Engine::Buildx => format!("--cache-from=type=registry,ref={cache_ref}"),
+            Engine::Dockerd => format!("--cache-from={cache_ref}"),
+        };
+        let result = engine
+            .build(project.path())
+            .file(&file)
+            .tag(unique_tag("import", engine))
+            .arg(import)
+            .run()
+            .assert_success();
+        assert!(
+            cargo_step_cached(result.progress()),
+            "{engine}: the cargo step was not served from the imported cache:\n{}",
+            result.progress()
+        );
+        assert_eq!(
+            result.image().run(&[]).assert_success().stdout.trim(),
+            "Hello from a Cachet build!"
+        );
+    });
+}

@@ -1,0 +1,205 @@
+//! The Cachet frontend end to end on both engines: `examples/hello` builds and runs, an
+//! unchanged rebuild is fully cached, an edit rebuilds (even with a hostile timestamp), a bad
+//! spec fails with file:line:column, and `--target`, `--build-arg` and `--output` work.
+//! (`--cache-from` has its own test binary, `cache_import.rs`: it prunes the builder.)
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
+
+const HELLO_LINE: &str = "Hello from a Cachet build!";
+
+/// A copy of `examples/hello` under a project name of its own, so its target cache is its own.
+fn hello_project(label: &str) -> TempProject {
+    let project = TempProject::new(label);
+    project.copy_from(fixtures::repo_root().join("examples/hello"));
+    let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+    let renamed = spec.replace(
+        "name = \"hello\"",
+        &format!("name = \"{label}-{}\"", fixtures::nonce()),
+    );
+    project.write("Cachet.toml", renamed);
+    project
+}
+
+/// `(vertex name, cached)` for every named step in a `--progress=plain` log.
+fn vertices(progress: &str) -> Vec<(String, bool)> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut cached = std::collections::BTreeSet::new();
+    for line in progress.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((id, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if text.starts_with('[') && !names.iter().any(|(i, _)| i == id) {
+            names.push((id.to_string(), text.to_string()));
+        } else if text.trim() == "CACHED" {
+            cached.insert(id.to_string());
+        }
+    }
+    names
+        .into_iter()
+        .map(|(id, name)| (name, cached.contains(&id)))
+        .collect()
+}
+
+/// The steps Cachet itself adds to the graph (sources, cargo steps, image steps).
+fn cachet_steps(progress: &str) -> Vec<(String, bool)> {
+    vertices(progress)
+        .into_iter()
+        .filter(|(name, _)| {
+            name.starts_with("[build]")
+                || name.starts_with("[image]")
+                || name.contains("snapshot sources")
+        })
+        .collect()
+}
+
+fn build_hello(engine: Engine, project: &TempProject, label: &str) -> (String, String) {
+    let result = engine
+        .build(project.path())
+        .file(project.path().join("Cachet.toml"))
+        .tag(unique_tag(label, engine))
+        .run()
+        .assert_success();
+    let progress = result.progress().to_string();
+    let image = result.image();
+    let out = image.run(&[]).assert_success().stdout;
+    (out, progress)
+}
+
+#[test]
+fn hello_builds_runs_and_rebuilds_only_what_changed() {
+    on_each_engine(|engine| {
+        let project = hello_project(&format!("hello-{engine}"));
+
+        let (out, first) = build_hello(engine, &project, "hello");
+        assert_eq!(out.trim(), HELLO_LINE);
+        assert!(
+            first.contains("Compiling hello"),
+            "the first build compiles:\n{first}"
+        );
+
+        // Nothing changed: every Cachet step is served from cache and cargo never runs.
+        let (out, second) = build_hello(engine, &project, "hello");
+        assert_eq!(out.trim(), HELLO_LINE);
+        let steps = cachet_steps(&second);
+        assert_eq!(steps.len(), 3, "snapshot, cargo and image steps:\n{second}");
+        for (name, cached) in &steps {
+            assert!(
+                cached,
+                "{engine}: `{name}` was not CACHED on an identical rebuild:\n{second}"
+            );
+        }
+        assert!(!second.contains("Compiling"), "{second}");
+
+        // An edit that arrives with an old timestamp (as after a clamping COPY) still rebuilds.
+        project.write("src/main.rs", "fn main() { println!(\"edited\"); }\n");
+        let status = Command::new("touch")
+            .args(["-d", "2001-01-01"])
+            .arg(project.path().join("src/main.rs"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (out, third) = build_hello(engine, &project, "hello");
+        assert_eq!(
+            out.trim(),
+            "edited",
+            "{engine}: stale output after an edit:\n{third}"
+        );
+        assert!(third.contains("Compiling hello"), "{third}");
+    });
+}
+
+#[test]
+fn a_spec_error_names_file_line_and_column() {
+    on_each_engine(|engine| {
+        let project = hello_project(&format!("bad-spec-{engine}"));
+        let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+        let line = spec.lines().position(|l| l.starts_with("image =")).unwrap() + 1;
+        project.write(
+            "Cachet.toml",
+            spec.replace(
+                "image = \"cachet-sdk:rustup\"",
+                "imgae = \"cachet-sdk:rustup\"",
+            ),
+        );
+        let result = engine
+            .build(project.path())
+            .file(project.path().join("Cachet.toml"))
+            .run()
+            .assert_failure();
+        let expected = format!("Cachet.toml:{line}:1: unknown field `imgae`");
+        assert!(
+            result.progress().contains(&expected),
+            "{engine}: expected `{expected}` in:\n{}",
+            result.progress()
+        );
+    });
+}
+
+#[test]
+fn target_build_arg_and_local_output() {
+    on_each_engine(|engine| {
+        let project = TempProject::new(&format!("args-{engine}"));
+        project.write(
+            "Cargo.toml",
+            "[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+        );
+        project.write(
+            "Cargo.lock",
+            "version = 3\n\n[[package]]\nname = \"greet\"\nversion = \"0.1.0\"\n",
+        );
+        project.write(
+            "src/main.rs",
+            "fn main() { println!(\"{}\", env!(\"GREETING\")); }\n",
+        );
+        project.write(
+            "Cachet.toml",
+            format!(
+                "# syntax=cachet/frontend:dev\n[project]\nname = \"greet-{}\"\n[args]\nGREETING = \"hello\"\n\
+                 [sdk]\nimage = \"cachet-sdk:rustup\"\n\
+                 [cargo]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\nenv = {{ GREETING = \"${{GREETING}}\" }}\n\
+                 [target.build]\ncargo = [\"build\"]\nartifacts = {{ greet = \"greet\" }}\n\
+                 [target.image]\nfrom = \"scratch\"\n\
+                 copy = [{{ from = \"+build\", artifact = \"greet\", to = \"/greet\" }}]\nentrypoint = [\"/greet\"]\n",
+                fixtures::nonce()
+            ),
+        );
+        let out_dir = project.path().join("out");
+        engine
+            .build(project.path())
+            .file(project.path().join("Cachet.toml"))
+            .target("build")
+            .build_arg("GREETING", format!("hi from {engine}"))
+            .local_output(&out_dir)
+            .run()
+            .assert_success();
+        let binary = out_dir.join("greet");
+        assert!(
+            binary.is_file(),
+            "{engine}: --output type=local did not export the artifact"
+        );
+        assert!(
+            !out_dir.join("Cargo.toml").exists(),
+            "only artifacts are exported"
+        );
+        let ran = run_host_binary(&binary);
+        assert_eq!(
+            ran.trim(),
+            format!("hi from {engine}"),
+            "the build arg reached the compile"
+        );
+    });
+}
+
+fn run_host_binary(binary: &Path) -> String {
+    let mut cmd = Command::new(binary);
+    process::run(&mut cmd, Duration::from_secs(30))
+        .assert_success()
+        .stdout
+}
