@@ -46,10 +46,12 @@ fi
 
 choose_driver() {
     if [[ -n ${CACHET_DOCKER_STORAGE_DRIVER:-} ]]; then
+        log "storage driver '$CACHET_DOCKER_STORAGE_DRIVER' (from CACHET_DOCKER_STORAGE_DRIVER)"
         echo "$CACHET_DOCKER_STORAGE_DRIVER"
     elif overlay_works "$D/probe"; then
         echo overlay2
     else
+        log "overlayfs cannot be mounted under $D; using storage driver 'vfs' (slower, more disk)"
         echo vfs
     fi
 }
@@ -70,7 +72,6 @@ ensure_bridge() {
 BRIDGE=${CACHET_DOCKER_BRIDGE:-cachet0}
 BIP=${CACHET_DOCKER_BIP:-172.29.0.1/16}
 driver=$(choose_driver)
-[[ $driver == overlay2 ]] || log "overlayfs cannot be mounted under $D; using storage driver '$driver' (slower, more disk)"
 printf '{}\n' >"$D/daemon.json" # isolate from any host /etc/docker/daemon.json
 args=(
     --host "$OURS"
@@ -117,6 +118,7 @@ if ! docker_ok; then
     if kill -0 "$launched" 2>/dev/null; then
         die "dockerd did not answer on $SOCK within 60 s (still running as pid $launched); log: $LOG: $(tail_log "$LOG")"
     fi
+    unmount_under "$D"
     die "dockerd exited during startup; log: $LOG: $(tail_log "$LOG")"
 fi
 if ! "$DOCKER" network inspect bridge >/dev/null 2>&1; then

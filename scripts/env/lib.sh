@@ -41,13 +41,26 @@ die() {
     exit 1
 }
 
-# tail_log FILE: last lines of a log, flattened onto one line for die().
+# tail_log FILE [N]: the gist of a log for a one-line die(): its last line
+# that looks like an error (else its last N lines), at most 400 characters.
 tail_log() {
-    if [[ -f $1 ]]; then
-        tail -n "${2:-5}" "$1" | tr '\n' ' ' | cut -c1-600
-    else
+    local gist
+    if [[ ! -f $1 ]]; then
         echo "(no log at $1)"
+        return 0
     fi
+    gist=$(grep -aiE 'level=(error|fatal)|failed|error|^[a-z][a-z0-9_-]*: [a-z]' "$1" | tail -n 1) || true
+    [[ -n $gist ]] || gist=$(tail -n "${2:-3}" "$1" | tr '\n' ' ')
+    gist=${gist//$'\n'/ }
+    ((${#gist} <= 400)) || gist="...${gist: -400}"
+    echo "$gist"
+}
+
+# unmount_under DIR: undo mounts a crashed daemon left below DIR (ours only).
+unmount_under() {
+    local mnt
+    awk -v d="$1" 'index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r mnt; do umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; done
 }
 
 # wait_for SECONDS CMD...: poll CMD (quietly) every 0.25 s; 0 once it

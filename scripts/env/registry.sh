@@ -51,7 +51,6 @@ listener_on() {
 
 publish() {
     env_set CACHET_REGISTRY "$REGISTRY"
-    env_set CACHET_REGISTRY_OWNED 1
 }
 
 ours=

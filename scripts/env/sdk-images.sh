@@ -152,11 +152,17 @@ import_image() {
 }
 
 sdk_image() {
-    local name=$1 ref=$2 key=$3 pkgs=$4 path=$5 tar
+    local name=$1 ref=$2 key=$3 pkgs=$4 path=$5 tar old new
     shift 5
     tar=$(build_rootfs "$name" "$key" "$pkgs" "$@")
+    old=$("$DOCKER" image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
     import_image "$ref" "$key" "$tar" "$path"
     "$ENV_DIR/push-image" "$ref"
+    new=$("$DOCKER" image inspect -f '{{.Id}}' "$ref")
+    # A replaced SDK is ~1 GB; drop it unless something still uses it.
+    if [[ -n $old && $old != "$new" ]] && "$DOCKER" image rm "$old" >/dev/null 2>&1; then
+        log "removed the previous $ref ($old)"
+    fi
 }
 
 key_of() { printf '%s\n' "env v$CACHET_ENV_VERSION" "suite $SUITE" "$@" "$SOURCES_TEXT" "${DPKG_OPTS[@]}" | sha256_stdin; }
