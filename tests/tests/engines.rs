@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 use cachet_tests::{
@@ -127,4 +128,42 @@ fn example_plain_dockerfile_builds_and_runs_on_both_engines() {
             "{run}"
         );
     });
+}
+
+#[test]
+fn push_image_makes_a_dockerd_image_resolve_on_buildkitd() {
+    // The frontend image reaches buildkitd this way: built into dockerd's
+    // store, pushed by scripts/env/push-image under its docker.io mirror path.
+    let env = Env::get();
+    let marker = fixtures::nonce();
+    let base = TempProject::new("pushed-base");
+    base.write("marker", &marker);
+    base.write("Dockerfile", "FROM scratch\nCOPY marker /marker\n");
+    let tag = unique_tag("pushed", Engine::Dockerd);
+    let _base_image = Engine::Dockerd
+        .build(base.path())
+        .tag(&tag)
+        .run()
+        .assert_success()
+        .image();
+
+    let mut push = Command::new(fixtures::repo_root().join("scripts/env/push-image"));
+    push.arg(&tag).env("CACHET_STATE_DIR", env.state_dir());
+    process::run(&mut push, process::default_timeout()).assert_success();
+    // `cachet-test/…` has a namespace, so no `library/` prefix.
+    let _mirror_tag = Image::adopt(format!("{}/{tag}", env.registry()));
+
+    let user = TempProject::new("pushed-user");
+    user.write(
+        "Dockerfile",
+        format!("FROM {tag} AS base\nFROM scratch\nCOPY --from=base /marker /seen\n"),
+    );
+    let out = user.path().join("out");
+    Engine::Buildx
+        .build(user.path())
+        .local_output(&out)
+        .run()
+        .assert_success();
+    let seen = std::fs::read_to_string(out.join("seen")).expect("exported /seen");
+    assert_eq!(seen, marker);
 }
