@@ -27,18 +27,9 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
 
     let text = read_spec(gateway, &opts, &session_id).await?;
     let spec = spec::load(&opts.filename, &text, &opts.build_args).map_err(|e| e.to_string())?;
-    let target = opts
-        .target
-        .clone()
-        .unwrap_or_else(|| spec.default_target.clone());
-    if !spec.targets.contains_key(&target) {
-        let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
-        return Err(format!(
-            "{}: --target {target} is not defined (targets: {})",
-            opts.filename,
-            known.join(", ")
-        ));
-    }
+    let target = spec
+        .select_target(opts.target.as_deref())
+        .map_err(|e| format!("{}: {e}", opts.filename))?;
 
     let resolve_mode = match opts.image_resolve_mode.as_deref() {
         Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),

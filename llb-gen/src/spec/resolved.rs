@@ -84,6 +84,21 @@ pub struct ArtifactCopy {
 }
 
 impl Spec {
+    /// The target to build: `requested` (`--target`) or the spec's default; an unknown name is
+    /// an error that lists the targets there are.
+    pub fn select_target(&self, requested: Option<&str>) -> Result<String, String> {
+        let target = requested.unwrap_or(&self.default_target);
+        if self.targets.contains_key(target) {
+            Ok(target.to_string())
+        } else {
+            let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+            Err(format!(
+                "--target {target} is not defined (targets: {})",
+                known.join(", ")
+            ))
+        }
+    }
+
     /// Every image reference the build of `target` needs resolved (SDK first), in a stable
     /// order and without duplicates.
     pub fn images_for(&self, target: &str) -> Vec<String> {

@@ -152,18 +152,9 @@ pub fn run(args: &Args) -> CliResult {
         );
     }
 
-    let target = args
-        .target
-        .clone()
-        .unwrap_or_else(|| spec.default_target.clone());
-    if !spec.targets.contains_key(&target) {
-        let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
-        return Err(format!(
-            "{file}: --target {target} is not defined (targets: {})",
-            known.join(", ")
-        )
-        .into());
-    }
+    let target = spec
+        .select_target(args.target.as_deref())
+        .map_err(|e| format!("{file}: {e}"))?;
 
     let images = resolve_images(args, file, &spec, &target)?;
     let request = BuildRequest {
