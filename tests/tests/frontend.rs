@@ -88,7 +88,11 @@ fn hello_builds_runs_and_rebuilds_only_what_changed() {
         let (out, second) = build_hello(engine, &project, "hello");
         assert_eq!(out.trim(), HELLO_LINE);
         let steps = cachet_steps(&second);
-        assert_eq!(steps.len(), 3, "snapshot, cargo and image steps:\n{second}");
+        assert_eq!(
+            steps.len(),
+            4,
+            "snapshot, cargo, provenance and image steps:\n{second}"
+        );
         for (name, cached) in &steps {
             assert!(
                 cached,
@@ -187,6 +191,12 @@ fn target_build_arg_and_local_output() {
         assert!(
             !out_dir.join("Cargo.toml").exists(),
             "only artifacts are exported"
+        );
+        let provenance = std::fs::read_to_string(out_dir.join("cachet-provenance.json")).unwrap();
+        assert!(
+            provenance.contains("\"target\": \"build\"")
+                && provenance.contains("\"target_cache\": \"cachet/greet-"),
+            "{provenance}"
         );
         let ran = run_host_binary(&binary);
         assert_eq!(

@@ -8,13 +8,15 @@
 //! * `/cachet/target` — the target cache mount, id from [`crate::keys`], locked so concurrent
 //!   builds of one key take turns (cargo would serialize them on its own lock anyway);
 //! * `/cachet/cargo-home` — the shared registry cache;
-//! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts.
+//! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts,
+//!   plus `cachet-provenance.json` recording the keys they were built under;
+//! * `/tmp` — tmpfs.
 //!
 //! Compile steps run without network and `--offline`: whatever they produce depends only on
 //! what is in their keys.
 
-use crate::keys::{step_tag, TargetKeyInputs, CARGO_HOME_CACHE_ID};
-use crate::llb::{CacheSharing, Mount, NetMode, State};
+use crate::keys::{step_tag, TargetKey, TargetKeyInputs, CARGO_HOME_CACHE_ID};
+use crate::llb::{CacheSharing, Mkfile, Mount, NetMode, State};
 use crate::spec::CargoTarget;
 
 use super::{freshness, shell};
@@ -102,17 +104,50 @@ pub(super) fn compile(
         .mount(Mount::cache(TARGET_DIR, key.mount_id.clone()).sharing(CacheSharing::Locked))
         .mount(Mount::cache(CARGO_HOME, CARGO_HOME_CACHE_ID).sharing(CacheSharing::Shared))
         .mount(Mount::bind(OUT_DIR, &State::scratch()))
+        // Scratch files (the freshness manifest's work files, build-script temp files) stay out
+        // of every layer.
+        .mount(Mount::tmpfs("/tmp"))
         .network(network)
         .platform(ctx.request.platform.clone())
         .ignore_cache(ctx.ignore_cache(name))
         .custom_name(format!("[{name}] {} · {tag}", shell::join(&command)))
         .build()?;
+    let provenance = provenance(ctx, name, &key, &command);
     ctx.cargo_keys.insert(name.to_string(), key);
-    let artifacts = exec.get_mount(OUT_DIR)?;
+    // The record of what the artifacts were built against travels with them (and with
+    // `--output type=local`); its name has a dot, which artifact names cannot have.
+    let artifacts = exec
+        .get_mount(OUT_DIR)?
+        .file()
+        .mkfile(Mkfile::new(PROVENANCE_FILE, 0o644, provenance))
+        .custom_name(format!("[{name}] record provenance"))
+        .platform(ctx.request.platform.clone())
+        .build()?;
     Ok(TargetResult {
         state: artifacts,
         image_config: None,
     })
+}
+
+/// File in every cargo step's output that records its keys.
+pub const PROVENANCE_FILE: &str = "/cachet-provenance.json";
+
+/// Deterministic JSON: the step, its command and every key it ran under.
+fn provenance(ctx: &Context<'_>, name: &str, key: &TargetKey, command: &[String]) -> Vec<u8> {
+    let record = serde_json::json!({
+        "target": name,
+        "command": command,
+        "sdk": ctx.sdk,
+        "platform": ctx.request.platform.to_string(),
+        "triple": ctx.triple,
+        "profile": ctx.spec.cargo.profile,
+        "key_schema": crate::keys::KEY_SCHEMA,
+        "target_key": key.hash,
+        "target_cache": key.mount_id,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
 }
 
 /// `cargo --locked --offline <subcommand> [profile and feature flags] <user args>`.

@@ -9,6 +9,8 @@ use super::{CompileError, Context, TargetResult};
 
 /// Label that records which SDK an image's contents were built against.
 pub const SDK_LABEL: &str = "dev.cachet.sdk";
+/// Label prefix for the target cache key of each cargo step an image was built from.
+pub const KEY_LABEL_PREFIX: &str = "dev.cachet.key.";
 
 pub(super) fn compile(
     ctx: &mut Context<'_>,
@@ -65,6 +67,10 @@ pub(super) fn compile(
 
     let mut labels = ctx.request.labels.clone();
     labels.insert(SDK_LABEL.to_string(), ctx.sdk.clone());
+    // The target cache key of every cargo step this image was built from.
+    for (target, key) in &ctx.cargo_keys {
+        labels.insert(format!("{KEY_LABEL_PREFIX}{target}"), key.hash.clone());
+    }
     let settings = ImageSettings::from_target(step, &labels);
     let platform = &ctx.request.platform;
     let config = image_config(

@@ -210,6 +210,10 @@ fn the_image_target_copies_the_artifact_and_has_a_config() {
         serde_json::from_slice(c.image_config.as_ref().unwrap()).unwrap();
     assert_eq!(config["config"]["Entrypoint"][0], "/usr/local/bin/hello");
     assert_eq!(config["config"]["Labels"]["dev.cachet.sdk"], SDK_DIGEST);
+    assert_eq!(
+        config["config"]["Labels"]["dev.cachet.key.build"],
+        c.cargo_keys["build"].hash
+    );
     assert!(ops(&c).iter().any(|(_, op)| is_artifact_copy(op)));
 }
 
@@ -291,4 +295,26 @@ fn no_cache_marks_only_the_selected_targets() {
         .map(|(d, _)| d)
         .collect();
     assert_eq!(ignored.len(), 1, "only the build exec: {ignored:?}");
+}
+
+#[test]
+fn cargo_outputs_carry_a_provenance_record() {
+    let c = compiled("build", SDK_DIGEST);
+    let mkfile = ops(&c)
+        .into_iter()
+        .find_map(|(_, op)| match op.op {
+            Some(OpKind::File(f)) => f.actions.into_iter().find_map(|a| match a.action {
+                Some(pb::file_action::Action::Mkfile(m)) => Some(m),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .expect("a mkfile action");
+    assert_eq!(mkfile.path, "/cachet-provenance.json");
+    let record: serde_json::Value = serde_json::from_slice(&mkfile.data).unwrap();
+    assert_eq!(record["sdk"], SDK_DIGEST);
+    assert_eq!(record["target_cache"], c.cargo_keys["build"].mount_id);
+    let exec = &exec_ops(&c)[0];
+    let tmp = exec.mounts.iter().find(|m| m.dest == "/tmp").unwrap();
+    assert_eq!(tmp.mount_type, pb::MountType::Tmpfs as i32);
 }
