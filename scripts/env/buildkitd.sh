@@ -91,12 +91,10 @@ if [[ -n $start ]]; then
     launched=$!
     echo "$launched" >"$PIDFILE"
     echo "$key" >"$B/running.key"
-    deadline=$((SECONDS + 60))
-    while kill -0 "$launched" 2>/dev/null && ! ctl_ok && ((SECONDS < deadline)); do sleep 0.25; done
-    if ! ctl_ok; then
-        kill -0 "$launched" 2>/dev/null && die "buildkitd (pid $launched) did not answer on $SOCK within 60 s; log: $LOG: $(tail_log "$LOG")"
-        die "buildkitd exited during startup; log: $LOG: $(tail_log "$LOG")"
-    fi
+    await_daemon "$launched" 60 ctl_ok || case $? in
+        1) die "buildkitd (pid $launched) did not answer on $SOCK within 60 s; log: $LOG: $(tail_log "$LOG")" ;;
+        *) die "buildkitd exited during startup; log: $LOG: $(tail_log "$LOG")" ;;
+    esac
 fi
 
 # buildx builder "cachet" (remote driver) in our DOCKER_CONFIG.

@@ -111,16 +111,13 @@ setsid dockerd "${args[@]}" >>"$LOG" 2>&1 </dev/null &
 launched=$!
 echo "$key" >"$D/running.key"
 
-alive_and_not_ok() { kill -0 "$launched" 2>/dev/null && ! docker_ok; }
-deadline=$((SECONDS + 60))
-while alive_and_not_ok && ((SECONDS < deadline)); do sleep 0.25; done
-if ! docker_ok; then
-    if kill -0 "$launched" 2>/dev/null; then
-        die "dockerd did not answer on $SOCK within 60 s (still running as pid $launched); log: $LOG: $(tail_log "$LOG")"
-    fi
-    unmount_under "$D"
-    die "dockerd exited during startup; log: $LOG: $(tail_log "$LOG")"
-fi
+await_daemon "$launched" 60 docker_ok || case $? in
+    1) die "dockerd did not answer on $SOCK within 60 s (still running as pid $launched); log: $LOG: $(tail_log "$LOG")" ;;
+    *)
+        unmount_under "$D"
+        die "dockerd exited during startup; log: $LOG: $(tail_log "$LOG")"
+        ;;
+esac
 if ! "$DOCKER" network inspect bridge >/dev/null 2>&1; then
     warn "dockerd has no default 'bridge' network; RUN/frontend containers may fail (log: $LOG)"
 fi

@@ -78,6 +78,21 @@ wait_for() {
     "$@" >/dev/null 2>&1
 }
 
+# await_daemon PID SECONDS CHECK...: wait (bounded) for a daemon we just
+# launched as PID until CHECK succeeds. Returns 0 once it answers, 1 if it
+# is still running but did not answer in time, 2 if it exited.
+await_daemon() {
+    local pid=$1 timeout=$2
+    shift 2
+    local deadline=$((SECONDS + timeout))
+    while kill -0 "$pid" 2>/dev/null && ! "$@" >/dev/null 2>&1 && ((SECONDS < deadline)); do
+        sleep 0.25
+    done
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null && return 1
+    return 2
+}
+
 # pid_from PIDFILE: prints the pid if the file names a live process.
 pid_from() {
     local pid

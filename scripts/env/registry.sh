@@ -80,10 +80,8 @@ launched=$!
 echo "$launched" >"$PIDFILE"
 echo "$key" >"$R/running.key"
 
-deadline=$((SECONDS + 30))
-while kill -0 "$launched" 2>/dev/null && ! v2_ok && ((SECONDS < deadline)); do sleep 0.2; done
-if ! v2_ok; then
-    kill -0 "$launched" 2>/dev/null && die "registry (pid $launched) did not answer http://$REGISTRY/v2/ within 30 s; log: $LOG: $(tail_log "$LOG")"
-    die "registry exited during startup; log: $LOG: $(tail_log "$LOG")"
-fi
+await_daemon "$launched" 30 v2_ok || case $? in
+    1) die "registry (pid $launched) did not answer http://$REGISTRY/v2/ within 30 s; log: $LOG: $(tail_log "$LOG")" ;;
+    *) die "registry exited during startup; log: $LOG: $(tail_log "$LOG")" ;;
+esac
 publish
