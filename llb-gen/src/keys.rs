@@ -1,7 +1,12 @@
 //! Cache keys: the one place that decides what makes two builds "the same".
 //!
 //! A change here changes what BuildKit may serve from cache, so every input is listed with the
-//! reason it is there, and a key change is a reviewed change (the golden tests pin the ids).
+//! reason it is there, and a key change is a reviewed change (the golden tests pin the ids, and
+//! [`KEY_SCHEMA`] is bumped whenever an input changes meaning).
+//!
+//! BuildKit keys every op on its definition and the content of its inputs; Cachet decides what
+//! goes into those definitions and names the cache mounts, which BuildKit does *not* key on
+//! content. Everything below is about making those two things complete.
 //!
 //! # SDK identity — in every exec's environment and in every cache mount id
 //! The SDK image's manifest digest for the target platform, as resolved at build time; when
@@ -15,27 +20,47 @@
 //!   `target/` (cargo's fingerprints do not see a changed linker or libc).
 //!
 //! # Target cache mount id — `cachet/<project>/<triple>/<profile>/<hash>`
-//! The hash covers, in this order:
+//! In **strict** mode (the default) the hash covers, in this order:
 //! * `schema` — bumps invalidate every mount when the key model changes meaning;
+//! * `mode` — a fast-mode mount may hold output built under other flags, so the two modes never
+//!   share a mount;
+//! * `project` — two projects never share a `target/`, even with equal settings;
 //! * `sdk` — the SDK identity above;
 //! * `platform` and `triple` — objects for one architecture must never be linked into another;
 //! * `profile` — cargo keeps profiles apart, but a separate mount keeps their caches from
 //!   evicting each other and makes "switch back" warm;
-//! * `features` (sorted) and `default_features` — feature unification changes the compiled
-//!   code of shared dependencies;
+//! * `features` (sorted, deduplicated) and `default_features` — feature unification changes the
+//!   compiled code of shared dependencies;
 //! * `rustflags` — cargo does not rebuild everything on a RUSTFLAGS change in every version and
 //!   never for flags smuggled through config; a separate mount is correct and makes reverting a
 //!   flag a warm build;
-//! * `env` — every variable the spec passes to cargo, its build scripts and C compilers
-//!   (CFLAGS, CC, CARGO_PROFILE_*, or anything a build script reads without declaring
-//!   `rerun-if-env-changed`): cargo cannot see undeclared reads, so the mount must.
+//! * `env` — every variable the spec passes to cargo, its build scripts and C compilers:
+//!   RUSTFLAGS and its target-specific `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`, CFLAGS, CXXFLAGS,
+//!   LDFLAGS, CC, CXX, AR and their `_<triple>` forms, `CARGO_PROFILE_*`, or anything a build
+//!   script reads without declaring `rerun-if-env-changed`: cargo cannot see undeclared reads,
+//!   so the mount must. Only the spec's env reaches cargo (the SDK's own env is covered by
+//!   `sdk`, and undeclared `--build-arg`s never reach a step), so this map is complete;
+//! * `toolchain_files` — content digests of `rust-toolchain` / `rust-toolchain.toml` in the
+//!   context: they select the compiler inside the SDK;
+//! * `cargo_config` — content digests of `.cargo/config` / `.cargo/config.toml` in the context:
+//!   they can set flags, linkers and profiles that no environment variable shows.
+//!
+//! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
+//! `triple` and `profile`, and the id ends in `fast-<hash>`: one warm `target/` per toolchain
+//! and profile, and cargo's own fingerprints decide the rest (they see RUSTFLAGS, features and
+//! sources, but not undeclared env reads or C flags). Both keys are computed for every build
+//! and recorded on its outputs, so an artifact always says which inputs it was built under.
 //!
 //! Distinct inputs give distinct mounts, so flipping an input and flipping it back returns to
 //! a warm mount. The readable prefix lets a user find the mount in `docker buildx du`.
 //!
-//! # Cargo home — `cachet/cargo-home`
-//! One shared mount for the registry index and downloaded crates. Its content is verified by
-//! cargo against `Cargo.lock` checksums, so sharing it across projects and SDKs is safe.
+//! # Fetch step — keyed by BuildKit on content, no mount id of its own
+//! Dependencies are vendored by a step whose only inputs are the SDK and a snapshot of the
+//! manifests, `Cargo.lock`, `.cargo/` config and toolchain files (plus empty stand-ins for
+//! target sources), so source edits never re-run it and a lockfile change always does. Its
+//! download cache is the shared mount [`CARGO_DOWNLOAD_CACHE_ID`]: cargo verifies everything
+//! in it against `Cargo.lock` checksums, so sharing it across projects and SDKs is safe. Its
+//! output is an ordinary layer, so it travels with `--cache-to`.
 
 use std::collections::BTreeMap;
 
@@ -43,13 +68,41 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Bump when the meaning of any key input changes.
-pub const KEY_SCHEMA: &str = "cachet-key-v1";
+pub const KEY_SCHEMA: &str = "cachet-key-v2";
 
-/// Cache mount id of the shared cargo home.
-pub const CARGO_HOME_CACHE_ID: &str = "cachet/cargo-home";
+/// Cache mount id of the shared cargo download cache (registry and git), used by fetch steps.
+pub const CARGO_DOWNLOAD_CACHE_ID: &str = "cachet/cargo-download";
 
 /// How many hex digits of a hash appear in ids and progress names.
 const SHORT_HASH: usize = 12;
+
+/// Which inputs key the target cache mount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyMode {
+    /// Every input that can change the output: the default, and what releases should use.
+    #[default]
+    Strict,
+    /// SDK, platform and profile only; cargo decides the rest. For developer loops.
+    Fast,
+}
+
+impl KeyMode {
+    pub fn parse(s: &str) -> Option<KeyMode> {
+        match s {
+            "strict" => Some(KeyMode::Strict),
+            "fast" => Some(KeyMode::Fast),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyMode::Strict => "strict",
+            KeyMode::Fast => "fast",
+        }
+    }
+}
 
 /// Everything a target cache mount is keyed on. See the module docs for why each is here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,20 +116,51 @@ pub struct TargetKeyInputs {
     pub default_features: bool,
     pub rustflags: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// Context path → `sha256:` of its content.
+    pub toolchain_files: BTreeMap<String, String>,
+    /// Context path → `sha256:` of its content.
+    pub cargo_config: BTreeMap<String, String>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetKey {
     pub hash: String,
     pub mount_id: String,
 }
 
+/// Both keys of a cargo step, and which one names its mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetKeys {
+    pub mode: KeyMode,
+    pub strict: TargetKey,
+    pub fast: TargetKey,
+}
+
+impl TargetKeys {
+    /// The key whose mount the step runs against.
+    pub fn selected(&self) -> &TargetKey {
+        match self.mode {
+            KeyMode::Strict => &self.strict,
+            KeyMode::Fast => &self.fast,
+        }
+    }
+}
+
 impl TargetKeyInputs {
-    pub fn key(&self) -> TargetKey {
+    pub fn keys(&self, mode: KeyMode) -> TargetKeys {
+        TargetKeys {
+            mode,
+            strict: self.strict_key(),
+            fast: self.fast_key(),
+        }
+    }
+
+    pub fn strict_key(&self) -> TargetKey {
         #[derive(Serialize)]
         struct Hashed<'a> {
             schema: &'a str,
+            mode: KeyMode,
             #[serde(flatten)]
             inputs: &'a TargetKeyInputs,
         }
@@ -85,10 +169,38 @@ impl TargetKeyInputs {
         normalized.features.dedup();
         let hash = sha256_hex(&canonical_json(&Hashed {
             schema: KEY_SCHEMA,
+            mode: KeyMode::Strict,
             inputs: &normalized,
         }));
+        self.key_with(hash, "")
+    }
+
+    pub fn fast_key(&self) -> TargetKey {
+        #[derive(Serialize)]
+        struct Hashed<'a> {
+            schema: &'a str,
+            mode: KeyMode,
+            project: &'a str,
+            sdk: &'a str,
+            platform: &'a str,
+            triple: &'a str,
+            profile: &'a str,
+        }
+        let hash = sha256_hex(&canonical_json(&Hashed {
+            schema: KEY_SCHEMA,
+            mode: KeyMode::Fast,
+            project: &self.project,
+            sdk: &self.sdk,
+            platform: &self.platform,
+            triple: &self.triple,
+            profile: &self.profile,
+        }));
+        self.key_with(hash, "fast-")
+    }
+
+    fn key_with(&self, hash: String, prefix: &str) -> TargetKey {
         let mount_id = format!(
-            "cachet/{}/{}/{}/{}",
+            "cachet/{}/{}/{}/{prefix}{}",
             self.project,
             self.triple,
             self.profile,
@@ -98,18 +210,23 @@ impl TargetKeyInputs {
     }
 }
 
-/// The short hash shown in a step's progress name: the step's own arguments plus the key of
-/// the target cache it runs against.
-pub fn step_tag(target_key: &TargetKey, args: &[String]) -> String {
-    let hash = sha256_hex(&canonical_json(&(&target_key.hash, args)));
+/// The short hash shown in a step's progress name: the step's own arguments plus the key it
+/// runs under (a target cache key's hash; the SDK identity for the fetch step).
+pub fn step_tag(key: &str, args: &[String]) -> String {
+    let hash = sha256_hex(&canonical_json(&(key, args)));
     hash[..6].to_string()
+}
+
+/// `sha256:<hex>` of some bytes, the form content digests take in keys and explanations.
+pub fn content_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(bytes))
 }
 
 /// The SDK identity: the manifest digest when the engine reported one, otherwise the image id
 /// (digest of the config bytes), which is what dockerd's local store knows the image by.
 pub fn sdk_identity(manifest_digest: &str, config: &[u8]) -> String {
     if manifest_digest.is_empty() {
-        format!("sha256:{}", sha256_hex(config))
+        content_digest(config)
     } else {
         manifest_digest.to_string()
     }
@@ -139,12 +256,18 @@ mod tests {
             default_features: true,
             rustflags: vec!["-C".into(), "target-cpu=x86-64-v2".into()],
             env: BTreeMap::from([("CFLAGS".into(), "-O2".into())]),
+            toolchain_files: BTreeMap::from([("rust-toolchain.toml".into(), "sha256:aaaa".into())]),
+            cargo_config: BTreeMap::new(),
         }
+    }
+
+    fn strict(i: &TargetKeyInputs) -> TargetKey {
+        i.keys(KeyMode::Strict).selected().clone()
     }
 
     #[test]
     fn mount_id_is_readable_and_stable() {
-        let key = inputs().key();
+        let key = strict(&inputs());
         assert!(
             key.mount_id
                 .starts_with("cachet/hello/x86_64-unknown-linux-gnu/release/"),
@@ -152,13 +275,23 @@ mod tests {
             key.mount_id
         );
         assert_eq!(key.mount_id.rsplit('/').next().unwrap().len(), SHORT_HASH);
-        assert_eq!(key, inputs().key());
+        assert_eq!(key, strict(&inputs()));
+        let fast = inputs().keys(KeyMode::Fast);
+        assert_eq!(fast.selected(), &fast.fast);
+        assert!(
+            fast.fast.mount_id.contains("/release/fast-"),
+            "{}",
+            fast.fast.mount_id
+        );
+        assert_ne!(fast.fast.hash, fast.strict.hash);
     }
 
     #[test]
     fn every_input_changes_the_key() {
-        let base = inputs().key();
+        let base = strict(&inputs());
+        let base_fast = inputs().fast_key();
         type Change = Box<dyn Fn(&mut TargetKeyInputs)>;
+        // Every strict input; the ones in FAST_INPUTS also key fast mode.
         let changes: Vec<(&str, Change)> = vec![
             ("project", Box::new(|i| i.project = "other".into())),
             ("sdk", Box::new(|i| i.sdk = "sha256:2222".into())),
@@ -192,16 +325,54 @@ mod tests {
                         .unwrap_or(())
                 }),
             ),
+            (
+                "toolchain file",
+                Box::new(|i| {
+                    i.toolchain_files
+                        .insert("rust-toolchain.toml".into(), "sha256:bbbb".into())
+                        .map(drop)
+                        .unwrap_or(())
+                }),
+            ),
+            (
+                "cargo config",
+                Box::new(|i| {
+                    i.cargo_config
+                        .insert(".cargo/config.toml".into(), "sha256:cccc".into())
+                        .map(drop)
+                        .unwrap_or(())
+                }),
+            ),
         ];
+        const FAST_INPUTS: &[&str] = &["project", "sdk", "platform", "triple", "profile"];
         for (what, change) in changes {
             let mut i = inputs();
             change(&mut i);
             assert_ne!(
-                i.key().hash,
+                strict(&i).hash,
                 base.hash,
-                "changing {what} must change the key"
+                "changing {what} must change the strict key"
             );
+            assert_ne!(
+                strict(&i).mount_id,
+                base.mount_id,
+                "{what}: strict mount id"
+            );
+            let fast = i.fast_key();
+            if FAST_INPUTS.contains(&what) {
+                assert_ne!(fast, base_fast, "changing {what} must change the fast key");
+            } else {
+                assert_eq!(fast, base_fast, "fast mode must not key on {what}");
+            }
         }
+    }
+
+    #[test]
+    fn the_two_modes_never_share_a_mount() {
+        let keys = inputs().keys(KeyMode::Strict);
+        assert_ne!(keys.strict.mount_id, keys.fast.mount_id);
+        assert_eq!(keys, inputs().keys(KeyMode::Strict));
+        assert_eq!(inputs().keys(KeyMode::Fast).strict, keys.strict);
     }
 
     #[test]
@@ -210,17 +381,17 @@ mod tests {
         a.features = vec!["b".into(), "a".into(), "a".into()];
         let mut b = inputs();
         b.features = vec!["a".into(), "b".into()];
-        assert_eq!(a.key(), b.key());
+        assert_eq!(strict(&a), strict(&b));
     }
 
     #[test]
     fn reverting_an_input_returns_to_the_same_mount() {
         let mut i = inputs();
-        let before = i.key();
+        let before = strict(&i);
         i.rustflags.push("-Dwarnings".into());
-        assert_ne!(i.key(), before);
+        assert_ne!(strict(&i), before);
         i.rustflags.pop();
-        assert_eq!(i.key(), before);
+        assert_eq!(strict(&i), before);
     }
 
     #[test]

@@ -122,7 +122,20 @@ impl Loader<'_> {
             }
             None => DEFAULT_PROFILE.to_string(),
         };
+        let mode = match &raw.cargo.mode {
+            Some(m) => {
+                let value = self.subst(m)?;
+                KeyMode::parse(&value).ok_or_else(|| {
+                    self.err(
+                        m.span(),
+                        format!("mode `{value}`: expected `strict` or `fast`"),
+                    )
+                })?
+            }
+            None => KeyMode::Strict,
+        };
         let cargo = CargoSettings {
+            mode,
             profile,
             features: raw
                 .cargo
@@ -138,6 +151,34 @@ impl Loader<'_> {
                 .map(|v| self.subst(v))
                 .collect::<Result<_, _>>()?,
             env: self.subst_map(&raw.cargo.env)?,
+        };
+
+        let mut include = Vec::new();
+        for pattern in &raw.project.include {
+            let value = self.subst(pattern)?;
+            check_context_pattern(&value).map_err(|m| self.err(pattern.span(), m))?;
+            include.push(value);
+        }
+        let mut secrets = BTreeMap::new();
+        for (var, id) in &raw.fetch.secrets {
+            if !is_env_name(var) {
+                return Err(self.err(
+                    id.span(),
+                    format!("`{var}`: expected an environment variable name (A-Z, 0-9, `_`)"),
+                ));
+            }
+            let id_value = id.get_ref();
+            if id_value.is_empty() || id_value.contains(['/', ' ']) {
+                return Err(self.err(
+                    id.span(),
+                    "expected a secret id as given to `--secret id=…` (no `/` or spaces)",
+                ));
+            }
+            secrets.insert(var.clone(), id_value.clone());
+        }
+        let fetch = FetchSettings {
+            secrets,
+            ssh: raw.fetch.ssh,
         };
 
         if raw.targets.is_empty() {
@@ -186,6 +227,8 @@ impl Loader<'_> {
             default_target,
             sdk: SdkRef { image, digest_lock },
             cargo,
+            fetch,
+            include,
             args: self.args.clone(),
             targets,
         })
@@ -438,6 +481,34 @@ fn check_relative_path(path: &str) -> Result<(), String> {
         return Err(format!("`{path}` leaves the output directory through `..`"));
     }
     Ok(())
+}
+
+/// `[project] include` patterns name paths inside the build context.
+fn check_context_pattern(pattern: &str) -> Result<(), String> {
+    let trimmed = pattern.trim_start_matches("./");
+    if trimmed.is_empty() {
+        return Err("expected a path or pattern relative to the context root, e.g. `csrc`".into());
+    }
+    if pattern.starts_with('/') {
+        return Err(format!(
+            "`{pattern}` is absolute; include patterns are relative to the context root"
+        ));
+    }
+    if pattern.split('/').any(|c| c == "..") {
+        return Err(format!("`{pattern}` leaves the build context through `..`"));
+    }
+    if pattern.starts_with('!') {
+        return Err(format!(
+            "`{pattern}`: exclusions are not supported; list only what cargo reads"
+        ));
+    }
+    Ok(())
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// The list of defined targets, to append to a "names no target" message.

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::keys::KeyMode;
+
 /// Cargo profile used when the spec does not name one.
 pub const DEFAULT_PROFILE: &str = "release";
 /// Project name used in cache ids when `[project] name` is not set.
@@ -15,6 +17,9 @@ pub struct Spec {
     pub default_target: String,
     pub sdk: SdkRef,
     pub cargo: CargoSettings,
+    pub fetch: FetchSettings,
+    /// Extra context patterns cargo steps read (`[project] include`).
+    pub include: Vec<String>,
     /// Effective values of the declared build arguments (defaults overridden by `--build-arg`).
     pub args: BTreeMap<String, String>,
     pub targets: BTreeMap<String, Target>,
@@ -29,11 +34,20 @@ pub struct SdkRef {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CargoSettings {
+    pub mode: KeyMode,
     pub profile: String,
     pub features: Vec<String>,
     pub default_features: bool,
     pub rustflags: Vec<String>,
     pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Environment variable → BuildKit secret id, exported in the fetch step only.
+    pub secrets: BTreeMap<String, String>,
+    /// Forward the client's default SSH agent to the fetch step.
+    pub ssh: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
