@@ -2,5 +2,6 @@
 pub mod compile;
 pub mod keys;
 pub mod llb;
+pub mod project;
 pub mod proto;
 pub mod spec;

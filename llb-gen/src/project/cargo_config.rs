@@ -1,0 +1,53 @@
+//! `.cargo/config(.toml)` in the context: the directories it makes cargo read, and whether the
+//! user vendors their dependencies already.
+
+use toml::{Table, Value};
+
+use super::{normalize, ProjectFiles, CARGO_CONFIG_FILES};
+
+#[derive(Debug, Default)]
+pub struct CargoConfigFacts {
+    /// Directory sources and local registries inside the context.
+    pub dirs: Vec<String>,
+    /// `source.crates-io.replace-with` names a `directory` source.
+    pub replaces_crates_io_with_directory: bool,
+}
+
+pub fn read(files: &ProjectFiles) -> CargoConfigFacts {
+    let mut facts = CargoConfigFacts::default();
+    for name in CARGO_CONFIG_FILES {
+        let Some(table) = files
+            .get(name)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| t.parse::<Table>().ok())
+        else {
+            continue;
+        };
+        let Some(sources) = table.get("source").and_then(Value::as_table) else {
+            continue;
+        };
+        for source in sources.values() {
+            for key in ["directory", "local-registry"] {
+                // Relative paths in config are relative to the directory holding `.cargo/`.
+                if let Some(dir) = source.get(key).and_then(Value::as_str).and_then(normalize) {
+                    facts.dirs.push(dir);
+                }
+            }
+        }
+        let replacement = sources
+            .get("crates-io")
+            .and_then(|c| c.get("replace-with"))
+            .and_then(Value::as_str);
+        if let Some(name) = replacement {
+            if sources
+                .get(name)
+                .is_some_and(|s| s.get("directory").is_some())
+            {
+                facts.replaces_crates_io_with_directory = true;
+            }
+        }
+    }
+    facts.dirs.sort();
+    facts.dirs.dedup();
+    facts
+}

@@ -1,0 +1,274 @@
+//! Reading `Cargo.toml` files: the workspace's packages, where each keeps its sources, and the
+//! path dependencies that pull more packages in.
+//!
+//! Only the parts that decide which files cargo reads are looked at; everything else is left
+//! to cargo, which reports its own errors in the build output.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use globset::{GlobBuilder, GlobSetBuilder};
+use toml::{Table, Value};
+
+use super::{join, normalize, ProjectFiles};
+
+/// Where one package keeps what cargo reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageLayout {
+    /// Directory relative to the context root (`""` for the root package).
+    pub dir: String,
+    pub name: String,
+    /// `[lib] path`, when set.
+    pub lib_path: Option<String>,
+    /// `package.build`, when it names a file.
+    pub build_path: Option<String>,
+    /// Targets declared with `[[bin]]`, `[[test]]`, `[[bench]]`, `[[example]]`: kind, name and
+    /// explicit path (package-relative).
+    pub targets: Vec<(String, String, Option<String>)>,
+    /// Directories of the packages this one names as path dependencies.
+    pub path_deps: BTreeSet<String>,
+}
+
+/// Conventional places cargo discovers targets in, relative to a package.
+const CONVENTIONAL: &[&str] = &[
+    "Cargo.toml",
+    "src",
+    "build.rs",
+    "tests",
+    "benches",
+    "examples",
+];
+
+impl PackageLayout {
+    pub fn manifest_path(&self) -> String {
+        join(&self.dir, "Cargo.toml")
+    }
+
+    /// Everything cargo may read to build this package.
+    pub fn source_patterns(&self) -> BTreeSet<String> {
+        let mut patterns: BTreeSet<String> =
+            CONVENTIONAL.iter().map(|p| join(&self.dir, p)).collect();
+        let explicit = self
+            .lib_path
+            .iter()
+            .chain(self.build_path.iter())
+            .chain(self.targets.iter().filter_map(|(_, _, p)| p.as_ref()));
+        for path in explicit {
+            let Some(path) = normalize(&join(&self.dir, path)) else {
+                continue;
+            };
+            // A target root outside `src/` may declare modules beside it.
+            match path.rsplit_once('/') {
+                Some((parent, _)) if parent != self.dir => patterns.insert(parent.to_string()),
+                _ => patterns.insert(path),
+            };
+        }
+        patterns
+    }
+
+    /// Empty stand-ins for every target root, so cargo can load the manifest without sources.
+    pub fn stubs(&self) -> BTreeSet<String> {
+        let mut stubs = BTreeSet::new();
+        stubs.insert(self.lib_path.clone().unwrap_or_else(|| "src/lib.rs".into()));
+        if let Some(build) = &self.build_path {
+            stubs.insert(build.clone());
+        }
+        for (kind, name, path) in &self.targets {
+            let inferred = match kind.as_str() {
+                "bin" if *name == self.name => "src/main.rs".to_string(),
+                "bin" => format!("src/bin/{name}.rs"),
+                "test" => format!("tests/{name}.rs"),
+                "bench" => format!("benches/{name}.rs"),
+                _ => format!("examples/{name}.rs"),
+            };
+            stubs.insert(path.clone().unwrap_or(inferred));
+        }
+        stubs
+            .into_iter()
+            .filter_map(|p| normalize(&join(&self.dir, &p)))
+            .collect()
+    }
+}
+
+/// The packages of a workspace and which of them cargo builds by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Workspace {
+    pub packages: BTreeMap<String, PackageLayout>,
+    /// Directories of the workspace members (including the root package, if any).
+    pub members: BTreeSet<String>,
+    /// What `cargo build` without `-p` builds: the root package, `default-members`, or every
+    /// member of a virtual workspace.
+    pub default_members: BTreeSet<String>,
+}
+
+/// Finds the workspace from the root manifest; `None` when it cannot be worked out.
+pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Option<Workspace> {
+    let root: Table = parse(files, "")?;
+    let workspace = root.get("workspace").and_then(Value::as_table);
+    let mut members = BTreeSet::new();
+    let mut wanted: Vec<String> = Vec::new();
+    if root.contains_key("package") {
+        members.insert(String::new());
+    }
+    if let Some(ws) = workspace {
+        let excluded: Vec<String> = strings(ws.get("exclude"))
+            .into_iter()
+            .filter_map(|p| normalize(&p))
+            .collect();
+        let patterns = strings(ws.get("members"));
+        let globs = glob_set(&patterns)?;
+        for dir in manifest_dirs {
+            let is_excluded = excluded
+                .iter()
+                .any(|e| dir == e || dir.starts_with(&format!("{e}/")));
+            if !dir.is_empty() && !is_excluded && globs.is_match(dir.as_str()) {
+                members.insert(dir.clone());
+            }
+        }
+        wanted.extend(path_deps_of(ws.get("dependencies"), ""));
+    }
+    wanted.extend(patch_paths(&root));
+    let default_members = match workspace.and_then(|ws| ws.get("default-members")) {
+        Some(list) => {
+            let globs = glob_set(&strings(Some(list)))?;
+            members
+                .iter()
+                .filter(|d| globs.is_match(d.as_str()))
+                .cloned()
+                .collect()
+        }
+        None if members.contains("") => BTreeSet::from([String::new()]),
+        None => members.clone(),
+    };
+
+    wanted.extend(members.iter().cloned());
+    let mut packages = BTreeMap::new();
+    while let Some(dir) = wanted.pop() {
+        if packages.contains_key(&dir) || !manifest_dirs.contains(&dir) {
+            // A path that names no manifest is cargo's error to report.
+            continue;
+        }
+        let manifest = parse(files, &dir)?;
+        let package = package_layout(&dir, &manifest);
+        wanted.extend(package.path_deps.iter().cloned());
+        packages.insert(dir, package);
+    }
+    Some(Workspace {
+        packages,
+        members,
+        default_members,
+    })
+}
+
+fn parse(files: &ProjectFiles, dir: &str) -> Option<Table> {
+    let text = std::str::from_utf8(files.get(&join(dir, "Cargo.toml"))?).ok()?;
+    text.parse::<Table>().ok()
+}
+
+fn package_layout(dir: &str, manifest: &Table) -> PackageLayout {
+    let package = manifest.get("package").and_then(Value::as_table);
+    let name = package
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let build_path = package
+        .and_then(|p| p.get("build"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let lib_path = manifest
+        .get("lib")
+        .and_then(|l| l.get("path"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut targets = Vec::new();
+    for kind in ["bin", "test", "bench", "example"] {
+        for target in manifest
+            .get(kind)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = target
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let path = target
+                .get("path")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            targets.push((kind.to_string(), name.to_string(), path));
+        }
+    }
+    let mut path_deps = BTreeSet::new();
+    for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        path_deps.extend(path_deps_of(manifest.get(table), dir));
+    }
+    for platform in manifest
+        .get("target")
+        .and_then(Value::as_table)
+        .into_iter()
+        .flat_map(|t| t.values())
+    {
+        for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            path_deps.extend(path_deps_of(platform.get(table), dir));
+        }
+    }
+    PackageLayout {
+        dir: dir.to_string(),
+        name,
+        lib_path,
+        build_path,
+        targets,
+        path_deps,
+    }
+}
+
+/// Directories named by `path = "…"` in a dependency table, relative to the context root.
+fn path_deps_of(table: Option<&Value>, dir: &str) -> Vec<String> {
+    table
+        .and_then(Value::as_table)
+        .into_iter()
+        .flat_map(|t| t.values())
+        .filter_map(|dep| dep.get("path").and_then(Value::as_str))
+        .filter_map(|path| normalize(&join(dir, path)))
+        .collect()
+}
+
+/// Paths named by `[patch.<source>]` and `[replace]` in the root manifest.
+fn patch_paths(root: &Table) -> Vec<String> {
+    let mut paths = Vec::new();
+    for source in root
+        .get("patch")
+        .and_then(Value::as_table)
+        .into_iter()
+        .flat_map(|t| t.values())
+    {
+        paths.extend(path_deps_of(Some(source), ""));
+    }
+    paths.extend(path_deps_of(root.get("replace"), ""));
+    paths
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Cargo expands member globs with `*` not crossing `/`.
+fn glob_set(patterns: &[String]) -> Option<globset::GlobSet> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        let pattern = normalize(pattern)?;
+        let glob = GlobBuilder::new(&pattern)
+            .literal_separator(true)
+            .build()
+            .ok()?;
+        set.add(glob);
+    }
+    set.build().ok()
+}

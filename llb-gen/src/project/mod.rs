@@ -1,0 +1,285 @@
+//! What the build context holds for cargo: which files cargo reads, which files key the target
+//! cache, and whether there is anything to fetch.
+//!
+//! The frontend reads a handful of small files from the context first — every `Cargo.toml`,
+//! `Cargo.lock`, `.cargo/config(.toml)` and the toolchain files ([`METADATA_PATTERNS`]) — and
+//! hands them here as [`ProjectFiles`]. [`analyze`] is pure: it finds the workspace's packages
+//! (members, globs, path dependencies) and turns them into
+//! * the source snapshot of each cargo step: the packages it builds with their path
+//!   dependencies, manifests and empty stand-ins for the other members, so a README, CI-config
+//!   or docs edit never reaches a compile step, and an edit to member A never reaches a step
+//!   that builds only member B ([`ProjectLayout::select`], [`ProjectLayout::source_snapshot`]);
+//! * the fetch step's snapshot of manifests, lockfile and config with stand-ins for every
+//!   target root, so only manifest and lockfile edits re-run the fetch
+//!   ([`ProjectLayout::manifest_snapshot`]);
+//! * the content digests of the toolchain files and cargo config that go into the strict key.
+//!
+//! Anything it cannot understand (a manifest that does not parse, no root manifest at all)
+//! widens what is included instead of narrowing it: imprecision may cost a rebuild, never a
+//! wrong or missing file.
+
+mod cargo_config;
+mod lockfile;
+mod manifest;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::keys::content_digest;
+
+pub use manifest::{PackageLayout, Workspace};
+
+/// Include patterns for the metadata the frontend reads before planning.
+pub const METADATA_PATTERNS: &[&str] = &[
+    "**/Cargo.toml",
+    "Cargo.lock",
+    "rust-toolchain",
+    "rust-toolchain.toml",
+    ".cargo/config",
+    ".cargo/config.toml",
+];
+
+/// Paths that never enter any snapshot: build output and VCS data change on every build and
+/// cargo must not read them.
+pub const ALWAYS_EXCLUDED: &[&str] = &["target", ".git"];
+
+/// Toolchain files rustup reads from the directory cargo runs in.
+pub const TOOLCHAIN_FILES: &[&str] = &["rust-toolchain", "rust-toolchain.toml"];
+/// Cargo config files read from the directory cargo runs in.
+pub const CARGO_CONFIG_FILES: &[&str] = &[".cargo/config", ".cargo/config.toml"];
+
+/// The metadata files read from the context: path relative to the context root → content.
+/// Empty when the caller has no context to read (then nothing is filtered or fetched).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFiles {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl ProjectFiles {
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// Directories (relative, `""` for the root) that hold a `Cargo.toml`.
+    fn manifest_dirs(&self) -> BTreeSet<String> {
+        self.files
+            .keys()
+            .filter_map(|p| {
+                if p == "Cargo.toml" {
+                    Some(String::new())
+                } else {
+                    p.strip_suffix("/Cargo.toml").map(str::to_string)
+                }
+            })
+            .collect()
+    }
+}
+
+/// What [`analyze`] learned about the project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectLayout {
+    /// The workspace, or `None` when it could not be worked out: then the whole context is used.
+    pub workspace: Option<Workspace>,
+    /// Directories cargo reads through `.cargo/config` (directory sources, local registries).
+    pub config_dirs: Vec<String>,
+    /// Toolchain file path → content digest.
+    pub toolchain_files: BTreeMap<String, String>,
+    /// Cargo config path → content digest.
+    pub cargo_config: BTreeMap<String, String>,
+    /// Packages in `Cargo.lock` that come from a registry or git (what a fetch downloads).
+    pub remote_packages: usize,
+    /// The cargo config replaces crates.io with a directory in the context: the user vendors.
+    pub vendored_by_user: bool,
+}
+
+/// A snapshot of part of the context: what to include, and empty files to add.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct SnapshotPlan {
+    /// Include patterns for the context local; empty means the whole context.
+    pub include: Vec<String>,
+    /// Empty stand-in files for target roots whose sources are left out.
+    pub stubs: Vec<String>,
+}
+
+impl ProjectLayout {
+    /// The packages (by directory) a cargo invocation builds, with their path dependencies;
+    /// `None` when the layout is unknown or the arguments select something we cannot resolve.
+    pub fn select(&self, cargo_args: &[String]) -> Option<BTreeSet<String>> {
+        let ws = self.workspace.as_ref()?;
+        let by_name: BTreeMap<&str, &str> = ws
+            .packages
+            .values()
+            .map(|p| (p.name.as_str(), p.dir.as_str()))
+            .collect();
+        let mut chosen: BTreeSet<String> = BTreeSet::new();
+        let mut explicit = false;
+        let mut args = cargo_args.iter().skip(1);
+        while let Some(arg) = args.next() {
+            let spec = match arg.as_str() {
+                "--" => break,
+                "--workspace" | "--all" => {
+                    explicit = true;
+                    chosen.extend(ws.members.iter().cloned());
+                    continue;
+                }
+                "-p" | "--package" => args.next().cloned(),
+                a if a.starts_with("--package=") => Some(a["--package=".len()..].to_string()),
+                a if a.starts_with("-p") && a.len() > 2 => Some(a[2..].to_string()),
+                _ => None,
+            };
+            if let Some(spec) = spec {
+                explicit = true;
+                // `name@version` and `name:version` pick one package by name; globs and
+                // unknown names are left to cargo with everything included.
+                let name = spec.split(['@', ':']).next().unwrap_or_default();
+                chosen.insert(by_name.get(name)?.to_string());
+            }
+        }
+        if !explicit {
+            chosen.extend(ws.default_members.iter().cloned());
+        }
+        // Path dependencies (normal, dev, build, any platform) are built too.
+        let mut queue: Vec<String> = chosen.iter().cloned().collect();
+        while let Some(dir) = queue.pop() {
+            if let Some(package) = ws.packages.get(&dir) {
+                for dep in &package.path_deps {
+                    if ws.packages.contains_key(dep) && chosen.insert(dep.clone()) {
+                        queue.push(dep.clone());
+                    }
+                }
+            }
+        }
+        Some(chosen)
+    }
+
+    /// The source snapshot of a cargo step that builds `selected` (`None`: everything): full
+    /// sources of those packages, manifests and stand-ins for the other workspace packages
+    /// (cargo loads every member), the root files, config directories and `[project] include`.
+    pub fn source_snapshot(
+        &self,
+        selected: Option<&BTreeSet<String>>,
+        spec_include: &[String],
+    ) -> SnapshotPlan {
+        let Some(ws) = &self.workspace else {
+            return SnapshotPlan::default();
+        };
+        let mut include: BTreeSet<String> = root_files();
+        let mut stub_candidates = BTreeSet::new();
+        for package in ws.packages.values() {
+            if selected.is_none_or(|s| s.contains(&package.dir)) {
+                include.extend(package.source_patterns());
+            } else {
+                include.insert(package.manifest_path());
+                stub_candidates.extend(package.stubs());
+            }
+        }
+        include.extend(self.config_dirs.iter().cloned());
+        include.extend(
+            spec_include
+                .iter()
+                .map(|p| p.trim_start_matches("./").to_string()),
+        );
+        // Never stand in for a file that is really there (nested packages).
+        let stubs = stub_candidates
+            .into_iter()
+            .filter(|stub| !include.iter().any(|p| covers(p, stub)))
+            .collect();
+        SnapshotPlan {
+            include: include.into_iter().collect(),
+            stubs,
+        }
+    }
+
+    /// The fetch step's snapshot: manifests, lockfile, cargo config and toolchain files, with
+    /// stand-ins for every target root. Source edits never change it.
+    pub fn manifest_snapshot(&self) -> SnapshotPlan {
+        let Some(ws) = &self.workspace else {
+            return SnapshotPlan::default();
+        };
+        let mut include: BTreeSet<String> = root_files();
+        let mut stubs = BTreeSet::new();
+        for package in ws.packages.values() {
+            include.insert(package.manifest_path());
+            stubs.extend(package.stubs());
+        }
+        include.extend(self.config_dirs.iter().cloned());
+        SnapshotPlan {
+            include: include.into_iter().collect(),
+            stubs: stubs.into_iter().collect(),
+        }
+    }
+
+    /// Whether a fetch step is needed: something to download, and the user does not vendor.
+    pub fn needs_fetch(&self) -> bool {
+        self.workspace.is_some() && self.remote_packages > 0 && !self.vendored_by_user
+    }
+}
+
+/// Whether include pattern `pattern` (a path, or a path with `*`) covers `path`.
+fn covers(pattern: &str, path: &str) -> bool {
+    if pattern.contains(['*', '?', '[']) {
+        // Conservative: a glob might cover anything below its literal prefix.
+        let prefix = pattern.split(['*', '?', '[']).next().unwrap_or_default();
+        return path.starts_with(prefix);
+    }
+    path == pattern || path.starts_with(&format!("{pattern}/"))
+}
+
+fn root_files() -> BTreeSet<String> {
+    ["Cargo.toml", "Cargo.lock", ".cargo"]
+        .iter()
+        .chain(TOOLCHAIN_FILES)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Works out the project layout from the metadata files. Pure.
+pub fn analyze(files: &ProjectFiles) -> ProjectLayout {
+    let digests = |names: &[&str]| -> BTreeMap<String, String> {
+        names
+            .iter()
+            .filter_map(|n| files.get(n).map(|b| (n.to_string(), content_digest(b))))
+            .collect()
+    };
+    let config = cargo_config::read(files);
+    ProjectLayout {
+        workspace: manifest::discover(files, &files.manifest_dirs()),
+        config_dirs: config.dirs,
+        toolchain_files: digests(TOOLCHAIN_FILES),
+        cargo_config: digests(CARGO_CONFIG_FILES),
+        remote_packages: files
+            .get("Cargo.lock")
+            .map(lockfile::remote_packages)
+            .unwrap_or(0),
+        vendored_by_user: config.replaces_crates_io_with_directory,
+    }
+}
+
+/// Joins a package-relative path onto a package directory (`""` is the root).
+fn join(dir: &str, path: &str) -> String {
+    if dir.is_empty() {
+        path.to_string()
+    } else {
+        format!("{dir}/{path}")
+    }
+}
+
+/// Normalizes `a/./b/../c` to `a/c`; `None` when the path leaves the context or is absolute.
+fn normalize(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests;
