@@ -7,17 +7,19 @@ use std::time::Instant;
 
 use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
 use llb_gen::llb::{Local, NetMode, Platform, ResolveMode};
+use llb_gen::project::{ProjectFiles, ALWAYS_EXCLUDED, METADATA_PATTERNS};
 use llb_gen::proto::gateway as gw;
 use llb_gen::spec;
 
-use crate::caps::Caps;
+use crate::caps::{Caps, CAP_SECRET_MOUNT, CAP_SSH_MOUNT};
 use crate::gateway::Gateway;
 use crate::opts::{self, FrontendOpts, NetworkMode};
 
 pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result, String> {
     let pong = gateway.ping().await.map_err(|e| e.to_string())?;
     let opts = FrontendOpts::from_env().map_err(|e| e.to_string())?;
-    Caps::from_pong(&pong).check(!opts.cache_imports.is_empty())?;
+    let caps = Caps::from_pong(&pong);
+    caps.check(!opts.cache_imports.is_empty())?;
     let session_id = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
 
     let platform = match &opts.platform {
@@ -30,6 +32,14 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     let target = spec
         .select_target(opts.target.as_deref())
         .map_err(|e| format!("{}: {e}", opts.filename))?;
+    if !spec.fetch.secrets.is_empty() {
+        caps.check_llb(CAP_SECRET_MOUNT)?;
+    }
+    if spec.fetch.ssh {
+        caps.check_llb(CAP_SSH_MOUNT)?;
+    }
+    let project = read_project_files(gateway, &opts, &session_id).await?;
+    tracing::info!(files = project.files.len(), "read project metadata");
 
     let resolve_mode = match opts.image_resolve_mode.as_deref() {
         Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
@@ -77,11 +87,17 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         }),
         resolve_mode,
         labels: opts.labels.clone(),
+        project,
     };
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
-    for (name, key) in &compiled.cargo_keys {
-        tracing::info!(target = name, mount = key.mount_id, "target cache");
+    for (name, keys) in &compiled.cargo_keys {
+        tracing::info!(
+            target = name,
+            mode = keys.mode.as_str(),
+            mount = keys.selected().mount_id,
+            "target cache"
+        );
     }
 
     let cache_imports = opts
@@ -150,6 +166,65 @@ async fn read_spec(
             )
         })?;
     String::from_utf8(bytes).map_err(|_| format!("{}: the spec is not UTF-8 text", opts.filename))
+}
+
+/// Most metadata files read from one context; a context with more is read no further (the
+/// build then uses the whole context rather than guess).
+const MAX_METADATA_FILES: usize = 10_000;
+/// Largest metadata file read; manifests and lockfiles are far smaller.
+const MAX_METADATA_BYTES: i64 = 16 << 20;
+
+/// The context's manifests, lockfile, cargo config and toolchain files
+/// ([`METADATA_PATTERNS`]), read through a local that transfers only those.
+async fn read_project_files(
+    gateway: &mut Gateway,
+    opts: &FrontendOpts,
+    session_id: &str,
+) -> Result<ProjectFiles, String> {
+    let local = Local::new(&opts.context_local)
+        .map_err(|e| e.to_string())?
+        .session(session_id.to_string())
+        .include_patterns(METADATA_PATTERNS.iter().copied())
+        .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
+        .shared_key_hint(format!("cachet-metadata-{}", opts.context_local))
+        .custom_name("[cachet] load cargo manifests")
+        .into_state();
+    let reference = gateway
+        .solve(local.marshal(), Vec::new(), true, "load cargo manifests")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut project = ProjectFiles::default();
+    let mut dirs = vec![String::new()];
+    while let Some(dir) = dirs.pop() {
+        let listing = if dir.is_empty() { "/" } else { dir.as_str() };
+        for entry in gateway
+            .read_dir(&reference, listing)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let path = if dir.is_empty() {
+                entry.path.clone()
+            } else {
+                format!("{dir}/{}", entry.path)
+            };
+            const DIRECTORY: u32 = 1 << 31;
+            const SYMLINK: u32 = 1 << 27;
+            if entry.mode & DIRECTORY != 0 {
+                dirs.push(path);
+            } else if entry.mode & SYMLINK == 0 && entry.size <= MAX_METADATA_BYTES {
+                if project.files.len() >= MAX_METADATA_FILES {
+                    tracing::warn!("too many manifests; using the whole context");
+                    return Ok(ProjectFiles::default());
+                }
+                let bytes = gateway
+                    .read_file(&reference, &path)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                project.files.insert(path, bytes);
+            }
+        }
+    }
+    Ok(project)
 }
 
 /// The first platform of the first worker, as BuildKit's own frontends default.

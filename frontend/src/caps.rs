@@ -16,6 +16,7 @@ const GATEWAY_CAPS: &[(&str, &str)] = &[
     ("resolveimage", "v0.5"),
     ("resolveimage.resolvemode", "v0.5"),
     ("readfile", "v0.5"),
+    ("readdir", "v0.5"),
     ("return", "v0.5"),
 ];
 
@@ -28,6 +29,7 @@ const LLB_CAPS: &[(&str, &str)] = &[
     ("source.local", "v0.5"),
     ("source.local.sessionid", "v0.5"),
     ("source.local.followpaths", "v0.5"),
+    ("source.local.includepatterns", "v0.5"),
     ("source.local.excludepatterns", "v0.5"),
     ("source.local.sharedkeyhint", "v0.5"),
     ("exec.meta.base", "v0.5"),
@@ -36,6 +38,7 @@ const LLB_CAPS: &[(&str, &str)] = &[
     ("exec.mount.selector", "v0.5"),
     ("exec.mount.cache", "v0.5"),
     ("exec.mount.cache.sharing", "v0.5"),
+    ("exec.mount.tmpfs", "v0.5"),
     ("file.base", "v0.5"),
     ("constraints", "v0.5"),
     ("platform", "v0.5"),
@@ -78,6 +81,21 @@ impl Caps {
             }
         }
         Ok(())
+    }
+}
+
+/// LLB capabilities only some specs need: fetch secrets and SSH forwarding.
+pub const CAP_SECRET_MOUNT: (&str, &str) = ("exec.mount.secret", "v0.5");
+pub const CAP_SSH_MOUNT: (&str, &str) = ("exec.mount.ssh", "v0.5");
+
+impl Caps {
+    /// Checks one LLB capability a spec's settings need.
+    pub fn check_llb(&self, (id, since): (&str, &str)) -> Result<(), String> {
+        if self.llb.contains(id) {
+            Ok(())
+        } else {
+            Err(missing("LLB", id, since))
+        }
     }
 }
 

@@ -105,6 +105,26 @@ impl Gateway {
             .data)
     }
 
+    /// The entries of one directory of a solved ref (names relative to that directory).
+    pub async fn read_dir(
+        &mut self,
+        reference: &str,
+        dir: &str,
+    ) -> Result<Vec<llb_gen::proto::fsutil::types::Stat>, GatewayError> {
+        let request = gw::ReadDirRequest {
+            r#ref: reference.into(),
+            dir_path: dir.into(),
+            include_pattern: String::new(),
+        };
+        Ok(self
+            .client
+            .read_dir(request)
+            .await
+            .map_err(rpc_err(format!("list {dir}")))?
+            .into_inner()
+            .entries)
+    }
+
     pub async fn resolve_image_config(
         &mut self,
         image: &str,

@@ -7,24 +7,30 @@
 //!   `Cargo.lock` is an error, not a silent rewrite);
 //! * `/cachet/target` — the target cache mount, id from [`crate::keys`], locked so concurrent
 //!   builds of one key take turns (cargo would serialize them on its own lock anyway);
-//! * `/cachet/cargo-home` — the shared registry cache;
+//! * `/cachet/vendor` — the fetch step's layer, read-only, when the lockfile has registry or
+//!   git packages (see [`super::fetch_step`]); cargo reads it through `--config`;
 //! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts,
 //!   plus `cachet-provenance.json` recording the keys they were built under;
 //! * `/tmp` — tmpfs.
 //!
-//! Compile steps run without network and `--offline`: whatever they produce depends only on
-//! what is in their keys.
+//! The sources snapshot holds only what this step's packages need (see [`crate::project`]).
+//! Compile steps run without network and `--offline`, with the SDK's own `CARGO_HOME`
+//! untouched: whatever they produce depends only on what is in their keys.
 
-use crate::keys::{step_tag, TargetKey, TargetKeyInputs, CARGO_HOME_CACHE_ID};
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::keys::{step_tag, TargetKeyInputs, TargetKeys};
 use crate::llb::{CacheSharing, Mkfile, Mount, NetMode, State};
 use crate::spec::CargoTarget;
 
+use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
 use super::{freshness, shell};
-use super::{CompileError, Context, TargetResult};
+use super::{CompileError, Context, StepRecord, TargetResult};
 
 pub const SRC_DIR: &str = "/cachet/src";
 pub const TARGET_DIR: &str = "/cachet/target";
-pub const CARGO_HOME: &str = "/cachet/cargo-home";
 pub const OUT_DIR: &str = "/cachet/out";
 
 /// Subcommands that take `--profile`, `--features` and friends.
@@ -51,7 +57,7 @@ pub(super) fn compile(
     let mut env = cargo.env.clone();
     env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    let key = TargetKeyInputs {
+    let inputs = TargetKeyInputs {
         project: spec.project.clone(),
         sdk: ctx.sdk.clone(),
         platform: ctx.request.platform.to_string(),
@@ -61,10 +67,20 @@ pub(super) fn compile(
         default_features: cargo.default_features,
         rustflags: cargo.rustflags.clone(),
         env: env.clone(),
-    }
-    .key();
+        toolchain_files: ctx.layout.toolchain_files.clone(),
+        cargo_config: ctx.layout.cargo_config.clone(),
+    };
+    let keys = inputs.keys(cargo.mode);
+    let key = keys.selected().clone();
 
-    let command = cargo_command(ctx, step);
+    let vendor = fetch_step::vendored(ctx)?;
+    let display = cargo_command(ctx, step);
+    let mut command: Vec<String> = vec!["cargo".into(), "--locked".into(), "--offline".into()];
+    if vendor.is_some() {
+        command.extend(["--config".to_string(), VENDOR_CONFIG.to_string()]);
+    }
+    command.extend(display.iter().skip(1).cloned());
+
     let mut script = vec!["set -eu".to_string()];
     script.extend(freshness::script(&format!(
         "{TARGET_DIR}/{}",
@@ -79,17 +95,29 @@ pub(super) fn compile(
     }
 
     let sdk = ctx.sdk_state()?;
-    let sources = ctx.sources()?;
+    let selected = ctx.layout.select(&step.args);
+    let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);
+    let snapshot_name = match &selected {
+        Some(dirs) if ctx.layout.workspace.is_some() => format!(
+            "sources of {}",
+            dirs.iter()
+                .map(|d| if d.is_empty() { "." } else { d.as_str() })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => "sources".to_string(),
+    };
+    let sources = ctx.snapshot(&plan, &snapshot_name)?;
     let network = match ctx.request.network_override {
         Some(NetMode::Host) => NetMode::Host,
         _ => NetMode::None,
     };
-    let tag = step_tag(&key, &command);
+    let tag = step_tag(&key.hash, &command);
+    let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
     let mut exec = sdk
         .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
         .cwd(SRC_DIR)
         .env("CACHET_SDK", ctx.sdk.clone())
-        .env("CARGO_HOME", CARGO_HOME)
         .env("CARGO_TARGET_DIR", TARGET_DIR)
         .env("CARGO_TERM_COLOR", "never");
     if !cargo.rustflags.is_empty() {
@@ -99,21 +127,23 @@ pub(super) fn compile(
     for (k, v) in &env {
         exec = exec.env(k.clone(), v.clone());
     }
-    let exec = exec
+    exec = exec
         .mount(Mount::bind(SRC_DIR, &sources).no_output())
         .mount(Mount::cache(TARGET_DIR, key.mount_id.clone()).sharing(CacheSharing::Locked))
-        .mount(Mount::cache(CARGO_HOME, CARGO_HOME_CACHE_ID).sharing(CacheSharing::Shared))
         .mount(Mount::bind(OUT_DIR, &State::scratch()))
         // Scratch files (the freshness manifest's work files, build-script temp files) stay out
         // of every layer.
-        .mount(Mount::tmpfs("/tmp"))
+        .mount(Mount::tmpfs("/tmp"));
+    if let Some(vendor) = &vendor {
+        exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
+    }
+    let exec = exec
         .network(network)
         .platform(ctx.request.platform.clone())
         .ignore_cache(ctx.ignore_cache(name))
-        .custom_name(format!("[{name}] {} · {tag}", shell::join(&command)))
+        .custom_name(progress_name.clone())
         .build()?;
-    let provenance = provenance(ctx, name, &key, &command);
-    ctx.cargo_keys.insert(name.to_string(), key);
+    let provenance = provenance(ctx, name, &keys, &display);
     // The record of what the artifacts were built against travels with them (and with
     // `--output type=local`); its name has a dot, which artifact names cannot have.
     let artifacts = exec
@@ -123,6 +153,32 @@ pub(super) fn compile(
         .custom_name(format!("[{name}] record provenance"))
         .platform(ctx.request.platform.clone())
         .build()?;
+
+    let mut recorded: BTreeMap<String, serde_json::Value> = match serde_json::to_value(&inputs) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
+    recorded.insert("mode".into(), json!(cargo.mode));
+    recorded.insert("command".into(), json!(command));
+    recorded.insert("sources".into(), json!(plan));
+    recorded.insert(
+        "network".into(),
+        json!(format!("{network:?}").to_lowercase()),
+    );
+    if let Some(v) = &vendor {
+        recorded.insert(
+            "fetch".into(),
+            json!(v.digest().map(|d| d.to_string()).unwrap_or_default()),
+        );
+    }
+    ctx.steps.push(StepRecord {
+        target: name.to_string(),
+        name: progress_name,
+        digest: exec.digest().to_string(),
+        inputs: recorded,
+        keys: Some(keys.clone()),
+    });
+    ctx.cargo_keys.insert(name.to_string(), keys);
     Ok(TargetResult {
         state: artifacts,
         image_config: None,
@@ -132,9 +188,9 @@ pub(super) fn compile(
 /// File in every cargo step's output that records its keys.
 pub const PROVENANCE_FILE: &str = "/cachet-provenance.json";
 
-/// Deterministic JSON: the step, its command and every key it ran under.
-fn provenance(ctx: &Context<'_>, name: &str, key: &TargetKey, command: &[String]) -> Vec<u8> {
-    let record = serde_json::json!({
+/// Deterministic JSON: the step, its command and both keys it was computed under.
+fn provenance(ctx: &Context<'_>, name: &str, keys: &TargetKeys, command: &[String]) -> Vec<u8> {
+    let record = json!({
         "target": name,
         "command": command,
         "sdk": ctx.sdk,
@@ -142,18 +198,23 @@ fn provenance(ctx: &Context<'_>, name: &str, key: &TargetKey, command: &[String]
         "triple": ctx.triple,
         "profile": ctx.spec.cargo.profile,
         "key_schema": crate::keys::KEY_SCHEMA,
-        "target_key": key.hash,
-        "target_cache": key.mount_id,
+        "mode": keys.mode,
+        "target_key": keys.selected().hash,
+        "target_cache": keys.selected().mount_id,
+        "strict_key": keys.strict.hash,
+        "fast_key": keys.fast.hash,
     });
     let mut bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
 
-/// `cargo --locked --offline <subcommand> [profile and feature flags] <user args>`.
+/// `cargo <subcommand> [profile and feature flags] <user args>`: the command as the user
+/// thinks of it (progress names, provenance); the step adds `--locked --offline` and the
+/// vendored sources' config.
 fn cargo_command(ctx: &Context<'_>, step: &CargoTarget) -> Vec<String> {
     let cargo = &ctx.spec.cargo;
-    let mut command: Vec<String> = vec!["cargo".into(), "--locked".into(), "--offline".into()];
+    let mut command: Vec<String> = vec!["cargo".into()];
     let mut args = step.args.iter();
     let subcommand = args.next().cloned().unwrap_or_default();
     let building = BUILDING_SUBCOMMANDS.contains(&subcommand.as_str());

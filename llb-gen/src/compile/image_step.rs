@@ -1,16 +1,25 @@
 //! An image step: a base (scratch, an image, or another target's result) plus artifacts
 //! copied in from cargo steps, with its image config.
 
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::keys::content_digest;
 use crate::llb::{Copy, State};
 use crate::spec::{BaseRef, ImageTarget};
 
 use super::image_config::{image_config, HistoryStep, ImageSettings};
-use super::{CompileError, Context, TargetResult};
+use super::{CompileError, Context, StepRecord, TargetResult};
 
 /// Label that records which SDK an image's contents were built against.
 pub const SDK_LABEL: &str = "dev.cachet.sdk";
-/// Label prefix for the target cache key of each cargo step an image was built from.
+/// Label prefix for the keys of each cargo step an image was built from:
+/// `dev.cachet.key.<target>` is the key its target cache was chosen by, and
+/// `dev.cachet.key.<target>.strict` / `.fast` are both keys, whichever mode was used.
 pub const KEY_LABEL_PREFIX: &str = "dev.cachet.key.";
+/// Label prefix for the key mode each cargo step ran under.
+pub const MODE_LABEL_PREFIX: &str = "dev.cachet.mode.";
 
 pub(super) fn compile(
     ctx: &mut Context<'_>,
@@ -68,8 +77,15 @@ pub(super) fn compile(
     let mut labels = ctx.request.labels.clone();
     labels.insert(SDK_LABEL.to_string(), ctx.sdk.clone());
     // The target cache key of every cargo step this image was built from.
-    for (target, key) in &ctx.cargo_keys {
-        labels.insert(format!("{KEY_LABEL_PREFIX}{target}"), key.hash.clone());
+    for (target, keys) in &ctx.cargo_keys {
+        let prefix = format!("{KEY_LABEL_PREFIX}{target}");
+        labels.insert(prefix.clone(), keys.selected().hash.clone());
+        labels.insert(format!("{prefix}.strict"), keys.strict.hash.clone());
+        labels.insert(format!("{prefix}.fast"), keys.fast.hash.clone());
+        labels.insert(
+            format!("{MODE_LABEL_PREFIX}{target}"),
+            keys.mode.as_str().to_string(),
+        );
     }
     let settings = ImageSettings::from_target(step, &labels);
     let platform = &ctx.request.platform;
@@ -82,8 +98,34 @@ pub(super) fn compile(
         &history,
     )
     .map_err(CompileError::ImageConfig)?;
+    ctx.steps.push(StepRecord {
+        target: name.to_string(),
+        name: format!("[{name}] image"),
+        digest: state.digest().map(|d| d.to_string()).unwrap_or_default(),
+        inputs: BTreeMap::from([
+            ("from".to_string(), json!(base_name(&step.from))),
+            (
+                "copies".to_string(),
+                json!(step
+                    .copies
+                    .iter()
+                    .map(|c| format!("+{}/{} → {}", c.from_target, c.artifact, c.to))
+                    .collect::<Vec<_>>()),
+            ),
+            ("config".to_string(), json!(content_digest(&config))),
+        ]),
+        keys: None,
+    });
     Ok(TargetResult {
         state,
         image_config: Some(config),
     })
+}
+
+fn base_name(base: &BaseRef) -> String {
+    match base {
+        BaseRef::Scratch => "scratch".to_string(),
+        BaseRef::Image(r) => r.clone(),
+        BaseRef::Target(t) => format!("+{t}"),
+    }
 }

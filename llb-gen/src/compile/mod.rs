@@ -7,10 +7,12 @@
 //! exactly what the frontend would send.
 
 mod cargo_step;
+mod fetch_step;
 mod freshness;
 mod image_config;
 mod image_step;
 mod shell;
+mod sources;
 mod triple;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,8 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use image_config::{image_config, HistoryStep, ImageSettings};
 pub use triple::rust_triple;
 
-use crate::keys::{sdk_identity, TargetKey};
-use crate::llb::{Image, LlbError, Local, NetMode, Platform, ResolveMode, State};
+use crate::keys::{sdk_identity, TargetKeys};
+use crate::llb::{Image, LlbError, NetMode, Platform, ResolveMode, State};
+use crate::project::{self, ProjectFiles, ProjectLayout, SnapshotPlan};
 use crate::proto::pb;
 use crate::spec::{Spec, Target};
 
@@ -58,6 +61,9 @@ pub struct BuildRequest {
     pub resolve_mode: ResolveMode,
     /// `--label` values, written into an image target's config.
     pub labels: BTreeMap<String, String>,
+    /// The metadata files read from the context ([`project::METADATA_PATTERNS`]); empty when
+    /// there is no context to read, and then the whole context is used and nothing is fetched.
+    pub project: ProjectFiles,
 }
 
 /// The outcome of compiling one target.
@@ -68,8 +74,26 @@ pub struct Compiled {
     pub image_config: Option<Vec<u8>>,
     /// The SDK identity every key was computed with.
     pub sdk: String,
-    /// Target cache key of every cargo step in the build, by target name.
-    pub cargo_keys: BTreeMap<String, TargetKey>,
+    /// Target cache keys of every cargo step in the build, by target name.
+    pub cargo_keys: BTreeMap<String, TargetKeys>,
+    /// What every step was keyed on, in build order (for `llb-gen explain`).
+    pub steps: Vec<StepRecord>,
+}
+
+/// One step of the build and everything its cache key depends on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepRecord {
+    /// The target it belongs to (`fetch` for the fetch step).
+    pub target: String,
+    /// Its name in BuildKit's progress output.
+    pub name: String,
+    /// Digest of the op that produces the step's result.
+    pub digest: String,
+    /// Every input of its keys, by name (nested values are JSON).
+    pub inputs: BTreeMap<String, serde_json::Value>,
+    /// The target cache keys, for cargo steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<TargetKeys>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,10 +148,13 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         request,
         sdk: sdk.clone(),
         triple,
+        layout: project::analyze(&request.project),
         sdk_state: None,
-        sources: None,
+        snapshots: BTreeMap::new(),
+        vendor: None,
         results: BTreeMap::new(),
         cargo_keys: BTreeMap::new(),
+        steps: Vec::new(),
     };
     for name in spec.closure(&request.target) {
         let result = match &spec.targets[&name] {
@@ -145,6 +172,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         image_config: result.image_config,
         sdk,
         cargo_keys: ctx.cargo_keys,
+        steps: ctx.steps,
     })
 }
 
@@ -161,10 +189,15 @@ struct Context<'a> {
     request: &'a BuildRequest,
     sdk: String,
     triple: &'static str,
+    layout: ProjectLayout,
     sdk_state: Option<State>,
-    sources: Option<State>,
+    /// Context snapshots by what they include.
+    snapshots: BTreeMap<SnapshotPlan, State>,
+    /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
+    vendor: Option<Option<State>>,
     results: BTreeMap<String, TargetResult>,
-    cargo_keys: BTreeMap<String, TargetKey>,
+    cargo_keys: BTreeMap<String, TargetKeys>,
+    steps: Vec<StepRecord>,
 }
 
 impl Context<'_> {
@@ -205,32 +238,6 @@ impl Context<'_> {
         let state = state.with_image_config(&resolved.config)?;
         self.sdk_state = Some(state.clone());
         Ok(state)
-    }
-
-    /// The build context, copied (timestamps kept) into its own snapshot. `target/` and `.git`
-    /// never enter: they are large, change on every build, and cargo must not read them.
-    fn sources(&mut self) -> Result<State, CompileError> {
-        if let Some(s) = &self.sources {
-            return Ok(s.clone());
-        }
-        let context = Local::new(&self.request.context_local)?
-            .session(self.request.session_id.clone())
-            .exclude_patterns(["target", ".git"])
-            .shared_key_hint(format!("cachet-{}", self.request.context_local))
-            .custom_name("[cachet] load build context")
-            .into_state();
-        let sources = State::scratch()
-            .file()
-            .copy(
-                crate::llb::Copy::new(&context, "/", "/")
-                    .dir_contents_only(true)
-                    .follow_symlinks(false),
-            )
-            .custom_name("[cachet] snapshot sources")
-            .platform(self.request.platform.clone())
-            .build()?;
-        self.sources = Some(sources.clone());
-        Ok(sources)
     }
 }
 

@@ -1,7 +1,8 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::llb::{decode_ops, definition_bytes};
+use crate::project::ProjectFiles;
 use crate::proto::pb::{self, op::Op as OpKind};
 use crate::spec;
 
@@ -44,6 +45,7 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         network_override: None,
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
+        project: ProjectFiles::default(),
     }
 }
 
@@ -103,7 +105,7 @@ fn the_cargo_step_runs_offline_on_a_keyed_target_cache() {
     );
     assert_eq!(exec.network, pb::NetMode::None as i32);
 
-    let key = &c.cargo_keys["build"];
+    let key = c.cargo_keys["build"].selected();
     let target_mount = exec
         .mounts
         .iter()
@@ -165,7 +167,12 @@ fn the_sdk_is_pinned_and_sources_keep_their_timestamps() {
             _ => None,
         })
         .unwrap();
-    let Some(pb::file_action::Action::Copy(cp)) = &copy.actions[0].action else {
+    let Some(pb::file_action::Action::Mkfile(marker)) = &copy.actions[0].action else {
+        panic!("the SDK marker comes first")
+    };
+    assert_eq!(marker.path, "/.cachet-sdk");
+    assert_eq!(marker.data, format!("{SDK_DIGEST}\n").into_bytes());
+    let Some(pb::file_action::Action::Copy(cp)) = &copy.actions[1].action else {
         panic!("copy action")
     };
     assert_eq!(cp.timestamp, -1, "source timestamps are kept");
@@ -184,18 +191,28 @@ fn the_sdk_is_pinned_and_sources_keep_their_timestamps() {
 #[test]
 fn every_exec_and_file_op_changes_when_only_the_sdk_digest_changes() {
     let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-    let a = ops(&compiled("image", SDK_DIGEST));
-    let b = ops(&compiled("image", other));
-    let digests_of = |ops: &[(String, pb::Op)]| -> Vec<String> {
-        ops.iter()
-            .filter(|(_, op)| matches!(op.op, Some(OpKind::Exec(_))) || is_artifact_copy(op))
-            .map(|(d, _)| d.clone())
-            .collect()
-    };
-    let (da, db) = (digests_of(&a), digests_of(&b));
-    assert_eq!(da.len(), 2, "one exec and the image's copy");
-    for d in &da {
-        assert!(!db.contains(d), "op {d} did not change with the SDK digest");
+    for project in [ProjectFiles::default(), workspace_files(REMOTE_LOCK)] {
+        let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+        let mut ra = request("image", SDK_DIGEST);
+        ra.project = project.clone();
+        let mut rb = request("image", other);
+        rb.project = project;
+        let a = ops(&compile(&spec, &ra).unwrap());
+        let b = ops(&compile(&spec, &rb).unwrap());
+        let digests_of = |ops: &[(String, pb::Op)]| -> Vec<String> {
+            ops.iter()
+                .filter(|(_, op)| matches!(op.op, Some(OpKind::Exec(_)) | Some(OpKind::File(_))))
+                .map(|(d, _)| d.clone())
+                .collect()
+        };
+        let (da, db) = (digests_of(&a), digests_of(&b));
+        assert!(
+            da.len() >= 4,
+            "snapshot, cargo exec, provenance, image copy: {da:?}"
+        );
+        for d in &da {
+            assert!(!db.contains(d), "op {d} did not change with the SDK digest");
+        }
     }
 }
 
@@ -212,7 +229,15 @@ fn the_image_target_copies_the_artifact_and_has_a_config() {
     assert_eq!(config["config"]["Labels"]["dev.cachet.sdk"], SDK_DIGEST);
     assert_eq!(
         config["config"]["Labels"]["dev.cachet.key.build"],
-        c.cargo_keys["build"].hash
+        c.cargo_keys["build"].selected().hash
+    );
+    assert_eq!(
+        config["config"]["Labels"]["dev.cachet.key.build.fast"],
+        c.cargo_keys["build"].fast.hash
+    );
+    assert_eq!(
+        config["config"]["Labels"]["dev.cachet.mode.build"],
+        "strict"
     );
     assert!(ops(&c).iter().any(|(_, op)| is_artifact_copy(op)));
 }
@@ -304,7 +329,9 @@ fn cargo_outputs_carry_a_provenance_record() {
         .into_iter()
         .find_map(|(_, op)| match op.op {
             Some(OpKind::File(f)) => f.actions.into_iter().find_map(|a| match a.action {
-                Some(pb::file_action::Action::Mkfile(m)) => Some(m),
+                Some(pb::file_action::Action::Mkfile(m)) if m.path.contains("provenance") => {
+                    Some(m)
+                }
                 _ => None,
             }),
             _ => None,
@@ -313,8 +340,311 @@ fn cargo_outputs_carry_a_provenance_record() {
     assert_eq!(mkfile.path, "/cachet-provenance.json");
     let record: serde_json::Value = serde_json::from_slice(&mkfile.data).unwrap();
     assert_eq!(record["sdk"], SDK_DIGEST);
-    assert_eq!(record["target_cache"], c.cargo_keys["build"].mount_id);
+    assert_eq!(
+        record["target_cache"],
+        c.cargo_keys["build"].selected().mount_id
+    );
+    assert_eq!(record["mode"], "strict");
+    assert_eq!(record["strict_key"], c.cargo_keys["build"].strict.hash);
+    assert_eq!(record["fast_key"], c.cargo_keys["build"].fast.hash);
     let exec = &exec_ops(&c)[0];
     let tmp = exec.mounts.iter().find(|m| m.dest == "/tmp").unwrap();
     assert_eq!(tmp.mount_type, pb::MountType::Tmpfs as i32);
+}
+
+const REMOTE_LOCK: &str = r#"version = 3
+
+[[package]]
+name = "hello"
+version = "0.1.0"
+dependencies = ["itoa"]
+
+[[package]]
+name = "itoa"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+"#;
+
+/// The metadata files of a one-package project with the given lockfile.
+fn workspace_files(lock: &str) -> ProjectFiles {
+    ProjectFiles {
+        files: BTreeMap::from([
+            (
+                "Cargo.toml".to_string(),
+                b"[package]\nname = \"hello\"\nversion = \"0.1.0\"\n[dependencies]\nitoa = \"1\"\n"
+                    .to_vec(),
+            ),
+            ("Cargo.lock".to_string(), lock.as_bytes().to_vec()),
+        ]),
+    }
+}
+
+fn compiled_with(spec_text: &str, target: &str, project: ProjectFiles) -> Compiled {
+    let spec = spec::load("Cachet.toml", spec_text, &BTreeMap::new()).unwrap();
+    let mut req = request(target, SDK_DIGEST);
+    req.project = project;
+    compile(&spec, &req).unwrap()
+}
+
+fn local_sources(c: &Compiled) -> Vec<pb::SourceOp> {
+    ops(c)
+        .into_iter()
+        .filter_map(|(_, op)| match op.op {
+            Some(OpKind::Source(s)) if s.identifier.starts_with("local://") => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn registry_dependencies_are_vendored_by_a_fetch_step_with_network() {
+    let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let execs = exec_ops(&c);
+    assert_eq!(execs.len(), 2, "fetch and build");
+    let fetch = execs
+        .iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cargo --locked vendor"))
+        .expect("a fetch step");
+    let build = execs
+        .iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("--offline"))
+        .unwrap();
+    assert_eq!(
+        fetch.network,
+        pb::NetMode::Unset as i32,
+        "the default network"
+    );
+    assert_eq!(build.network, pb::NetMode::None as i32);
+    let script = &build.meta.as_ref().unwrap().args[2];
+    assert!(
+        script.contains("cargo --locked --offline --config /cachet/vendor/config.toml build"),
+        "{script}"
+    );
+    let vendor = build
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/vendor")
+        .unwrap();
+    assert!(vendor.readonly);
+    let caches: BTreeSet<&str> = fetch
+        .mounts
+        .iter()
+        .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.as_str()))
+        .collect();
+    assert_eq!(
+        caches,
+        BTreeSet::from([
+            "cachet/cargo-download/registry",
+            "cachet/cargo-download/git"
+        ])
+    );
+    assert!(
+        fetch
+            .mounts
+            .iter()
+            .any(|m| m.dest == "/root/.cargo/registry"),
+        "the download cache sits in the SDK's cargo home"
+    );
+    // The fetch step reads manifests only; the build reads sources.
+    let locals = local_sources(&c);
+    assert_eq!(locals.len(), 2);
+    let includes: Vec<String> = locals
+        .iter()
+        .map(|s| s.attrs["local.includepattern"].clone())
+        .collect();
+    assert!(
+        includes.iter().any(|i| !i.contains("\"src\"")),
+        "{includes:?}"
+    );
+    assert!(
+        includes.iter().any(|i| i.contains("\"src\"")),
+        "{includes:?}"
+    );
+    assert!(c
+        .steps
+        .iter()
+        .any(|s| s.name.starts_with("[fetch] cargo vendor --locked · ")));
+}
+
+#[test]
+fn path_only_projects_have_no_fetch_step() {
+    let lock = "version = 3\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n";
+    let c = compiled_with(SPEC, "build", workspace_files(lock));
+    assert_eq!(exec_ops(&c).len(), 1);
+    let script = exec_ops(&c)[0].meta.as_ref().unwrap().args[2].clone();
+    assert!(!script.contains("--config"), "{script}");
+}
+
+#[test]
+fn fetch_secrets_and_ssh_are_mounted_never_written() {
+    let text = SPEC.replace(
+        "[target.build]",
+        "[fetch]\nsecrets = { CARGO_REGISTRIES_CORP_TOKEN = \"corp-token\" }\nssh = true\n\n[target.build]",
+    );
+    let c = compiled_with(&text, "build", workspace_files(REMOTE_LOCK));
+    let fetch = exec_ops(&c)
+        .into_iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("vendor"))
+        .unwrap();
+    let secret = fetch
+        .mounts
+        .iter()
+        .find(|m| m.mount_type == pb::MountType::Secret as i32)
+        .unwrap();
+    assert_eq!(secret.secret_opt.as_ref().unwrap().id, "corp-token");
+    assert!(fetch
+        .mounts
+        .iter()
+        .any(|m| m.mount_type == pb::MountType::Ssh as i32));
+    let meta = fetch.meta.as_ref().unwrap();
+    assert!(meta.args[2].contains(
+        "CARGO_REGISTRIES_CORP_TOKEN=\"$(cat /run/cachet/secrets/corp-token)\"; export CARGO_REGISTRIES_CORP_TOKEN"
+    ));
+    assert!(meta
+        .env
+        .contains(&"SSH_AUTH_SOCK=/run/cachet/ssh-agent.sock".to_string()));
+    // Only the fetch step sees them.
+    let build = exec_ops(&c)
+        .into_iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("--offline"))
+        .unwrap();
+    assert!(build
+        .mounts
+        .iter()
+        .all(|m| m.mount_type != pb::MountType::Secret as i32
+            && m.mount_type != pb::MountType::Ssh as i32));
+}
+
+#[test]
+fn the_source_snapshot_holds_only_what_cargo_reads() {
+    let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let build_local = local_sources(&c)
+        .into_iter()
+        .find(|s| s.attrs["local.includepattern"].contains("\"src\""))
+        .unwrap();
+    let include: Vec<String> =
+        serde_json::from_str(&build_local.attrs["local.includepattern"]).unwrap();
+    assert_eq!(
+        include,
+        [
+            ".cargo",
+            "Cargo.lock",
+            "Cargo.toml",
+            "benches",
+            "build.rs",
+            "examples",
+            "rust-toolchain",
+            "rust-toolchain.toml",
+            "src",
+            "tests"
+        ]
+    );
+}
+
+#[test]
+fn toolchain_and_cargo_config_files_key_the_target_cache_in_strict_mode_only() {
+    let base = workspace_files(REMOTE_LOCK);
+    let with = |path: &str, content: &str| {
+        let mut p = base.clone();
+        p.files
+            .insert(path.to_string(), content.as_bytes().to_vec());
+        p
+    };
+    let mount = |text: &str, project: ProjectFiles| {
+        compiled_with(text, "build", project).cargo_keys["build"]
+            .selected()
+            .mount_id
+            .clone()
+    };
+    let plain = mount(SPEC, base.clone());
+    let toolchain = mount(
+        SPEC,
+        with("rust-toolchain.toml", "[toolchain]\nchannel = \"1.80\"\n"),
+    );
+    let config = mount(
+        SPEC,
+        with(
+            ".cargo/config.toml",
+            "[build]\nrustflags = [\"-Copt-level=1\"]\n",
+        ),
+    );
+    assert_ne!(plain, toolchain);
+    assert_ne!(plain, config);
+    assert_ne!(toolchain, config);
+
+    let fast = SPEC.replace("[cargo]", "[cargo]\nmode = \"fast\"");
+    let fast_plain = mount(&fast, base.clone());
+    assert!(fast_plain.contains("/fast-"), "{fast_plain}");
+    assert_eq!(
+        fast_plain,
+        mount(
+            &fast,
+            with(
+                ".cargo/config.toml",
+                "[build]\nrustflags = [\"-Copt-level=1\"]\n"
+            )
+        )
+    );
+    let fast_flags = fast.replace("+crt-static", "-crt-static");
+    assert_eq!(fast_plain, mount(&fast_flags, base.clone()));
+    assert_ne!(
+        plain,
+        mount(&SPEC.replace("+crt-static", "-crt-static"), base)
+    );
+}
+
+#[test]
+fn progress_names_show_target_command_and_short_key() {
+    let c = compiled("build", SDK_DIGEST);
+    let step = c.steps.iter().find(|s| s.target == "build").unwrap();
+    let (command, tag) = step.name.rsplit_once(" · ").unwrap();
+    assert_eq!(command, "[build] cargo build --profile release --bin hello");
+    assert_eq!(tag.len(), 6);
+    assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+#[test]
+fn a_step_that_builds_one_member_does_not_see_the_others_sources() {
+    let text = SPEC
+        .replace(
+            "cargo = [\"build\", \"--bin\", \"hello\"]",
+            "cargo = [\"build\", \"-p\", \"b\"]",
+        )
+        .replace(
+            "artifacts = { hello = \"hello\" }",
+            "artifacts = { hello = \"b\" }",
+        );
+    let project = ProjectFiles {
+        files: BTreeMap::from([
+            (
+                "Cargo.toml".to_string(),
+                b"[workspace]\nmembers = [\"a\", \"b\"]\n".to_vec(),
+            ),
+            (
+                "a/Cargo.toml".to_string(),
+                b"[package]\nname = \"a\"\n".to_vec(),
+            ),
+            (
+                "b/Cargo.toml".to_string(),
+                b"[package]\nname = \"b\"\n".to_vec(),
+            ),
+        ]),
+    };
+    let c = compiled_with(&text, "build", project);
+    let include: Vec<String> =
+        serde_json::from_str(&local_sources(&c)[0].attrs["local.includepattern"]).unwrap();
+    assert!(include.contains(&"b/src".to_string()), "{include:?}");
+    assert!(include.contains(&"a/Cargo.toml".to_string()), "{include:?}");
+    assert!(
+        !include.iter().any(|p| p.starts_with("a/src")),
+        "{include:?}"
+    );
+    let stub = ops(&c).into_iter().any(|(_, op)| match op.op {
+        Some(OpKind::File(f)) => f.actions.iter().any(|a| {
+            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data.is_empty())
+        }),
+        _ => false,
+    });
+    assert!(stub, "member a gets an empty stand-in");
 }
