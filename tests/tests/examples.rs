@@ -20,18 +20,24 @@ use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempPr
 const APP_LINE: &str = "app: greetings from the greeting crate";
 const TOOL_LINE: &str = "tool: greetings from the greeting crate";
 
-/// A copy of `examples/<example>` whose `[project] name` is unique to this run.
-fn example_project(example: &str, label: &str) -> TempProject {
+/// A copy of `examples/<example>` that shares no cache with any other build: its
+/// `[project] name` is unique (so its target cache mount is its own), and so is a comment
+/// appended to the Rust source `marked` (current BuildKit leaves cache mount ids out of an
+/// exec's cache key, so only a change in the step's inputs makes it really run again).
+fn example_project(example: &str, label: &str, marked: &str) -> TempProject {
     let project = TempProject::new(label);
     project.copy_from(fixtures::repo_root().join("examples").join(example));
+    let nonce = fixtures::nonce();
     let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
     let from = format!("name = \"{example}\"");
     assert!(
         spec.contains(&from),
         "examples/{example}/Cachet.toml no longer has `{from}`"
     );
-    let renamed = spec.replace(&from, &format!("name = \"{label}-{}\"", fixtures::nonce()));
+    let renamed = spec.replace(&from, &format!("name = \"{label}-{nonce}\""));
     project.write("Cachet.toml", renamed);
+    let source = std::fs::read_to_string(project.path().join(marked)).unwrap();
+    project.write(marked, format!("{source}\n// cachet-tests run {nonce}\n"));
     project
 }
 
@@ -103,7 +109,11 @@ fn run_host_binary(binary: &Path) -> String {
 fn workspace_image_holds_both_binaries() {
     on_each_engine(|engine| {
         timed(engine, "workspace image", || {
-            let project = example_project("workspace", &format!("ws-image-{engine}"));
+            let project = example_project(
+                "workspace",
+                &format!("ws-image-{engine}"),
+                "crates/greeting/src/lib.rs",
+            );
             let result = engine
                 .build(project.path())
                 .file(project.path().join("Cachet.toml"))
@@ -133,7 +143,11 @@ fn workspace_image_holds_both_binaries() {
 fn workspace_test_target_runs_the_unit_test() {
     on_each_engine(|engine| {
         timed(engine, "workspace test", || {
-            let project = example_project("workspace", &format!("ws-test-{engine}"));
+            let project = example_project(
+                "workspace",
+                &format!("ws-test-{engine}"),
+                "crates/greeting/src/lib.rs",
+            );
             let result = engine
                 .build(project.path())
                 .file(project.path().join("Cachet.toml"))
@@ -156,7 +170,11 @@ fn workspace_test_target_runs_the_unit_test() {
 fn workspace_lint_passes_and_fails_on_a_violation() {
     on_each_engine(|engine| {
         timed(engine, "workspace lint (clean, then violated)", || {
-            let project = example_project("workspace", &format!("ws-lint-{engine}"));
+            let project = example_project(
+                "workspace",
+                &format!("ws-lint-{engine}"),
+                "crates/greeting/src/lib.rs",
+            );
             let lint = || {
                 engine
                     .build(project.path())
@@ -195,7 +213,11 @@ fn workspace_lint_passes_and_fails_on_a_violation() {
 fn workspace_build_exports_both_binaries_and_provenance() {
     on_each_engine(|engine| {
         timed(engine, "workspace build --output", || {
-            let project = example_project("workspace", &format!("ws-out-{engine}"));
+            let project = example_project(
+                "workspace",
+                &format!("ws-out-{engine}"),
+                "crates/greeting/src/lib.rs",
+            );
             let out_dir = project.path().join("out");
             engine
                 .build(project.path())
@@ -248,7 +270,7 @@ fn build_cflags(engine: Engine, project: &TempProject, level: Option<&str>) -> (
 #[test]
 fn cflags_reach_the_c_compiler_and_only_real_inputs_rebuild() {
     on_each_engine(|engine| {
-        let project = example_project("cflags", &format!("cflags-{engine}"));
+        let project = example_project("cflags", &format!("cflags-{engine}"), "src/main.rs");
 
         let (out, first) = timed(engine, "cflags first build", || {
             build_cflags(engine, &project, None)

@@ -60,17 +60,20 @@ fn probe_project(engine: Engine) -> TempProject {
         "version = 4\n\n[[package]]\nname = \"probe\"\nversion = \"0.1.0\"\n",
     );
     project.write("build.rs", BUILD_RS);
-    project.write("src/main.rs", "fn main() {}\n");
+    // A unique project name gives a target cache of its own; a unique source makes every
+    // step's inputs new (current BuildKit leaves cache mount ids out of an exec's cache key),
+    // so no run is ever served another run's result.
+    let nonce = fixtures::nonce();
+    project.write("src/main.rs", format!("fn main() {{}}\n// run {nonce}\n"));
     project.write(
         "Cachet.toml",
         format!(
             "# syntax=cachet/frontend:dev\n\
-             [project]\nname = \"hermetic-{engine}-{}\"\n\
+             [project]\nname = \"hermetic-{engine}-{nonce}\"\n\
              [sdk]\nimage = \"cachet-sdk:rustup\"\n\
              [args]\nPROBE = \"\"\n\
              [cargo]\nenv = {{ PROBE_ADDR = \"${{PROBE}}\" }}\n\
              [target.build]\ncargo = [\"build\"]\nartifacts = {{ probe = \"probe\" }}\n",
-            fixtures::nonce()
         ),
     );
     project
