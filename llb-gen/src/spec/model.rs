@@ -21,6 +21,9 @@ pub struct SpecFile {
     pub sdk: Spanned<SdkSection>,
     #[serde(default)]
     pub cargo: CargoSection,
+    /// How dependencies are fetched before the offline compile steps.
+    #[serde(default)]
+    pub fetch: FetchSection,
     /// Build arguments the spec accepts, with their defaults. Only declared arguments reach the
     /// build, so an unrelated `--build-arg` never changes a key.
     #[serde(default)]
@@ -34,6 +37,11 @@ pub struct SpecFile {
 pub struct ProjectSection {
     /// A readable name used in cache mount ids and progress names.
     pub name: Option<Spanned<String>>,
+    /// Context paths cargo steps read besides the ones Cachet finds from the manifests
+    /// (C sources a build script compiles, files pulled in with `include_str!`), as
+    /// `.dockerignore`-style patterns relative to the context root.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +56,9 @@ pub struct SdkSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CargoSection {
+    /// `strict` (default) keys the target cache on every input; `fast` only on SDK, platform and
+    /// profile, trusting cargo with the rest (developer loops).
+    pub mode: Option<Spanned<String>>,
     /// Cargo profile for every cargo step (default `release`).
     pub profile: Option<Spanned<String>>,
     #[serde(default)]
@@ -60,6 +71,19 @@ pub struct CargoSection {
     /// Every environment variable that reaches cargo, build scripts and C compilers.
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchSection {
+    /// Environment variables the fetch step reads from BuildKit secrets: variable name →
+    /// secret id (`--secret id=…`), e.g. `CARGO_REGISTRIES_CORP_TOKEN = "corp-token"`. Values
+    /// never enter a layer, a key or the LLB.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Spanned<String>>,
+    /// Forward the client's default SSH agent (`--ssh default`) for git dependencies.
+    #[serde(default)]
+    pub ssh: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

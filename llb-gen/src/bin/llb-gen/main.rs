@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod output;
+mod request;
 mod sample;
 mod spec;
 
