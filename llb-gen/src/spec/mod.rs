@@ -8,10 +8,12 @@ mod interpolate;
 mod load;
 mod model;
 mod resolved;
+mod schema;
 
 pub use error::{Position, SpecError};
 pub use load::load;
 pub use resolved::*;
+pub use schema::json_schema;
 
 #[cfg(test)]
 mod tests;

@@ -3,22 +3,35 @@
 //! These types mirror the file one to one (serde + toml), keep the source span of every value a
 //! later check may need to point at, and refuse unknown keys, so a typo is an error with a
 //! position instead of a silently ignored setting.
+//!
+//! The JSON Schema of the file (`llb-gen schema`) is derived from these types: doc comments
+//! become descriptions, and the `schemars` attributes repeat what `load.rs` checks, as far as a
+//! schema can (see `schema.rs`).
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::schema as rules;
+
 /// The whole file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = rules::require_targets)]
 pub struct SpecFile {
+    /// The project as a whole.
     #[serde(default)]
     pub project: ProjectSection,
     /// Target built when `--target` is not given; defaults to the last target in the file
     /// (the same rule as a Dockerfile's last stage).
+    #[schemars(with = "Option<String>", regex(pattern = rules::NAME))]
     pub default: Option<Spanned<String>>,
+    /// The SDK image every cargo step runs in.
+    #[schemars(with = "SdkSection")]
     pub sdk: Spanned<SdkSection>,
+    /// Settings shared by every cargo step; all of them are cache-key inputs.
     #[serde(default)]
     pub cargo: CargoSection,
     /// How dependencies are fetched before the offline compile steps.
@@ -27,97 +40,139 @@ pub struct SpecFile {
     /// Build arguments the spec accepts, with their defaults. Only declared arguments reach the
     /// build, so an unrelated `--build-arg` never changes a key.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub args: BTreeMap<String, Spanned<String>>,
+    /// The build steps: a cargo step (`cargo = [...]`) or an image (`from = ...`) per name. At
+    /// least one is required.
     #[serde(default, rename = "target")]
+    #[schemars(
+        with = "BTreeMap<String, TargetSection>",
+        transform = rules::target_names
+    )]
     pub targets: BTreeMap<String, Spanned<TargetSection>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectSection {
     /// A readable name used in cache mount ids and progress names.
+    #[schemars(with = "Option<String>", regex(pattern = rules::NAME))]
     pub name: Option<Spanned<String>>,
     /// Context paths cargo steps read besides the ones Cachet finds from the manifests
     /// (C sources a build script compiles, files pulled in with `include_str!`), as
     /// `.dockerignore`-style patterns relative to the context root.
     #[serde(default)]
+    #[schemars(with = "Vec<String>", transform = rules::context_patterns)]
     pub include: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SdkSection {
     /// The SDK image reference; a tag is resolved to a digest at build time.
+    #[schemars(with = "String", transform = rules::image_reference)]
     pub image: Spanned<String>,
     /// Optional lock: the build fails if the tag no longer resolves to this digest.
+    #[schemars(with = "Option<String>", regex(pattern = rules::DIGEST))]
     pub digest: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CargoSection {
     /// `strict` (default) keys the target cache on every input; `fast` only on SDK, platform and
     /// profile, trusting cargo with the rest (developer loops).
+    #[schemars(with = "Option<String>", transform = rules::key_mode)]
     pub mode: Option<Spanned<String>>,
     /// Cargo profile for every cargo step (default `release`).
+    #[schemars(with = "Option<String>", regex(pattern = rules::NAME))]
     pub profile: Option<Spanned<String>>,
+    /// Cargo features every cargo step enables (`--features`).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub features: Vec<Spanned<String>>,
     /// `false` passes `--no-default-features`.
     #[serde(rename = "default-features")]
     pub default_features: Option<bool>,
+    /// Compiler flags for every cargo step, one flag per element (`CARGO_ENCODED_RUSTFLAGS`).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub rustflags: Vec<Spanned<String>>,
     /// Every environment variable that reaches cargo, build scripts and C compilers.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub env: BTreeMap<String, Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchSection {
     /// Environment variables the fetch step reads from BuildKit secrets: variable name →
     /// secret id (`--secret id=…`), e.g. `CARGO_REGISTRIES_CORP_TOKEN = "corp-token"`. Values
     /// never enter a layer, a key or the LLB.
     #[serde(default)]
+    #[schemars(
+        with = "BTreeMap<String, String>",
+        transform = rules::secret_env
+    )]
     pub secrets: BTreeMap<String, Spanned<String>>,
     /// Forward the client's default SSH agent (`--ssh default`) for git dependencies.
     #[serde(default)]
     pub ssh: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = rules::step_kind)]
 pub struct TargetSection {
     /// A cargo step: the cargo subcommand and its arguments.
+    #[schemars(with = "Option<Vec<String>>", transform = rules::cargo_args)]
     pub cargo: Option<Spanned<Vec<Spanned<String>>>>,
     /// Named outputs of a cargo step: name → path relative to the profile's output directory
     /// (`target/<profile>/`).
     #[serde(default)]
+    #[schemars(
+        with = "BTreeMap<String, String>",
+        transform = rules::artifacts
+    )]
     pub artifacts: BTreeMap<String, Spanned<String>>,
 
     /// An image step: `scratch`, an image reference, or `+target`.
+    #[schemars(with = "Option<String>", transform = rules::base)]
     pub from: Option<Spanned<String>>,
+    /// Artifacts of cargo steps copied into the image.
     #[serde(default)]
+    #[schemars(with = "Vec<CopyEntry>")]
     pub copy: Vec<Spanned<CopyEntry>>,
+    /// The image's entrypoint (exec form).
     pub entrypoint: Option<Vec<String>>,
+    /// The image's default arguments (exec form).
     pub cmd: Option<Vec<String>>,
+    /// The image's working directory.
     pub workdir: Option<String>,
+    /// The user the image runs as.
     pub user: Option<String>,
     /// Environment: for a cargo step it reaches cargo (and is part of its keys); for an image
     /// step it is written into the image config.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub env: BTreeMap<String, Spanned<String>>,
+    /// Labels written into the image config.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub labels: BTreeMap<String, Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyEntry {
     /// The target that produced the artifact, as `+name`.
+    #[schemars(with = "String", regex(pattern = rules::TARGET_REF))]
     pub from: Spanned<String>,
+    /// The artifact's name under that target's `artifacts`.
+    #[schemars(with = "String", regex(pattern = rules::NAME))]
     pub artifact: Spanned<String>,
     /// Absolute destination path in the image.
+    #[schemars(with = "String", regex(pattern = rules::ABSOLUTE_PATH))]
     pub to: Spanned<String>,
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod output;
 mod request;
 mod sample;
+mod schema;
 mod spec;
 
 /// Generate and inspect BuildKit LLB definitions.
@@ -28,6 +29,9 @@ enum Command {
     /// Print the Definition the frontend would send for a Cachet.toml (images are not
     /// resolved: pin them with `--sdk-digest` / `--image`).
     Spec(spec::Args),
+    /// Print the JSON Schema of Cachet.toml (for editors such as taplo / Even Better TOML;
+    /// the repository keeps a copy in schema/cachet.schema.json).
+    Schema(schema::Args),
 }
 
 /// Errors a subcommand reports; printed to stderr, exit status 1.
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     let result: CliResult = match cli.command {
         Command::Sample(args) => sample::run(&args),
         Command::Spec(args) => spec::run(&args),
+        Command::Schema(args) => schema::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
