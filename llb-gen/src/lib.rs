@@ -1,5 +1,6 @@
 //! BuildKit wire types, a deterministic LLB graph builder and the Cachet spec compiler.
 pub mod compile;
+pub mod explain;
 pub mod keys;
 pub mod llb;
 pub mod project;

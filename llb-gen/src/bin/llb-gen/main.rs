@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod explain;
 mod output;
 mod request;
 mod sample;
@@ -32,6 +33,9 @@ enum Command {
     /// Print the JSON Schema of Cachet.toml (for editors such as taplo / Even Better TOML;
     /// the repository keeps a copy in schema/cachet.schema.json).
     Schema(schema::Args),
+    /// Why did this rebuild? Print what every step's cache key depends on (save it with
+    /// `--format json`), or name what changed between two saved builds with `--diff`.
+    Explain(explain::Args),
 }
 
 /// Errors a subcommand reports; printed to stderr, exit status 1.
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(&args),
         Command::Spec(args) => spec::run(&args),
         Command::Schema(args) => schema::run(&args),
+        // Exit status as diff(1): 0 same, 1 different, 2 trouble.
+        Command::Explain(args) => return explain::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
