@@ -321,7 +321,12 @@ impl Loader<'_> {
 
     fn copy_entry(&self, entry: &Spanned<CopyEntry>) -> Result<ArtifactCopy, SpecError> {
         let c = entry.get_ref();
-        let Some(from_target) = c.from.get_ref().strip_prefix('+') else {
+        let Some(from_target) = c
+            .from
+            .get_ref()
+            .strip_prefix('+')
+            .filter(|t| is_valid_name(t))
+        else {
             return Err(self.err(
                 c.from.span(),
                 "expected a target reference such as `+build`",
@@ -358,7 +363,9 @@ impl Loader<'_> {
             }
             for entry in &t.copy {
                 let c = entry.get_ref();
-                let name = c.from.get_ref().trim_start_matches('+');
+                let Some(name) = c.from.get_ref().strip_prefix('+') else {
+                    continue; // reported by `copy_entry`
+                };
                 let Some(source) = targets.get(name) else {
                     return Err(self.err(
                         c.from.span(),
@@ -412,7 +419,9 @@ impl Loader<'_> {
             path.push(name);
             if let Some(section) = targets.get(name) {
                 for edge in edges(section.get_ref()) {
-                    let next = edge.get_ref().trim_start_matches('+');
+                    let Some(next) = edge.get_ref().strip_prefix('+') else {
+                        continue;
+                    };
                     if let Some(pos) = path.iter().position(|p| *p == next) {
                         let mut cycle: Vec<String> =
                             path[pos..].iter().map(|s| format!("+{s}")).collect();
@@ -461,8 +470,12 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 fn is_sha256_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    s.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// Artifact paths must stay inside the profile's output directory.

@@ -188,3 +188,62 @@ fn a_target_is_cargo_or_image() {
     let e = err("[sdk]\nimage = \"s\"\n[target.x]\ncargo = [\"build\"]\nentrypoint = [\"/a\"]\n");
     assert!(e.contains("`entrypoint` belongs to an image target"), "{e}");
 }
+
+#[test]
+fn doubled_plus_and_uppercase_digests_are_refused_with_positions() {
+    let doubled = FULL.replace(
+        "from = \"+build\", artifact",
+        "from = \"++build\", artifact",
+    );
+    let e = err(&doubled);
+    assert!(e.contains("expected a target reference"), "{e}");
+    assert!(e.starts_with("Cachet.toml:25:18:"), "{e}");
+
+    let upper = FULL.replace(
+        "image = \"cachet-sdk:rustup\"",
+        &format!(
+            "image = \"cachet-sdk:rustup\"\ndigest = \"sha256:{}\"",
+            "A".repeat(64)
+        ),
+    );
+    assert!(err(&upper).contains("expected a digest"), "{}", err(&upper));
+}
+
+#[test]
+fn mode_include_and_fetch_settings_are_checked() {
+    let with =
+        |section: &str| FULL.replace("[target.build]", &format!("{section}\n[target.build]"));
+    let spec = load(
+        "Cachet.toml",
+        &with("[fetch]\nsecrets = { CARGO_REGISTRIES_X_TOKEN = \"x-token\" }\nssh = true\n"),
+        &no_args(),
+    )
+    .unwrap();
+    assert_eq!(spec.fetch.secrets["CARGO_REGISTRIES_X_TOKEN"], "x-token");
+    assert!(spec.fetch.ssh);
+    assert_eq!(spec.cargo.mode, KeyMode::Strict);
+
+    let fast = FULL
+        .replace("[cargo]", "[cargo]\nmode = \"${MODE}\"")
+        .replace("[args]", "[args]\nMODE = \"fast\"");
+    assert_eq!(
+        load("Cachet.toml", &fast, &no_args()).unwrap().cargo.mode,
+        KeyMode::Fast
+    );
+    let bad = FULL.replace("[cargo]", "[cargo]\nmode = \"quick\"");
+    assert!(
+        err(&bad).contains("expected `strict` or `fast`"),
+        "{}",
+        err(&bad)
+    );
+
+    let e = err(&with("[fetch]\nsecrets = { lower = \"x\" }\n"));
+    assert!(e.contains("environment variable name"), "{e}");
+    let e = err(&FULL.replace(
+        "name = \"hello\"",
+        "name = \"hello\"\ninclude = [\"../outside\"]",
+    ));
+    assert!(e.contains("leaves the build context"), "{e}");
+    let e = err(&FULL.replace("name = \"hello\"", "name = \"hello\"\ninclude = [\"/abs\"]"));
+    assert!(e.contains("absolute"), "{e}");
+}
