@@ -34,6 +34,7 @@ pub mod fixtures;
 mod image;
 pub mod process;
 mod project;
+pub mod registry;
 
 pub use engine::{on_each_engine, Build, BuildResult, Engine, Output};
 pub use env::{Env, EnvError, REQUIRED_KEYS};

@@ -1,0 +1,648 @@
+//! A local sparse cargo registry, made at test time: no downloads, nothing outside the test.
+//!
+//! [`Registry::start`] serves an empty sparse index over HTTP/1.1 on `0.0.0.0:<random port>`
+//! from a background thread for as long as the returned guard lives. [`Registry::publish`]
+//! packages a small crate written by the test (`cargo package --offline`), and adds the
+//! `.crate` file and its index line (with the SHA-256 cargo checks against the lockfile).
+//! Every request is recorded ([`Registry::requests`]), so a test can assert that a build did,
+//! or did not, reach the registry.
+//!
+//! Build containers on both engines reach it at [`HOST_ON_BRIDGE`], and so does the host's
+//! cargo ([`Registry::generate_lockfile`]). Its URLs carry a per-registry nonce
+//! (`http://172.29.0.1:<port>/<nonce>/index/`), so cargo's caches (the host's temporary one, and
+//! the build's shared download cache) never mix up two registries that happened to get the same
+//! port.
+//!
+//! A private registry ([`Registry::start_private`]) says `auth-required` in its `config.json`
+//! and answers 401 to every request without `Authorization: <token>`, as cargo's registry-auth
+//! protocol expects (cargo retries `config.json` with the token after the 401).
+//!
+//! ```no_run
+//! use cachet_tests::{registry::Registry, TempProject};
+//!
+//! let registry = Registry::start("doc");
+//! registry.publish("cachet-dep-a", "1.0.0", "pub fn line() -> &'static str { \"hi\" }\n");
+//! let project = TempProject::new("doc-app");
+//! // … write Cargo.toml with `cachet-dep-a = "1"` and src/main.rs …
+//! registry.replace_crates_io(&project);
+//! registry.generate_lockfile(&project);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::{fixtures, process, TempProject};
+
+/// The host's address on dockerd's bridge `cachet0`: build containers on both engines reach
+/// it (buildkitd's steps use the host's network), and so does the host itself.
+pub const HOST_ON_BRIDGE: &str = "172.29.0.1";
+
+/// Limit for one host cargo command (`cargo package`, `cargo generate-lockfile`).
+const CARGO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long a connection may sit idle before the server drops it.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One request the registry answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// The path below the registry's root, e.g. `index/config.json`,
+    /// `index/ca/ch/cachet-dep-a` or `dl/cachet-dep-a/1.0.0/download`.
+    pub path: String,
+    /// The status code it was answered with.
+    pub status: u16,
+    /// Whether it carried an `Authorization` header at all.
+    pub sent_authorization: bool,
+}
+
+/// State shared with the server threads.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Path below the registry root → body.
+    files: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Every request, in the order they were answered.
+    log: Mutex<Vec<Request>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking handler thread must not take the whole registry down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running local sparse registry (see the module docs). Dropping it stops the server.
+#[derive(Debug)]
+pub struct Registry {
+    port: u16,
+    /// The per-registry path segment every URL starts with.
+    id: String,
+    token: Option<String>,
+    shared: Arc<Shared>,
+    /// Crate sources, packaged crates and the host cargo's `CARGO_HOME`.
+    work: TempProject,
+    /// Names this registry was declared under with [`Registry::declare_as`].
+    names: Mutex<BTreeSet<String>>,
+    stop: Arc<AtomicBool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Registry {
+    /// An open registry (no authentication).
+    #[track_caller]
+    pub fn start(label: &str) -> Registry {
+        Self::start_with(label, None)
+    }
+
+    /// A registry that requires `Authorization: <token>` on every request and says
+    /// `auth-required: true` in its `config.json`.
+    #[track_caller]
+    pub fn start_private(label: &str, token: &str) -> Registry {
+        Self::start_with(label, Some(token.to_string()))
+    }
+
+    #[track_caller]
+    fn start_with(label: &str, token: Option<String>) -> Registry {
+        let listener = TcpListener::bind("0.0.0.0:0")
+            .unwrap_or_else(|e| panic!("registry: cannot bind a host port: {e}"));
+        let port = listener.local_addr().expect("bound address").port();
+        let id = format!("r{}", fixtures::nonce());
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+
+        let mut config = format!(
+            "{{\"dl\":{}",
+            json_string(&format!("http://{HOST_ON_BRIDGE}:{port}/{id}/dl"))
+        );
+        if token.is_some() {
+            config.push_str(",\"auth-required\":true");
+        }
+        config.push_str("}\n");
+        lock(&shared.files).insert("index/config.json".to_string(), config.into_bytes());
+
+        let server = {
+            let (shared, stop, token, id) =
+                (shared.clone(), stop.clone(), token.clone(), id.clone());
+            thread::Builder::new()
+                .name(format!("registry-{port}"))
+                .spawn(move || serve(listener, &id, token.as_deref(), &shared, &stop))
+                .expect("spawn the registry thread")
+        };
+        Registry {
+            port,
+            id,
+            token,
+            shared,
+            work: TempProject::new(&format!("registry-{label}")),
+            names: Mutex::new(BTreeSet::new()),
+            stop,
+            server: Some(server),
+        }
+    }
+
+    /// The port the registry listens on (every host address).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The index URL as cargo takes it: `sparse+http://172.29.0.1:<port>/<id>/index/`.
+    pub fn index_url(&self) -> String {
+        format!("sparse+{}", self.http_index_url())
+    }
+
+    /// The index URL without the `sparse+` prefix (what plain HTTP clients fetch).
+    pub fn http_index_url(&self) -> String {
+        format!("http://{HOST_ON_BRIDGE}:{}/{}/index/", self.port, self.id)
+    }
+
+    /// The token this registry requires, if it is private.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Every request answered so far, oldest first.
+    pub fn requests(&self) -> Vec<Request> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// How many requests were answered so far.
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.log).len()
+    }
+
+    /// Package a library crate `name` `version` whose `src/lib.rs` is `lib_rs` (no
+    /// dependencies) and publish it: the `.crate` under `dl/`, a line in its index file.
+    /// Returns the `.crate`'s SHA-256 (hex), the checksum cargo writes into `Cargo.lock`.
+    #[track_caller]
+    pub fn publish(&self, name: &str, version: &str, lib_rs: &str) -> String {
+        let dir = format!("crates/{name}-{version}");
+        self.work.write(
+            format!("{dir}/Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n\
+                 description = \"A test crate served by cachet-tests' local registry\"\n\
+                 license = \"Apache-2.0\"\n\n[dependencies]\n\n[workspace]\n"
+            ),
+        );
+        self.work.write(format!("{dir}/src/lib.rs"), lib_rs);
+        let src = self.work.path().join(&dir);
+        let target = self.work.path().join("package-target");
+        let mut cmd = self.cargo(&src);
+        cmd.args([
+            "package",
+            "--no-verify",
+            "--offline",
+            "--allow-dirty",
+            "--quiet",
+        ])
+        .env("CARGO_TARGET_DIR", &target);
+        process::run(&mut cmd, CARGO_TIMEOUT).assert_success();
+        let packaged = target
+            .join("package")
+            .join(format!("{name}-{version}.crate"));
+        let bytes = std::fs::read(&packaged).unwrap_or_else(|e| {
+            panic!(
+                "registry: no {} after cargo package: {e}",
+                packaged.display()
+            )
+        });
+        let cksum = sha256_hex(&bytes);
+
+        let line = index_line(name, version, &cksum);
+        let mut files = lock(&self.shared.files);
+        files.insert(format!("dl/{name}/{version}/download"), bytes);
+        let index = files
+            .entry(format!("index/{}", index_path(name)))
+            .or_default();
+        index.extend_from_slice(line.as_bytes());
+        index.push(b'\n');
+        cksum
+    }
+
+    /// Write `project`'s `.cargo/config.toml` so this registry stands in for crates.io:
+    /// `[source.crates-io] replace-with = "local"`, `[source.local] registry = "sparse+…"`.
+    #[track_caller]
+    pub fn replace_crates_io(&self, project: &TempProject) {
+        project.write(
+            ".cargo/config.toml",
+            format!(
+                "[source.crates-io]\nreplace-with = \"local\"\n\n\
+                 [source.local]\nregistry = {}\n",
+                json_string(&self.index_url())
+            ),
+        );
+    }
+
+    /// Write `project`'s `.cargo/config.toml` declaring this registry as `[registries.<name>]`
+    /// (dependencies then say `registry = "<name>"`). A private registry's token comes from
+    /// `CARGO_REGISTRIES_<NAME>_TOKEN` through the `cargo:token` credential provider.
+    #[track_caller]
+    pub fn declare_as(&self, project: &TempProject, name: &str) {
+        lock(&self.names).insert(name.to_string());
+        project.write(
+            ".cargo/config.toml",
+            format!(
+                "[registries.{name}]\nindex = {}\ncredential-provider = [\"cargo:token\"]\n",
+                json_string(&self.index_url())
+            ),
+        );
+    }
+
+    /// The environment variable cargo reads the token of registry `name` from.
+    pub fn token_env(name: &str) -> String {
+        format!(
+            "CARGO_REGISTRIES_{}_TOKEN",
+            name.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    /// `cargo generate-lockfile` in `project` on the host, against this running registry,
+    /// with a private `CARGO_HOME` (the host's cargo cache stays untouched) and, for a private
+    /// registry, its token in `CARGO_REGISTRIES_<NAME>_TOKEN` for every declared name.
+    #[track_caller]
+    pub fn generate_lockfile(&self, project: &TempProject) {
+        let mut cmd = self.cargo(project.path());
+        cmd.args(["generate-lockfile", "--quiet"]);
+        if let Some(token) = &self.token {
+            for name in lock(&self.names).iter() {
+                cmd.env(Self::token_env(name), token);
+            }
+        }
+        process::run(&mut cmd, CARGO_TIMEOUT).assert_success();
+    }
+
+    /// The host's cargo, run in `dir` (cargo finds `.cargo/config.toml` from its working
+    /// directory) with this registry's own `CARGO_HOME` and nothing inherited that could
+    /// redirect it.
+    fn cargo(&self, dir: &Path) -> Command {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(dir)
+            .env("CARGO_HOME", self.work.path().join("cargo-home"))
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_NET_RETRY", "0");
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if (key.starts_with("CARGO_REGISTRIES_") || key.starts_with("CARGO_REGISTRY_"))
+                || key == "CARGO_TARGET_DIR"
+                || key.starts_with("CARGO_SOURCE_")
+            {
+                cmd.env_remove(&*key);
+            }
+        }
+        cmd
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(5));
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
+        }
+    }
+}
+
+/// The path of a crate's index file below `index/`, as cargo computes it: `1/<name>`,
+/// `2/<name>`, `3/<first char>/<name>`, else `<chars 1-2>/<chars 3-4>/<name>`, all lowercase.
+pub fn index_path(name: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    match name.len() {
+        0 => panic!("registry: a crate name cannot be empty"),
+        1 => format!("1/{name}"),
+        2 => format!("2/{name}"),
+        3 => format!("3/{}/{name}", &name[..1]),
+        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+    }
+}
+
+/// One index line (a version without dependencies or features).
+fn index_line(name: &str, version: &str, cksum: &str) -> String {
+    format!(
+        "{{\"name\":{},\"vers\":{},\"deps\":[],\"cksum\":{},\"features\":{{}},\"yanked\":false}}",
+        json_string(name),
+        json_string(version),
+        json_string(cksum)
+    )
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// -------------------------------------------------------------------------------------------
+// The HTTP server
+
+fn serve(
+    listener: TcpListener,
+    id: &str,
+    token: Option<&str>,
+    shared: &Arc<Shared>,
+    stop: &AtomicBool,
+) {
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(conn) = conn else { continue };
+        let (shared, id, token) = (shared.clone(), id.to_string(), token.map(str::to_string));
+        let _ = thread::Builder::new()
+            .name("registry-conn".to_string())
+            .spawn(move || {
+                let _ = handle(conn, &id, token.as_deref(), &shared);
+            });
+    }
+}
+
+/// Answer requests on one connection until the client closes it, asks to, or goes idle.
+fn handle(conn: TcpStream, id: &str, token: Option<&str>, shared: &Shared) -> io::Result<()> {
+    conn.set_read_timeout(Some(IDLE_TIMEOUT))?;
+    conn.set_write_timeout(Some(IDLE_TIMEOUT))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut writer = conn;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, target, version) = (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+        );
+        let mut authorization = None;
+        let mut close = version != "HTTP/1.1";
+        let mut body_len = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "authorization" => authorization = Some(value.to_string()),
+                "connection" => close = value.eq_ignore_ascii_case("close"),
+                "content-length" => body_len = value.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        if body_len > 0 {
+            io::copy(&mut (&mut reader).take(body_len as u64), &mut io::sink())?;
+        }
+
+        let path = target.split(['?', '#']).next().unwrap_or_default();
+        let path = path.strip_prefix(&format!("/{id}/")).map(str::to_string);
+        let (status, body): (u16, Vec<u8>) = if !matches!(method.as_str(), "GET" | "HEAD") {
+            (405, b"method not allowed\n".to_vec())
+        } else if token.is_some() && authorization.as_deref() != token {
+            (401, b"this registry requires a token\n".to_vec())
+        } else {
+            match path
+                .as_ref()
+                .and_then(|p| lock(&shared.files).get(p).cloned())
+            {
+                Some(body) => (200, body),
+                None => (404, b"not found\n".to_vec()),
+            }
+        };
+        // Recorded before the answer leaves, so a client that has its answer sees it counted.
+        lock(&shared.log).push(Request {
+            method: method.clone(),
+            path: path.unwrap_or(target),
+            status,
+            sent_authorization: authorization.is_some(),
+        });
+        let reason = match status {
+            200 => "OK",
+            401 => "Unauthorized",
+            404 => "Not Found",
+            _ => "Method Not Allowed",
+        };
+        let mut head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n",
+            body.len()
+        );
+        if status == 401 {
+            head.push_str("WWW-Authenticate: Cargo\r\n");
+        }
+        head.push_str(if close {
+            "Connection: close\r\n\r\n"
+        } else {
+            "Connection: keep-alive\r\n\r\n"
+        });
+        writer.write_all(head.as_bytes())?;
+        if method != "HEAD" {
+            writer.write_all(&body)?;
+        }
+        writer.flush()?;
+        if close {
+            let _ = writer.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// SHA-256 (FIPS 180-4), so the harness needs no hashing crate for index checksums.
+
+const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// The SHA-256 of `data`, as lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (slot, v) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *slot = slot.wrapping_add(v);
+        }
+    }
+    h.iter().fold(String::with_capacity(64), |mut s, v| {
+        let _ = write!(s, "{v:08x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_paths_follow_cargos_prefix_rules() {
+        assert_eq!(index_path("a"), "1/a");
+        assert_eq!(index_path("ab"), "2/ab");
+        assert_eq!(index_path("abc"), "3/a/abc");
+        assert_eq!(index_path("abcd"), "ab/cd/abcd");
+        assert_eq!(index_path("cachet-dep-a"), "ca/ch/cachet-dep-a");
+        assert_eq!(index_path("Serde_JSON"), "se/rd/serde_json");
+        assert_eq!(index_path("Xyz"), "3/x/xyz");
+    }
+
+    #[test]
+    fn sha256_matches_the_standard_vectors() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+        // Two blocks of padding, and more than one block of data.
+        assert_eq!(
+            sha256_hex(&[b'a'; 1000]),
+            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"
+        );
+    }
+
+    #[test]
+    fn index_lines_are_cargos_json() {
+        assert_eq!(
+            index_line("x-y", "1.0.0", "00ff"),
+            r#"{"name":"x-y","vers":"1.0.0","deps":[],"cksum":"00ff","features":{},"yanked":false}"#
+        );
+        assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
+    }
+
+    /// `GET <path>` on the loopback with optional `Authorization`; `(status, body)`.
+    fn get(port: u16, path: &str, authorization: Option<&str>) -> (u16, String) {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let auth = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    #[test]
+    fn serves_the_index_counts_requests_and_enforces_the_token() {
+        let open = Registry::start("unit-open");
+        let root = format!("/{}", open.id);
+        let (status, config) = get(open.port(), &format!("{root}/index/config.json"), None);
+        assert_eq!(status, 200);
+        assert!(config.contains(&format!("/{}/dl\"", open.id)), "{config}");
+        assert!(!config.contains("auth-required"), "{config}");
+        assert_eq!(get(open.port(), &format!("{root}/index/1/x"), None).0, 404);
+        assert_eq!(
+            get(open.port(), "/elsewhere/index/config.json", None).0,
+            404
+        );
+        let log = open.requests();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert_eq!(log[0].path, "index/config.json");
+        assert_eq!(open.request_count(), 3);
+
+        let private = Registry::start_private("unit-private", "s3cret");
+        let root = format!("/{}", private.id);
+        let config_path = format!("{root}/index/config.json");
+        assert_eq!(get(private.port(), &config_path, None).0, 401);
+        assert_eq!(get(private.port(), &config_path, Some("wrong")).0, 401);
+        let (status, config) = get(private.port(), &config_path, Some("s3cret"));
+        assert_eq!(status, 200);
+        assert!(config.contains("\"auth-required\":true"), "{config}");
+        let statuses: Vec<(u16, bool)> = private
+            .requests()
+            .iter()
+            .map(|r| (r.status, r.sent_authorization))
+            .collect();
+        assert_eq!(statuses, [(401, false), (401, true), (200, true)]);
+    }
+}

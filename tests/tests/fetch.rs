@@ -1,0 +1,493 @@
+//! The fetch step on both engines, against a local sparse registry this test serves on the host
+//! (`cachet_tests::registry`; no internet, no crates.io).
+//!
+//! - A binary that depends on a registry crate builds and runs; the `[fetch] cargo vendor` step
+//!   ran and the registry was hit.
+//! - A source edit leaves the fetch step CACHED and the registry untouched while the compile
+//!   step reruns: compile steps never reach the registry.
+//! - A dependency bump (new version published, requirement and lockfile changed) reruns the fetch
+//!   step, and the new version is what gets compiled.
+//! - A private registry (token required) is reached through a BuildKit secret, and the token
+//!   never appears in the progress output, the image or the LLB; without the secret the build
+//!   fails.
+//!
+//! Every project has a `[project] name` of its own and every registry a URL of its own, so no
+//! run sees an earlier run's caches.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cachet_tests::registry::{Registry, Request};
+use cachet_tests::{
+    fixtures, on_each_engine, process, unique_tag, Build, Engine, Env, Image, TempProject,
+};
+
+const DEP: &str = "cachet-dep-a";
+const SECRET_ID: &str = "corp-token";
+const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
+
+/// `(vertex name, cached)` for every named step in a `--progress=plain` log.
+fn vertices(progress: &str) -> Vec<(String, bool)> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut cached = std::collections::BTreeSet::new();
+    for line in progress.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((id, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if text.starts_with('[') && !names.iter().any(|(i, _)| i == id) {
+            names.push((id.to_string(), text.to_string()));
+        } else if text.trim() == "CACHED" {
+            cached.insert(id.to_string());
+        }
+    }
+    names
+        .into_iter()
+        .map(|(id, name)| (name, cached.contains(&id)))
+        .collect()
+}
+
+/// The one step whose name starts with `prefix`: `(name, cached)`.
+#[track_caller]
+fn step(progress: &str, prefix: &str) -> (String, bool) {
+    let steps: Vec<_> = vertices(progress)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .collect();
+    assert_eq!(
+        steps.len(),
+        1,
+        "expected one `{prefix}…` step, found {steps:?} in:\n{progress}"
+    );
+    steps.into_iter().next().unwrap()
+}
+
+/// The fetch step: `[fetch] cargo vendor --locked · <tag>`.
+#[track_caller]
+fn fetch_step(progress: &str) -> (String, bool) {
+    let (name, cached) = step(progress, "[fetch] cargo vendor --locked · ");
+    let tag = name.rsplit(' ').next().unwrap_or_default();
+    assert!(
+        tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()),
+        "the fetch step's name ends in a 6-hex tag: `{name}`"
+    );
+    (name, cached)
+}
+
+/// The compile step of target `build`.
+#[track_caller]
+fn build_step(progress: &str) -> (String, bool) {
+    step(progress, "[build] cargo build ")
+}
+
+/// Runs `test` and prints how long it took on `engine` (the suite's timing record).
+fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = test();
+    eprintln!(
+        "[fetch] {engine}: {what} took {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+    out
+}
+
+/// The library a version of the dependency is: `line()` says which version it is.
+fn dep_source(line: &str) -> String {
+    format!("pub fn line() -> &'static str {{\n    {line:?}\n}}\n")
+}
+
+/// A binary `app` printing `<dep line> | <marker>`, depending on the registry crate as
+/// `requirement` (a TOML value), with a Cachet spec whose `[fetch]` section is `fetch`.
+fn app_project(label: &str, requirement: &str, marker: &str, fetch: &str) -> TempProject {
+    let project = TempProject::new(label);
+    project.write(
+        "Cargo.toml",
+        format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{DEP} = {requirement}\n\n[workspace]\n"
+        ),
+    );
+    write_main(&project, marker);
+    project.write(".dockerignore", "target/\n");
+    project.write(
+        "Cachet.toml",
+        format!(
+            "# syntax=cachet/frontend:dev\n\
+             [project]\nname = \"{label}-{}\"\n\n\
+             [sdk]\nimage = \"cachet-sdk:rustup\"\n\n\
+             [cargo]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n\n\
+             {fetch}\
+             [target.build]\ncargo = [\"build\", \"--bin\", \"app\"]\nartifacts = {{ app = \"app\" }}\n\n\
+             [target.image]\nfrom = \"scratch\"\n\
+             copy = [{{ from = \"+build\", artifact = \"app\", to = \"/usr/local/bin/app\" }}]\n\
+             entrypoint = [\"/usr/local/bin/app\"]\n",
+            fixtures::nonce()
+        ),
+    );
+    project
+}
+
+fn write_main(project: &TempProject, marker: &str) {
+    project.write(
+        "src/main.rs",
+        format!(
+            "fn main() {{\n    println!(\"{{}} | {{}}\", cachet_dep_a::line(), {marker:?});\n}}\n"
+        ),
+    );
+}
+
+fn spec_build(engine: Engine, project: &TempProject, label: &str) -> Build {
+    engine
+        .build(project.path())
+        .file(project.path().join("Cachet.toml"))
+        .tag(unique_tag(label, engine))
+}
+
+/// Build the image, run it; `(stdout trimmed, progress, requests the registry saw during the
+/// build)`.
+#[track_caller]
+fn build_and_run(build: Build, registry: &Registry) -> (String, String, Vec<Request>) {
+    let before = registry.request_count();
+    let result = build.run().assert_success();
+    let during = registry.requests()[before..].to_vec();
+    let out = result.image().run(&[]).assert_success().stdout;
+    (
+        out.trim().to_string(),
+        result.progress().to_string(),
+        during,
+    )
+}
+
+/// The open registry with `cachet-dep-a 1.0.0`, and an app project using it through a
+/// crates.io replacement, with its lockfile generated against the registry.
+fn open_setup(label: &str, marker: &str) -> (Registry, TempProject, String) {
+    let registry = Registry::start(label);
+    let line = format!("{DEP} 1.0.0 ({})", fixtures::nonce());
+    registry.publish(DEP, "1.0.0", &dep_source(&line));
+    let project = app_project(label, "\"1.0.0\"", marker, "");
+    registry.replace_crates_io(&project);
+    registry.generate_lockfile(&project);
+    let lock = std::fs::read_to_string(project.path().join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("name = \"{DEP}\"\nversion = \"1.0.0\"")),
+        "the lockfile pins {DEP} 1.0.0:\n{lock}"
+    );
+    (registry, project, line)
+}
+
+/// What the registry served, for messages.
+fn paths(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+        .collect()
+}
+
+#[test]
+fn host_cargo_resolves_against_the_local_registries() {
+    // Not an engine test: the harness itself works (a failure below is never the frontend's).
+    let registry = Registry::start("host-open");
+    registry.publish(DEP, "1.0.0", &dep_source("host"));
+    let project = app_project("host-open", "\"1\"", "m", "");
+    registry.replace_crates_io(&project);
+    registry.generate_lockfile(&project);
+    let lock = std::fs::read_to_string(project.path().join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("source = \"registry+https://github.com/rust-lang/crates.io-index\""),
+        "a replaced crates.io keeps its id in the lockfile:\n{lock}"
+    );
+    assert!(
+        registry
+            .requests()
+            .iter()
+            .any(|r| r.path == "index/ca/ch/cachet-dep-a" && r.status == 200),
+        "{:?}",
+        paths(&registry.requests())
+    );
+
+    let token = format!("cachet-host-token-{}", fixtures::nonce());
+    let private = Registry::start_private("host-private", &token);
+    private.publish(DEP, "1.0.0", &dep_source("host private"));
+    let project = app_project(
+        "host-private",
+        "{ version = \"1\", registry = \"corp\" }",
+        "m",
+        "",
+    );
+    private.declare_as(&project, "corp");
+    private.generate_lockfile(&project);
+    let lock = std::fs::read_to_string(project.path().join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("source = \"{}\"", private.index_url())),
+        "{lock}"
+    );
+    assert!(!lock.contains(&token), "{lock}");
+    let log = private.requests();
+    assert!(
+        log.iter().any(|r| r.status == 200 && r.sent_authorization),
+        "cargo sent the token: {:?}",
+        paths(&log)
+    );
+}
+
+#[test]
+fn a_registry_dependency_is_fetched_and_the_binary_runs() {
+    on_each_engine(|engine| {
+        timed(engine, "registry dependency build", || {
+            let label = format!("fetch-dep-{engine}");
+            let (registry, project, line) = open_setup(&label, "first");
+            let (out, progress, during) =
+                build_and_run(spec_build(engine, &project, "fetch-dep"), &registry);
+            assert_eq!(out, format!("{line} | first"), "{engine}:\n{progress}");
+            let (name, cached) = fetch_step(&progress);
+            assert!(!cached, "{engine}: `{name}` ran:\n{progress}");
+            assert!(
+                progress.contains(&format!("Vendoring {DEP} v1.0.0")),
+                "{engine}: cargo vendor vendored the dependency:\n{progress}"
+            );
+            assert!(
+                during
+                    .iter()
+                    .any(|r| r.path == format!("dl/{DEP}/1.0.0/download") && r.status == 200),
+                "{engine}: the fetch step downloaded the crate from the registry: {:?}",
+                paths(&during)
+            );
+            let (name, cached) = build_step(&progress);
+            assert!(!cached, "{engine}: `{name}` ran:\n{progress}");
+        });
+    });
+}
+
+#[test]
+fn a_source_edit_keeps_the_fetch_cached_and_compiles_offline() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-edit-{engine}");
+        let (registry, project, line) = open_setup(&label, "before");
+        let (out, first, during) = timed(engine, "first build", || {
+            build_and_run(spec_build(engine, &project, "fetch-edit"), &registry)
+        });
+        assert_eq!(out, format!("{line} | before"), "{engine}:\n{first}");
+        assert!(
+            !fetch_step(&first).1,
+            "{engine}: the first build fetches:\n{first}"
+        );
+        assert!(
+            !during.is_empty(),
+            "{engine}: the first build hit the registry"
+        );
+
+        write_main(&project, "after");
+        let (out, second, during) = timed(engine, "rebuild after a main.rs edit", || {
+            build_and_run(spec_build(engine, &project, "fetch-edit"), &registry)
+        });
+        assert_eq!(
+            out,
+            format!("{line} | after"),
+            "{engine}: the edit is in the output:\n{second}"
+        );
+        let (name, cached) = fetch_step(&second);
+        assert!(
+            cached,
+            "{engine}: `{name}` reran after a source-only edit:\n{second}"
+        );
+        // The compile step ran during this build, and nothing in the build reached the
+        // registry: the compile step is offline, with the vendored sources.
+        let (name, cached) = build_step(&second);
+        assert!(!cached, "{engine}: `{name}` ran after the edit:\n{second}");
+        assert!(
+            second.contains("Compiling app"),
+            "{engine}: cargo compiled the edit:\n{second}"
+        );
+        assert!(
+            during.is_empty(),
+            "{engine}: the registry was hit by a build whose fetch step was cached: {:?}\n{second}",
+            paths(&during)
+        );
+    });
+}
+
+#[test]
+fn a_dependency_bump_refetches() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-bump-{engine}");
+        let (registry, project, line) = open_setup(&label, "bump");
+        let (out, first, _) = timed(engine, "build at 1.0.0", || {
+            build_and_run(spec_build(engine, &project, "fetch-bump"), &registry)
+        });
+        assert_eq!(out, format!("{line} | bump"), "{engine}:\n{first}");
+        let (_, cached) = fetch_step(&first);
+        assert!(!cached, "{engine}:\n{first}");
+
+        let new_line = format!("{DEP} 1.1.0 ({})", fixtures::nonce());
+        registry.publish(DEP, "1.1.0", &dep_source(&new_line));
+        let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+        let bumped = manifest.replace(&format!("{DEP} = \"1.0.0\""), &format!("{DEP} = \"1.1\""));
+        assert_ne!(manifest, bumped, "the manifest names {DEP} = \"1.0.0\"");
+        project.write("Cargo.toml", bumped);
+        registry.generate_lockfile(&project);
+        let lock = std::fs::read_to_string(project.path().join("Cargo.lock")).unwrap();
+        assert!(
+            lock.contains(&format!("name = \"{DEP}\"\nversion = \"1.1.0\"")),
+            "the lockfile pins {DEP} 1.1.0:\n{lock}"
+        );
+
+        let (out, second, during) = timed(engine, "build at 1.1.0", || {
+            build_and_run(spec_build(engine, &project, "fetch-bump"), &registry)
+        });
+        assert_eq!(
+            out,
+            format!("{new_line} | bump"),
+            "{engine}: the new version is compiled in:\n{second}"
+        );
+        let (name, cached) = fetch_step(&second);
+        assert!(
+            !cached,
+            "{engine}: `{name}` was CACHED after the lockfile changed:\n{second}"
+        );
+        assert!(
+            during
+                .iter()
+                .any(|r| r.path == format!("dl/{DEP}/1.1.0/download") && r.status == 200),
+            "{engine}: the fetch step downloaded 1.1.0: {:?}",
+            paths(&during)
+        );
+        assert!(
+            second.contains(&format!("Vendoring {DEP} v1.1.0")),
+            "{engine}:\n{second}"
+        );
+    });
+}
+
+/// A private registry's project: the dependency comes from `[registries.corp]`, the spec
+/// exports the `corp-token` secret as the token variable.
+fn private_setup(label: &str, token: &str) -> (Registry, TempProject, String) {
+    let registry = Registry::start_private(label, token);
+    let line = format!("{DEP} 1.0.0 private ({})", fixtures::nonce());
+    registry.publish(DEP, "1.0.0", &dep_source(&line));
+    let project = app_project(
+        label,
+        "{ version = \"1\", registry = \"corp\" }",
+        "private",
+        &format!("[fetch]\nsecrets = {{ {TOKEN_ENV} = \"{SECRET_ID}\" }}\n\n"),
+    );
+    registry.declare_as(&project, "corp");
+    assert_eq!(Registry::token_env("corp"), TOKEN_ENV);
+    registry.generate_lockfile(&project);
+    (registry, project, line)
+}
+
+/// `docker save` of `image`: the raw bytes of every layer and config (uncompressed tar).
+fn saved_image_bytes(image: &Image, dir: &TempProject) -> Vec<u8> {
+    let file = dir.path().join("image.tar");
+    let mut cmd = Engine::docker(Env::get());
+    cmd.args(["save", "-o"]).arg(&file).arg(image.reference());
+    process::run(&mut cmd, Duration::from_secs(120)).assert_success();
+    std::fs::read(&file).unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// `llb-gen spec <project>/Cachet.toml --format json`, built from this workspace.
+fn llb_json(project: &TempProject) -> String {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("run")
+        .arg("-q")
+        .arg("--manifest-path")
+        .arg(fixtures::repo_root().join("Cargo.toml"))
+        .args(["-p", "llb-gen", "--", "spec"])
+        .arg(project.path().join("Cachet.toml"))
+        .args(["--format", "json"]);
+    process::run(&mut cmd, Duration::from_secs(600))
+        .assert_success()
+        .stdout
+}
+
+#[test]
+fn a_private_registry_is_reached_through_a_secret_that_leaks_nowhere() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-private-{engine}");
+        let token = format!("cachet-token-{}", fixtures::nonce());
+        let (registry, project, line) = private_setup(&label, &token);
+        let secrets = TempProject::new(&format!("{label}-secret"));
+        let secret_file = secrets.write("corp-token", &token);
+
+        let build = spec_build(engine, &project, "fetch-private")
+            .arg("--secret")
+            .arg(format!("id={SECRET_ID},src={}", secret_file.display()));
+        let before = registry.request_count();
+        let result = timed(engine, "private registry build", || build.run());
+        let during = registry.requests()[before..].to_vec();
+        let result = result.assert_success();
+        let progress = result.progress().to_string();
+        let image = result.image();
+        let out = image.run(&[]).assert_success().stdout;
+        assert_eq!(
+            out.trim(),
+            format!("{line} | private"),
+            "{engine}:\n{progress}"
+        );
+        assert!(!fetch_step(&progress).1, "{engine}:\n{progress}");
+        assert!(
+            during
+                .iter()
+                .any(|r| r.path == format!("dl/{DEP}/1.0.0/download")
+                    && r.status == 200
+                    && r.sent_authorization),
+            "{engine}: the fetch step downloaded with the token: {:?}",
+            paths(&during)
+        );
+
+        assert!(
+            !progress.contains(&token),
+            "{engine}: the token is in the progress output:\n{progress}"
+        );
+        let saved = saved_image_bytes(&image, &secrets);
+        assert!(
+            contains(&saved, &line),
+            "{engine}: the saved image is searchable (the dependency's line is in the binary)"
+        );
+        assert!(
+            !contains(&saved, &token),
+            "{engine}: the token is in the image"
+        );
+        let llb = llb_json(&project);
+        assert!(
+            llb.contains(SECRET_ID) && llb.contains(TOKEN_ENV),
+            "the LLB names the secret and the variable:\n{llb}"
+        );
+        assert!(!llb.contains(&token), "the token is in the LLB:\n{llb}");
+    });
+}
+
+#[test]
+fn a_private_registry_build_without_the_secret_fails() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-nosecret-{engine}");
+        let token = format!("cachet-token-{}", fixtures::nonce());
+        let (registry, project, _) = private_setup(&label, &token);
+        let result = timed(engine, "private registry build without the secret", || {
+            spec_build(engine, &project, "fetch-nosecret").run()
+        });
+        let result = result.assert_failure();
+        let progress = result.progress();
+        assert!(
+            progress.contains(&format!("secret {SECRET_ID}")) || progress.contains("401"),
+            "{engine}: the error names the missing secret or the registry's 401:\n{progress}"
+        );
+        assert!(
+            !registry
+                .requests()
+                .iter()
+                .any(|r| r.path.starts_with("dl/") && r.status == 200),
+            "{engine}: nothing was downloaded without the token: {:?}",
+            paths(&registry.requests())
+        );
+    });
+}
