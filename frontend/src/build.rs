@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
 use llb_gen::llb::{Local, NetMode, Platform, ResolveMode};
-use llb_gen::project::{ProjectFiles, ALWAYS_EXCLUDED, METADATA_PATTERNS};
+use llb_gen::project::{self, ProjectFiles, ALWAYS_EXCLUDED};
 use llb_gen::proto::gateway as gw;
 use llb_gen::spec;
 
@@ -39,7 +39,10 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         caps.check_llb(CAP_SSH_MOUNT)?;
     }
     let project = read_project_files(gateway, &opts, &session_id).await?;
-    tracing::info!(files = project.files.len(), "read project metadata");
+    tracing::info!(
+        files = ?project.files.keys().collect::<Vec<_>>(),
+        "read project metadata"
+    );
 
     let resolve_mode = match opts.image_resolve_mode.as_deref() {
         Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
@@ -173,18 +176,42 @@ async fn read_spec(
 const MAX_METADATA_FILES: usize = 10_000;
 /// Largest metadata file read; manifests and lockfiles are far smaller.
 const MAX_METADATA_BYTES: i64 = 16 << 20;
+/// Rounds of discovery: each follows one more level of path dependencies.
+const MAX_METADATA_ROUNDS: usize = 16;
 
-/// The context's manifests, lockfile, cargo config and toolchain files
-/// ([`METADATA_PATTERNS`]), read through a local that transfers only those.
+/// The context's manifests, lockfile, cargo config and toolchain files. Read in rounds: the
+/// root files first, then the manifests they name ([`project::metadata_patterns`]), until
+/// nothing new is named. Each round is a local that transfers only those files.
 async fn read_project_files(
     gateway: &mut Gateway,
     opts: &FrontendOpts,
     session_id: &str,
 ) -> Result<ProjectFiles, String> {
+    let mut project = ProjectFiles::default();
+    let mut patterns = project::metadata_patterns(&project);
+    for _ in 0..MAX_METADATA_ROUNDS {
+        project = read_matching(gateway, opts, session_id, &patterns).await?;
+        let next = project::metadata_patterns(&project);
+        if next.is_subset(&patterns) {
+            return Ok(project);
+        }
+        patterns.extend(next);
+    }
+    tracing::warn!("path dependencies nest too deep; using the whole context");
+    Ok(ProjectFiles::default())
+}
+
+/// The files matching `patterns`, through a local that transfers only those.
+async fn read_matching(
+    gateway: &mut Gateway,
+    opts: &FrontendOpts,
+    session_id: &str,
+    patterns: &BTreeSet<String>,
+) -> Result<ProjectFiles, String> {
     let local = Local::new(&opts.context_local)
         .map_err(|e| e.to_string())?
         .session(session_id.to_string())
-        .include_patterns(METADATA_PATTERNS.iter().copied())
+        .include_patterns(patterns.iter().cloned())
         .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
         .shared_key_hint(format!("cachet-metadata-{}", opts.context_local))
         .custom_name("[cachet] load cargo manifests")
@@ -207,11 +234,16 @@ async fn read_project_files(
             } else {
                 format!("{dir}/{}", entry.path)
             };
+            // fsutil reports Go `os.FileMode` bits.
             const DIRECTORY: u32 = 1 << 31;
             const SYMLINK: u32 = 1 << 27;
             if entry.mode & DIRECTORY != 0 {
                 dirs.push(path);
-            } else if entry.mode & SYMLINK == 0 && entry.size <= MAX_METADATA_BYTES {
+            } else if entry.mode & SYMLINK == 0
+                && entry.size <= MAX_METADATA_BYTES
+                // Older file syncs also send files that only partly match a pattern.
+                && project::matches_any(patterns, &path)
+            {
                 if project.files.len() >= MAX_METADATA_FILES {
                     tracing::warn!("too many manifests; using the whole context");
                     return Ok(ProjectFiles::default());

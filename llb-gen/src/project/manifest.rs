@@ -159,6 +159,49 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
     })
 }
 
+/// Include patterns for every manifest the files read so far point to: workspace members
+/// (their globs as written), `[workspace.dependencies]` and patch paths, and the path
+/// dependencies of each manifest present. Reading these and asking again reaches the
+/// workspace's closure in a few rounds, with patterns even BuildKit v0.8's file sync matches
+/// correctly (it has no `**`).
+pub fn manifest_patterns(files: &ProjectFiles) -> BTreeSet<String> {
+    let mut patterns = BTreeSet::new();
+    if let Some(root) = parse(files, "") {
+        if let Some(ws) = root.get("workspace").and_then(Value::as_table) {
+            for member in strings(ws.get("members")) {
+                if let Some(member) = normalize(&member) {
+                    patterns.insert(join(&member, "Cargo.toml"));
+                }
+            }
+            patterns.extend(
+                path_deps_of(ws.get("dependencies"), "")
+                    .into_iter()
+                    .map(|d| join(&d, "Cargo.toml")),
+            );
+        }
+        patterns.extend(
+            patch_paths(&root)
+                .into_iter()
+                .map(|d| join(&d, "Cargo.toml")),
+        );
+    }
+    for path in files.files.keys() {
+        let dir = if path == "Cargo.toml" {
+            ""
+        } else if let Some(dir) = path.strip_suffix("/Cargo.toml") {
+            dir
+        } else {
+            continue;
+        };
+        if let Some(manifest) = parse(files, dir) {
+            let package = package_layout(dir, &manifest);
+            patterns.extend(package.path_deps.iter().map(|d| join(d, "Cargo.toml")));
+        }
+    }
+    patterns.retain(|p| !p.is_empty() && p != "Cargo.toml");
+    patterns
+}
+
 fn parse(files: &ProjectFiles, dir: &str) -> Option<Table> {
     let text = std::str::from_utf8(files.get(&join(dir, "Cargo.toml"))?).ok()?;
     text.parse::<Table>().ok()

@@ -28,7 +28,20 @@ use crate::keys::content_digest;
 
 pub use manifest::{PackageLayout, Workspace};
 
-/// Include patterns for the metadata the frontend reads before planning.
+/// The metadata files read first: root manifest, lockfile, cargo config, toolchain files.
+/// [`metadata_patterns`] then names the member manifests to read next.
+pub const ROOT_METADATA: &[&str] = &[
+    "Cargo.toml",
+    "Cargo.lock",
+    "rust-toolchain",
+    "rust-toolchain.toml",
+    ".cargo/config",
+    ".cargo/config.toml",
+];
+
+/// Every metadata file at any depth, for callers that can walk the context themselves (the
+/// `llb-gen` CLI). The analysis only uses the files [`metadata_patterns`] leads to, so both
+/// ways of reading give the same layout.
 pub const METADATA_PATTERNS: &[&str] = &[
     "**/Cargo.toml",
     "Cargo.lock",
@@ -37,6 +50,28 @@ pub const METADATA_PATTERNS: &[&str] = &[
     ".cargo/config",
     ".cargo/config.toml",
 ];
+
+/// Include patterns for the metadata to read given what has been read so far: the root files
+/// plus every manifest they point to. A caller reads these, and asks again until the set stops
+/// growing (each round follows one more level of path dependencies).
+pub fn metadata_patterns(files: &ProjectFiles) -> BTreeSet<String> {
+    let mut patterns: BTreeSet<String> = ROOT_METADATA.iter().map(|s| s.to_string()).collect();
+    patterns.extend(manifest::manifest_patterns(files));
+    patterns
+}
+
+/// Whether `path` matches one of `patterns` the way BuildKit matches include patterns (`*`
+/// stays within one path component, `**` spans any). Used to drop whatever an older file sync
+/// sent beyond the patterns.
+pub fn matches_any(patterns: &BTreeSet<String>, path: &str) -> bool {
+    patterns.iter().any(|pattern| {
+        globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map(|g| g.compile_matcher().is_match(path))
+            .unwrap_or(pattern == path)
+    })
+}
 
 /// Paths that never enter any snapshot: build output and VCS data change on every build and
 /// cargo must not read them.

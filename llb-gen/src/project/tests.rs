@@ -245,3 +245,41 @@ fn paths_leaving_the_context_are_ignored() {
     assert!(ws.packages[""].path_deps.is_empty());
     let _ = BTreeMap::<String, String>::new();
 }
+
+#[test]
+fn metadata_is_discovered_in_rounds_with_patterns_old_file_sync_understands() {
+    let all = workspace();
+    let mut read = ProjectFiles::default();
+    let mut patterns = metadata_patterns(&read);
+    for _ in 0..8 {
+        read.files = all
+            .files
+            .iter()
+            .filter(|(p, _)| matches_any(&patterns, p))
+            .map(|(p, c)| (p.clone(), c.clone()))
+            .collect();
+        let next = metadata_patterns(&read);
+        if next == patterns {
+            break;
+        }
+        patterns = next;
+    }
+    assert!(patterns.iter().all(|p| !p.contains("**")), "{patterns:?}");
+    assert!(patterns.contains("crates/*/Cargo.toml"), "{patterns:?}");
+    assert!(patterns.contains("shared/Cargo.toml"), "{patterns:?}");
+    assert!(!read.files.contains_key("fixtures/unrelated/Cargo.toml"));
+    assert_eq!(
+        analyze(&read),
+        analyze(&all),
+        "the same layout as reading everything"
+    );
+}
+
+#[test]
+fn matching_follows_buildkit_include_semantics() {
+    let p: BTreeSet<String> = ["crates/*/Cargo.toml".to_string(), "Cargo.lock".to_string()].into();
+    assert!(matches_any(&p, "crates/a/Cargo.toml"));
+    assert!(!matches_any(&p, "crates/a/b/Cargo.toml"));
+    assert!(!matches_any(&p, "README.md"));
+    assert!(matches_any(&p, "Cargo.lock"));
+}
