@@ -18,7 +18,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compile::{Compiled, StepRecord};
+use crate::compile::Compiled;
+pub use crate::compile::StepKind;
 use crate::keys::{TargetKey, TargetKeys, KEY_SCHEMA};
 use crate::llb::Platform;
 
@@ -44,46 +45,6 @@ pub struct Explanation {
     pub sdk: String,
     /// Every step of the build, in build order.
     pub steps: Vec<Step>,
-}
-
-/// What a step does, which with its target identifies it across builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepKind {
-    /// The `cargo vendor` step shared by the cargo steps.
-    Fetch,
-    /// A cargo target: cargo on a keyed target cache.
-    Cargo,
-    /// An image target.
-    Image,
-    /// A step this version does not recognise.
-    Other,
-}
-
-impl StepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKind::Fetch => "fetch",
-            StepKind::Cargo => "cargo",
-            StepKind::Image => "image",
-            StepKind::Other => "other",
-        }
-    }
-
-    /// The kind of a recorded step, from what it records (cargo steps are the ones with target
-    /// cache keys; the fetch step records the lockfile, image steps their base).
-    fn of(record: &StepRecord) -> StepKind {
-        if record.keys.is_some() {
-            StepKind::Cargo
-        } else if record.inputs.contains_key("lockfile") && record.inputs.contains_key("manifests")
-        {
-            StepKind::Fetch
-        } else if record.inputs.contains_key("from") && record.inputs.contains_key("copies") {
-            StepKind::Image
-        } else {
-            StepKind::Other
-        }
-    }
 }
 
 /// One step and everything its cache key depends on.
@@ -175,7 +136,7 @@ impl Explanation {
                 .iter()
                 .map(|record| Step {
                     target: record.target.clone(),
-                    kind: StepKind::of(record),
+                    kind: record.kind,
                     name: record.name.clone(),
                     digest: record.digest.clone(),
                     keys: record.keys.as_ref().map(Keys::from),

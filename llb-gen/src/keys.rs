@@ -43,7 +43,10 @@
 //! * `toolchain_files` — content digests of `rust-toolchain` / `rust-toolchain.toml` in the
 //!   context: they select the compiler inside the SDK;
 //! * `cargo_config` — content digests of `.cargo/config` / `.cargo/config.toml` in the context:
-//!   they can set flags, linkers and profiles that no environment variable shows.
+//!   they can set flags, linkers and profiles that no environment variable shows;
+//! * `network` — compile steps run without network unless `--network=host` is forced; a build
+//!   script that reached the network may have cached what it fetched in `target/`, so a
+//!   networked build must never warm the mount a hermetic build trusts.
 //!
 //! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
 //! `triple` and `profile`, and the id ends in `fast-<hash>`: one warm `target/` per toolchain
@@ -53,6 +56,16 @@
 //!
 //! Distinct inputs give distinct mounts, so flipping an input and flipping it back returns to
 //! a warm mount. The readable prefix lets a user find the mount in `docker buildx du`.
+//!
+//! # The mount id is not the exec's cache key
+//! Current BuildKit drops cache mount ids from an exec's cache key (only Dockerfile-style
+//! default ids are kept), so the mount id can only choose *which warm `target/`* a step runs
+//! against; it cannot make BuildKit re-run a step. Every input above that can change the
+//! output is therefore also in the exec's own definition: the SDK identity, RUSTFLAGS and the
+//! spec env in its environment, profile and features in its arguments, platform and network
+//! in the op, and the toolchain files and cargo config in the sources snapshot (BuildKit keys
+//! that by content). Only `project` and `mode` live in the mount id alone — neither changes
+//! what cargo produces. The compile tests check this op by op.
 //!
 //! # Fetch step — keyed by BuildKit on content, no mount id of its own
 //! Dependencies are vendored by a step whose only inputs are the SDK and a snapshot of the
@@ -120,6 +133,8 @@ pub struct TargetKeyInputs {
     pub toolchain_files: BTreeMap<String, String>,
     /// Context path → `sha256:` of its content.
     pub cargo_config: BTreeMap<String, String>,
+    /// The compile step's network mode (`none` unless forced to `host`).
+    pub network: String,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -258,6 +273,7 @@ mod tests {
             env: BTreeMap::from([("CFLAGS".into(), "-O2".into())]),
             toolchain_files: BTreeMap::from([("rust-toolchain.toml".into(), "sha256:aaaa".into())]),
             cargo_config: BTreeMap::new(),
+            network: "none".into(),
         }
     }
 
@@ -343,6 +359,7 @@ mod tests {
                         .unwrap_or(())
                 }),
             ),
+            ("network", Box::new(|i| i.network = "host".into())),
         ];
         const FAST_INPUTS: &[&str] = &["project", "sdk", "platform", "triple", "profile"];
         for (what, change) in changes {

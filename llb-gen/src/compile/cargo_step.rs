@@ -27,7 +27,7 @@ use crate::spec::CargoTarget;
 
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
 use super::{freshness, shell};
-use super::{CompileError, Context, StepRecord, TargetResult};
+use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
 
 pub const SRC_DIR: &str = "/cachet/src";
 pub const TARGET_DIR: &str = "/cachet/target";
@@ -57,6 +57,10 @@ pub(super) fn compile(
     let mut env = cargo.env.clone();
     env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
+    let network = match ctx.request.network_override {
+        Some(NetMode::Host) => NetMode::Host,
+        _ => NetMode::None,
+    };
     let inputs = TargetKeyInputs {
         project: spec.project.clone(),
         sdk: ctx.sdk.clone(),
@@ -69,6 +73,7 @@ pub(super) fn compile(
         env: env.clone(),
         toolchain_files: ctx.layout.toolchain_files.clone(),
         cargo_config: ctx.layout.cargo_config.clone(),
+        network: net_name(network).to_string(),
     };
     let keys = inputs.keys(cargo.mode);
     let key = keys.selected().clone();
@@ -108,10 +113,6 @@ pub(super) fn compile(
         _ => "sources".to_string(),
     };
     let sources = ctx.snapshot(&plan, &snapshot_name)?;
-    let network = match ctx.request.network_override {
-        Some(NetMode::Host) => NetMode::Host,
-        _ => NetMode::None,
-    };
     let tag = step_tag(&key.hash, &command);
     let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
     let mut exec = sdk
@@ -172,6 +173,7 @@ pub(super) fn compile(
         );
     }
     ctx.steps.push(StepRecord {
+        kind: StepKind::Cargo,
         target: name.to_string(),
         name: progress_name,
         digest: exec.digest().to_string(),
@@ -183,6 +185,14 @@ pub(super) fn compile(
         state: artifacts,
         image_config: None,
     })
+}
+
+fn net_name(mode: NetMode) -> &'static str {
+    match mode {
+        NetMode::Host => "host",
+        NetMode::None => "none",
+        NetMode::Sandbox => "sandbox",
+    }
 }
 
 /// File in every cargo step's output that records its keys.

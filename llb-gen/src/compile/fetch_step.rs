@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::keys::{content_digest, step_tag, CARGO_DOWNLOAD_CACHE_ID};
 use crate::llb::{CacheSharing, Mount, NetMode, State};
 
-use super::{shell, CompileError, Context, StepRecord};
+use super::{shell, CompileError, Context, StepKind, StepRecord};
 
 /// Where the fetch step's layer is mounted in compile steps.
 pub const VENDOR_DIR: &str = "/cachet/vendor";
@@ -78,7 +78,14 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         shell::quote(VENDOR_DIR)
     ));
 
-    let tag = step_tag(&ctx.sdk, &command);
+    // The tag follows what the step depends on: SDK, command and lockfile.
+    let lock = ctx
+        .request
+        .project
+        .get("Cargo.lock")
+        .map(content_digest)
+        .unwrap_or_default();
+    let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat());
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
     let mut exec = sdk
         .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
@@ -138,6 +145,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         .collect();
     let manifest_refs: Vec<&str> = manifests.iter().map(String::as_str).collect();
     ctx.steps.push(StepRecord {
+        kind: StepKind::Fetch,
         target: "fetch".to_string(),
         name,
         digest: exec.digest().to_string(),

@@ -10,7 +10,7 @@ use crate::llb::{Copy, State};
 use crate::spec::{BaseRef, ImageTarget};
 
 use super::image_config::{image_config, HistoryStep, ImageSettings};
-use super::{CompileError, Context, StepRecord, TargetResult};
+use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
 
 /// Label that records which SDK an image's contents were built against.
 pub const SDK_LABEL: &str = "dev.cachet.sdk";
@@ -99,6 +99,7 @@ pub(super) fn compile(
     )
     .map_err(CompileError::ImageConfig)?;
     ctx.steps.push(StepRecord {
+        kind: StepKind::Image,
         target: name.to_string(),
         name: format!("[{name}] image"),
         digest: state.digest().map(|d| d.to_string()).unwrap_or_default(),

@@ -80,11 +80,40 @@ pub struct Compiled {
     pub steps: Vec<StepRecord>,
 }
 
+/// What a step does, which with its target identifies it across builds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// The `cargo vendor` step shared by the cargo steps.
+    Fetch,
+    /// A cargo target: cargo on a keyed target cache.
+    Cargo,
+    /// An image target.
+    Image,
+    /// A step this version does not recognise (in an explanation from a newer Cachet).
+    #[serde(other)]
+    Other,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Fetch => "fetch",
+            StepKind::Cargo => "cargo",
+            StepKind::Image => "image",
+            StepKind::Other => "other",
+        }
+    }
+}
+
 /// One step of the build and everything its cache key depends on.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StepRecord {
     /// The target it belongs to (`fetch` for the fetch step).
     pub target: String,
+    pub kind: StepKind,
     /// Its name in BuildKit's progress output.
     pub name: String,
     /// Digest of the op that produces the step's result.

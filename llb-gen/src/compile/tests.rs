@@ -648,3 +648,75 @@ fn a_step_that_builds_one_member_does_not_see_the_others_sources() {
     });
     assert!(stub, "member a gets an empty stand-in");
 }
+
+/// The cargo exec as current BuildKit keys it: cache mount ids (and sharing) cleared.
+fn exec_key_without_mount_ids(c: &Compiled) -> pb::ExecOp {
+    let mut exec = exec_ops(c)
+        .into_iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("--offline"))
+        .unwrap();
+    for m in &mut exec.mounts {
+        if let Some(cache) = &mut m.cache_opt {
+            cache.id.clear();
+            cache.sharing = 0;
+        }
+    }
+    exec
+}
+
+#[test]
+fn every_output_affecting_input_is_in_the_exec_itself_not_only_the_mount_id() {
+    // Current BuildKit drops cache mount ids from exec cache keys, so each strict-key input
+    // that can change the output must change the exec op even with mount ids cleared.
+    let base = exec_key_without_mount_ids(&compiled("build", SDK_DIGEST));
+    let variants = [
+        ("rustflags", SPEC.replace("+crt-static", "-crt-static")),
+        ("env", SPEC.replace("-O2", "-O3")),
+        (
+            "features",
+            SPEC.replace("[cargo]", "[cargo]\nfeatures = [\"tls\"]"),
+        ),
+        (
+            "default-features",
+            SPEC.replace("[cargo]", "[cargo]\ndefault-features = false"),
+        ),
+        (
+            "profile",
+            SPEC.replace("[cargo]", "[cargo]\nprofile = \"dev\""),
+        ),
+    ];
+    for (what, text) in variants {
+        let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+        let c = compile(&spec, &request("build", SDK_DIGEST)).unwrap();
+        assert_ne!(exec_key_without_mount_ids(&c), base, "{what}");
+    }
+    let other_sdk = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    assert_ne!(
+        exec_key_without_mount_ids(&compiled("build", other_sdk)),
+        base,
+        "sdk"
+    );
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut host = request("build", SDK_DIGEST);
+    host.network_override = Some(NetMode::Host);
+    assert_ne!(
+        exec_key_without_mount_ids(&compile(&spec, &host).unwrap()),
+        base,
+        "network"
+    );
+    // Mode and project only pick the mount; the output is the same, so sharing is correct.
+    let fast = SPEC.replace("[cargo]", "[cargo]\nmode = \"fast\"");
+    let spec = spec::load("Cachet.toml", &fast, &BTreeMap::new()).unwrap();
+    let c = compile(&spec, &request("build", SDK_DIGEST)).unwrap();
+    assert_eq!(exec_key_without_mount_ids(&c).meta, base.meta);
+}
+
+#[test]
+fn a_forced_host_network_never_shares_the_hermetic_target_cache() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut host = request("build", SDK_DIGEST);
+    host.network_override = Some(NetMode::Host);
+    let a = compiled("build", SDK_DIGEST).cargo_keys["build"].clone();
+    let b = compile(&spec, &host).unwrap().cargo_keys["build"].clone();
+    assert_ne!(a.strict.mount_id, b.strict.mount_id);
+}
