@@ -11,10 +11,17 @@ use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempPr
 
 const HELLO_LINE: &str = "Hello from a Cachet build!";
 
-/// A copy of `examples/hello` under a project name of its own, so its target cache is its own.
+/// A copy of `examples/hello` under a project name of its own, so its target cache is its own,
+/// with a nonce in its source: current BuildKit keys execs without their cache mount ids, so
+/// only different inputs make a build that earlier runs cannot have cached.
 fn hello_project(label: &str) -> TempProject {
     let project = TempProject::new(label);
     project.copy_from(fixtures::repo_root().join("examples/hello"));
+    let main = std::fs::read_to_string(project.path().join("src/main.rs")).unwrap();
+    project.write(
+        "src/main.rs",
+        format!("{main}// run {}\n", fixtures::nonce()),
+    );
     let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
     let renamed = spec.replace(
         "name = \"hello\"",
@@ -102,7 +109,13 @@ fn hello_builds_runs_and_rebuilds_only_what_changed() {
         assert!(!second.contains("Compiling"), "{second}");
 
         // An edit that arrives with an old timestamp (as after a clamping COPY) still rebuilds.
-        project.write("src/main.rs", "fn main() { println!(\"edited\"); }\n");
+        project.write(
+            "src/main.rs",
+            format!(
+                "fn main() {{ println!(\"edited\"); }}\n// run {}\n",
+                fixtures::nonce()
+            ),
+        );
         let status = Command::new("touch")
             .args(["-d", "2001-01-01"])
             .arg(project.path().join("src/main.rs"))
