@@ -104,6 +104,7 @@ pub struct Workspace {
 pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Option<Workspace> {
     let root: Table = parse(files, "")?;
     let workspace = root.get("workspace").and_then(Value::as_table);
+    let inherited = workspace_path_deps(Some(&root));
     let mut members = BTreeSet::new();
     let mut wanted: Vec<String> = Vec::new();
     if root.contains_key("package") {
@@ -124,7 +125,7 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
                 members.insert(dir.clone());
             }
         }
-        wanted.extend(path_deps_of(ws.get("dependencies"), ""));
+        wanted.extend(inherited.values().cloned());
     }
     wanted.extend(patch_paths(&root));
     let default_members = match workspace.and_then(|ws| ws.get("default-members")) {
@@ -148,7 +149,7 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
             continue;
         }
         let manifest = parse(files, &dir)?;
-        let package = package_layout(&dir, &manifest);
+        let package = package_layout(&dir, &manifest, &inherited);
         wanted.extend(package.path_deps.iter().cloned());
         packages.insert(dir, package);
     }
@@ -166,21 +167,19 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
 /// correctly (it has no `**`).
 pub fn manifest_patterns(files: &ProjectFiles) -> BTreeSet<String> {
     let mut patterns = BTreeSet::new();
-    if let Some(root) = parse(files, "") {
+    let root = parse(files, "");
+    let inherited = workspace_path_deps(root.as_ref());
+    if let Some(root) = &root {
         if let Some(ws) = root.get("workspace").and_then(Value::as_table) {
             for member in strings(ws.get("members")) {
                 if let Some(member) = normalize(&member) {
                     patterns.insert(join(&member, "Cargo.toml"));
                 }
             }
-            patterns.extend(
-                path_deps_of(ws.get("dependencies"), "")
-                    .into_iter()
-                    .map(|d| join(&d, "Cargo.toml")),
-            );
+            patterns.extend(inherited.values().map(|d| join(d, "Cargo.toml")));
         }
         patterns.extend(
-            patch_paths(&root)
+            patch_paths(root)
                 .into_iter()
                 .map(|d| join(&d, "Cargo.toml")),
         );
@@ -194,7 +193,7 @@ pub fn manifest_patterns(files: &ProjectFiles) -> BTreeSet<String> {
             continue;
         };
         if let Some(manifest) = parse(files, dir) {
-            let package = package_layout(dir, &manifest);
+            let package = package_layout(dir, &manifest, &inherited);
             patterns.extend(package.path_deps.iter().map(|d| join(d, "Cargo.toml")));
         }
     }
@@ -207,7 +206,11 @@ fn parse(files: &ProjectFiles, dir: &str) -> Option<Table> {
     text.parse::<Table>().ok()
 }
 
-fn package_layout(dir: &str, manifest: &Table) -> PackageLayout {
+fn package_layout(
+    dir: &str,
+    manifest: &Table,
+    inherited: &BTreeMap<String, String>,
+) -> PackageLayout {
     let package = manifest.get("package").and_then(Value::as_table);
     let name = package
         .and_then(|p| p.get("name"))
@@ -244,7 +247,7 @@ fn package_layout(dir: &str, manifest: &Table) -> PackageLayout {
     }
     let mut path_deps = BTreeSet::new();
     for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
-        path_deps.extend(path_deps_of(manifest.get(table), dir));
+        path_deps.extend(path_deps_of(manifest.get(table), dir, inherited));
     }
     for platform in manifest
         .get("target")
@@ -253,7 +256,7 @@ fn package_layout(dir: &str, manifest: &Table) -> PackageLayout {
         .flat_map(|t| t.values())
     {
         for table in ["dependencies", "dev-dependencies", "build-dependencies"] {
-            path_deps.extend(path_deps_of(platform.get(table), dir));
+            path_deps.extend(path_deps_of(platform.get(table), dir, inherited));
         }
     }
     PackageLayout {
@@ -266,14 +269,41 @@ fn package_layout(dir: &str, manifest: &Table) -> PackageLayout {
     }
 }
 
-/// Directories named by `path = "…"` in a dependency table, relative to the context root.
-fn path_deps_of(table: Option<&Value>, dir: &str) -> Vec<String> {
+/// Directories named by `path = "…"` in a dependency table, relative to the context root;
+/// `{ workspace = true }` entries take theirs from `[workspace.dependencies]` (`inherited`,
+/// already relative to the root).
+fn path_deps_of(
+    table: Option<&Value>,
+    dir: &str,
+    inherited: &BTreeMap<String, String>,
+) -> Vec<String> {
     table
         .and_then(Value::as_table)
         .into_iter()
-        .flat_map(|t| t.values())
-        .filter_map(|dep| dep.get("path").and_then(Value::as_str))
-        .filter_map(|path| normalize(&join(dir, path)))
+        .flat_map(|t| t.iter())
+        .filter_map(|(name, dep)| {
+            if let Some(path) = dep.get("path").and_then(Value::as_str) {
+                normalize(&join(dir, path))
+            } else if dep.get("workspace").and_then(Value::as_bool) == Some(true) {
+                inherited.get(name).cloned()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// `[workspace.dependencies]` entries with a path: name → directory from the context root.
+fn workspace_path_deps(root: Option<&Table>) -> BTreeMap<String, String> {
+    root.and_then(|r| r.get("workspace"))
+        .and_then(|ws| ws.get("dependencies"))
+        .and_then(Value::as_table)
+        .into_iter()
+        .flat_map(|t| t.iter())
+        .filter_map(|(name, dep)| {
+            let path = dep.get("path").and_then(Value::as_str)?;
+            Some((name.clone(), normalize(path)?))
+        })
         .collect()
 }
 
@@ -286,9 +316,9 @@ fn patch_paths(root: &Table) -> Vec<String> {
         .into_iter()
         .flat_map(|t| t.values())
     {
-        paths.extend(path_deps_of(Some(source), ""));
+        paths.extend(path_deps_of(Some(source), "", &BTreeMap::new()));
     }
-    paths.extend(path_deps_of(root.get("replace"), ""));
+    paths.extend(path_deps_of(root.get("replace"), "", &BTreeMap::new()));
     paths
 }
 

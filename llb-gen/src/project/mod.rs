@@ -213,10 +213,21 @@ impl ProjectLayout {
                 .iter()
                 .map(|p| p.trim_start_matches("./").to_string()),
         );
-        // Never stand in for a file that is really there (nested packages).
+        // Never stand in for a file that is really there (nested packages): a literal pattern
+        // covers a stand-in when it is one of its ancestors; globs are checked one by one.
+        let globs: Vec<&String> = include
+            .iter()
+            .filter(|p| p.contains(['*', '?', '[']))
+            .collect();
         let stubs = stub_candidates
             .into_iter()
-            .filter(|stub| !include.iter().any(|p| covers(p, stub)))
+            .filter(|stub| {
+                let literal = std::iter::successors(Some(stub.as_str()), |p| {
+                    p.rsplit_once('/').map(|(parent, _)| parent)
+                })
+                .any(|ancestor| include.contains(ancestor));
+                !literal && !globs.iter().any(|g| covers(g, stub))
+            })
             .collect();
         SnapshotPlan {
             include: include.into_iter().collect(),
@@ -256,7 +267,8 @@ fn covers(pattern: &str, path: &str) -> bool {
         let prefix = pattern.split(['*', '?', '[']).next().unwrap_or_default();
         return path.starts_with(prefix);
     }
-    path == pattern || path.starts_with(&format!("{pattern}/"))
+    path.strip_prefix(pattern)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn root_files() -> BTreeSet<String> {

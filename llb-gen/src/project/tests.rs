@@ -283,3 +283,28 @@ fn matching_follows_buildkit_include_semantics() {
     assert!(!matches_any(&p, "README.md"));
     assert!(matches_any(&p, "Cargo.lock"));
 }
+
+#[test]
+fn workspace_inherited_path_dependencies_are_followed() {
+    let layout = analyze(&files(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\"]\n[workspace.dependencies]\nbase = { path = \"crates/base\" }\n",
+        ),
+        (
+            "crates/app/Cargo.toml",
+            "[package]\nname = \"app\"\n[dependencies]\nbase = { workspace = true }\n",
+        ),
+        ("crates/base/Cargo.toml", "[package]\nname = \"base\"\n"),
+        ("crates/other/Cargo.toml", "[package]\nname = \"other\"\n"),
+    ]));
+    let selected = layout.select(&args(&["build", "-p", "app"])).unwrap();
+    assert_eq!(selected, set(&["crates/app", "crates/base"]));
+    let plan = layout.source_snapshot(Some(&selected), &[]);
+    assert!(plan.include.contains(&"crates/base/src".to_string()));
+    assert!(
+        !plan.stubs.iter().any(|s| s.starts_with("crates/base/")),
+        "{plan:?}"
+    );
+    assert!(plan.stubs.contains(&"crates/other/src/lib.rs".to_string()));
+}
