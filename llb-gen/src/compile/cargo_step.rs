@@ -9,6 +9,8 @@
 //!   builds of one key take turns (cargo would serialize them on its own lock anyway);
 //! * `/cachet/vendor` — the fetch step's layer, read-only, when the lockfile has registry or
 //!   git packages (see [`super::fetch_step`]); cargo reads it through `--config`;
+//! * `/cachet/deps` — the step's dependency layer, read-only, copied into an *empty* target
+//!   cache before cargo runs (see [`super::deps_step`]);
 //! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts,
 //!   plus `cachet-provenance.json` recording the keys they were built under;
 //! * `/tmp` — tmpfs.
@@ -25,6 +27,7 @@ use crate::keys::{step_tag, TargetKeyInputs, TargetKeys};
 use crate::llb::{CacheSharing, Mkfile, Mount, NetMode, State};
 use crate::spec::CargoTarget;
 
+use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
 use super::{freshness, shell};
 use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
@@ -86,7 +89,31 @@ pub(super) fn compile(
     }
     command.extend(display.iter().skip(1).cloned());
 
+    // The environment cargo runs in, shared with the dependency layer so its fingerprints
+    // match exactly.
+    let mut exec_env: Vec<(String, String)> = vec![
+        ("CACHET_SDK".into(), ctx.sdk.clone()),
+        ("CARGO_TARGET_DIR".into(), TARGET_DIR.into()),
+        ("CARGO_TERM_COLOR".into(), "never".into()),
+    ];
+    if !cargo.rustflags.is_empty() {
+        // The unit-separated form keeps flags with spaces intact.
+        exec_env.push((
+            "CARGO_ENCODED_RUSTFLAGS".into(),
+            cargo.rustflags.join("\u{1f}"),
+        ));
+    }
+    exec_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let deps = if BUILDING_SUBCOMMANDS.contains(&step.subcommand()) {
+        deps_step::layer(ctx, name, step, &exec_env, &building_flags(ctx))?
+    } else {
+        None
+    };
+
     let mut script = vec!["set -eu".to_string()];
+    if deps.is_some() {
+        script.extend(deps_step::seed_script());
+    }
     script.extend(freshness::script(&format!(
         "{TARGET_DIR}/{}",
         freshness::STATE_DIR_NAME
@@ -117,15 +144,8 @@ pub(super) fn compile(
     let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
     let mut exec = sdk
         .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
-        .cwd(SRC_DIR)
-        .env("CACHET_SDK", ctx.sdk.clone())
-        .env("CARGO_TARGET_DIR", TARGET_DIR)
-        .env("CARGO_TERM_COLOR", "never");
-    if !cargo.rustflags.is_empty() {
-        // The unit-separated form keeps flags with spaces intact.
-        exec = exec.env("CARGO_ENCODED_RUSTFLAGS", cargo.rustflags.join("\u{1f}"));
-    }
-    for (k, v) in &env {
+        .cwd(SRC_DIR);
+    for (k, v) in &exec_env {
         exec = exec.env(k.clone(), v.clone());
     }
     exec = exec
@@ -137,6 +157,9 @@ pub(super) fn compile(
         .mount(Mount::tmpfs("/tmp"));
     if let Some(vendor) = &vendor {
         exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
+    }
+    if let Some(deps) = &deps {
+        exec = exec.mount(Mount::bind(deps_step::DEPS_DIR, deps).readonly());
     }
     let exec = exec
         .network(network)
@@ -219,24 +242,30 @@ fn provenance(ctx: &Context<'_>, name: &str, keys: &TargetKeys, command: &[Strin
     bytes
 }
 
+/// `--profile P [--features …] [--no-default-features]`: the flags the spec owns.
+fn building_flags(ctx: &Context<'_>) -> Vec<String> {
+    let cargo = &ctx.spec.cargo;
+    let mut flags = vec!["--profile".to_string(), cargo.profile.clone()];
+    if !cargo.features.is_empty() {
+        flags.extend(["--features".to_string(), cargo.features.join(",")]);
+    }
+    if !cargo.default_features {
+        flags.push("--no-default-features".into());
+    }
+    flags
+}
+
 /// `cargo <subcommand> [profile and feature flags] <user args>`: the command as the user
 /// thinks of it (progress names, provenance); the step adds `--locked --offline` and the
 /// vendored sources' config.
 fn cargo_command(ctx: &Context<'_>, step: &CargoTarget) -> Vec<String> {
-    let cargo = &ctx.spec.cargo;
     let mut command: Vec<String> = vec!["cargo".into()];
     let mut args = step.args.iter();
     let subcommand = args.next().cloned().unwrap_or_default();
     let building = BUILDING_SUBCOMMANDS.contains(&subcommand.as_str());
     command.push(subcommand);
     if building {
-        command.extend(["--profile".to_string(), cargo.profile.clone()]);
-        if !cargo.features.is_empty() {
-            command.extend(["--features".to_string(), cargo.features.join(",")]);
-        }
-        if !cargo.default_features {
-            command.push("--no-default-features".into());
-        }
+        command.extend(building_flags(ctx));
     }
     command.extend(args.cloned());
     command

@@ -7,6 +7,7 @@
 //! exactly what the frontend would send.
 
 mod cargo_step;
+mod deps_step;
 mod fetch_step;
 mod freshness;
 mod image_config;
@@ -88,6 +89,8 @@ pub struct Compiled {
 pub enum StepKind {
     /// The `cargo vendor` step shared by the cargo steps.
     Fetch,
+    /// A cargo step's dependency layer (third-party crates compiled into a layer).
+    Dependencies,
     /// A cargo target: cargo on a keyed target cache.
     Cargo,
     /// An image target.
@@ -101,6 +104,7 @@ impl StepKind {
     pub fn as_str(self) -> &'static str {
         match self {
             StepKind::Fetch => "fetch",
+            StepKind::Dependencies => "dependencies",
             StepKind::Cargo => "cargo",
             StepKind::Image => "image",
             StepKind::Other => "other",
@@ -181,6 +185,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         sdk_state: None,
         snapshots: BTreeMap::new(),
         vendor: None,
+        dependency_layers: BTreeMap::new(),
         results: BTreeMap::new(),
         cargo_keys: BTreeMap::new(),
         steps: Vec::new(),
@@ -224,6 +229,8 @@ struct Context<'a> {
     snapshots: BTreeMap<SnapshotPlan, State>,
     /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
     vendor: Option<Option<State>>,
+    /// Dependency layers by command and environment (steps that agree share one).
+    dependency_layers: BTreeMap<String, State>,
     results: BTreeMap<String, TargetResult>,
     cargo_keys: BTreeMap<String, TargetKeys>,
     steps: Vec<StepRecord>,

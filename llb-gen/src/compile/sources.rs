@@ -15,6 +15,10 @@ use super::{CompileError, Context};
 /// Written at the root of every snapshot (cargo ignores dot files at the workspace root).
 pub const SDK_MARKER: &str = "/.cachet-sdk";
 
+/// What every stand-in target root holds: valid as a library, a binary, a build script, a
+/// test or a bench, so cargo can compile the stand-ins when the dependency layer is built.
+pub const STUB_SOURCE: &str = "#![allow(dead_code)]\nfn main() {}\n";
+
 impl Context<'_> {
     /// The snapshot for `plan`, built once per distinct plan.
     pub(super) fn snapshot(
@@ -46,7 +50,7 @@ impl Context<'_> {
             if let Some((parent, _)) = stub.rsplit_once('/') {
                 file = file.mkdir(Mkdir::new(format!("/{parent}"), 0o755).make_parents(true));
             }
-            file = file.mkfile(Mkfile::new(format!("/{stub}"), 0o644, Vec::new()));
+            file = file.mkfile(Mkfile::new(format!("/{stub}"), 0o644, STUB_SOURCE));
         }
         let snapshot = file
             .custom_name(format!("[cachet] snapshot {what}"))

@@ -401,14 +401,14 @@ fn local_sources(c: &Compiled) -> Vec<pb::SourceOp> {
 fn registry_dependencies_are_vendored_by_a_fetch_step_with_network() {
     let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
     let execs = exec_ops(&c);
-    assert_eq!(execs.len(), 2, "fetch and build");
+    assert_eq!(execs.len(), 3, "fetch, dependency layer and build");
     let fetch = execs
         .iter()
         .find(|e| e.meta.as_ref().unwrap().args[2].contains("cargo --locked vendor"))
         .expect("a fetch step");
     let build = execs
         .iter()
-        .find(|e| e.meta.as_ref().unwrap().args[2].contains("--offline"))
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cachet_state"))
         .unwrap();
     assert_eq!(
         fetch.network,
@@ -448,7 +448,11 @@ fn registry_dependencies_are_vendored_by_a_fetch_step_with_network() {
     );
     // The fetch step reads manifests only; the build reads sources.
     let locals = local_sources(&c);
-    assert_eq!(locals.len(), 2);
+    assert_eq!(
+        locals.len(),
+        2,
+        "the dependency layer shares the manifests snapshot"
+    );
     let includes: Vec<String> = locals
         .iter()
         .map(|s| s.attrs["local.includepattern"].clone())
@@ -642,7 +646,7 @@ fn a_step_that_builds_one_member_does_not_see_the_others_sources() {
     );
     let stub = ops(&c).into_iter().any(|(_, op)| match op.op {
         Some(OpKind::File(f)) => f.actions.iter().any(|a| {
-            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data.is_empty())
+            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data == super::sources::STUB_SOURCE.as_bytes())
         }),
         _ => false,
     });
@@ -719,4 +723,113 @@ fn a_forced_host_network_never_shares_the_hermetic_target_cache() {
     let a = compiled("build", SDK_DIGEST).cargo_keys["build"].clone();
     let b = compile(&spec, &host).unwrap().cargo_keys["build"].clone();
     assert_ne!(a.strict.mount_id, b.strict.mount_id);
+}
+
+#[test]
+fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cache() {
+    let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let execs = exec_ops(&c);
+    let deps = execs
+        .iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("-p hello --bins"))
+        .expect("a dependency layer step");
+    let build = execs
+        .iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cachet_state"))
+        .unwrap();
+    let deps_meta = deps.meta.as_ref().unwrap();
+    let script = &deps_meta.args[2];
+    assert!(
+        script.contains(
+            "cargo --locked --offline --config /cachet/vendor/config.toml build --profile release -p hello --bins"
+        ),
+        "{script}"
+    );
+    assert!(
+        script.contains("/cachet/target/release/.fingerprint/hello-*"),
+        "stand-in artifacts are removed: {script}"
+    );
+    assert!(
+        script.contains("/cachet/target/release/deps/libhello-*"),
+        "{script}"
+    );
+    assert_eq!(deps.network, pb::NetMode::None as i32);
+    assert_eq!(
+        deps_meta.env,
+        build.meta.as_ref().unwrap().env,
+        "the same environment, so fingerprints match"
+    );
+    let target = deps
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/target")
+        .unwrap();
+    assert!(
+        target.cache_opt.is_none() && target.output >= 0,
+        "a layer, not a mount"
+    );
+    let seed = build
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/deps")
+        .unwrap();
+    assert!(seed.readonly);
+    let build_script = &build.meta.as_ref().unwrap().args[2];
+    let seed_at = build_script
+        .find("cp -a /cachet/deps/. /cachet/target/")
+        .unwrap();
+    assert!(
+        build_script[..seed_at].contains("ls -A /cachet/target"),
+        "only when empty"
+    );
+    assert!(
+        seed_at < build_script.find("cachet_state").unwrap(),
+        "before freshness"
+    );
+    assert!(c.steps.iter().any(|s| s.kind == StepKind::Dependencies
+        && s.name.starts_with("[build] prebuild dependencies · ")));
+}
+
+#[test]
+fn source_edits_never_change_the_dependency_layer() {
+    let find_deps = |c: &Compiled| {
+        c.steps
+            .iter()
+            .find(|s| s.kind == StepKind::Dependencies)
+            .unwrap()
+            .digest
+            .clone()
+    };
+    let a = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    // A different sources selection for the build step (an extra include) changes the build's
+    // snapshot only.
+    let b = compiled_with(
+        &SPEC.replace(
+            "name = \"hello\"",
+            "name = \"hello\"\ninclude = [\"assets\"]",
+        ),
+        "build",
+        workspace_files(REMOTE_LOCK),
+    );
+    assert_eq!(find_deps(&a), find_deps(&b));
+    let flags = compiled_with(
+        &SPEC.replace("+crt-static", "-crt-static"),
+        "build",
+        workspace_files(REMOTE_LOCK),
+    );
+    assert_ne!(
+        find_deps(&a),
+        find_deps(&flags),
+        "flags are inputs of the layer"
+    );
+    // Lockfile and manifests reach it by content, through its snapshot (BuildKit keys that).
+    let record = a
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::Dependencies)
+        .unwrap();
+    let include = record.inputs["sources"]["include"].as_array().unwrap();
+    assert!(include.contains(&serde_json::json!("Cargo.lock")));
+    assert!(include.contains(&serde_json::json!("Cargo.toml")));
+    assert!(!include.contains(&serde_json::json!("src")), "{include:?}");
 }

@@ -332,7 +332,7 @@ fn a_new_registry_dependency_adds_the_fetch_step() {
 
     let back = diff(&b, &a);
     assert_eq!(back.steps[0].status, StepStatus::Removed);
-    assert_eq!(back.steps.len(), 3);
+    assert_eq!(back.steps.len(), 4, "fetch, dependency layer, build, image");
 }
 
 #[test]

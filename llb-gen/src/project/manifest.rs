@@ -19,6 +19,8 @@ pub struct PackageLayout {
     pub name: String,
     /// `[lib] path`, when set.
     pub lib_path: Option<String>,
+    /// `[lib] name`, when set (else the package name with `-` as `_`).
+    pub lib_name: Option<String>,
     /// `package.build`, when it names a file.
     pub build_path: Option<String>,
     /// Targets declared with `[[bin]]`, `[[test]]`, `[[bench]]`, `[[example]]`: kind, name and
@@ -39,6 +41,26 @@ const CONVENTIONAL: &[&str] = &[
 ];
 
 impl PackageLayout {
+    /// Crate names this package compiles under (library and binaries, `-` as `_`): what its
+    /// artifacts in a target directory are named after.
+    pub fn crate_names(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        names.insert(
+            self.lib_name
+                .clone()
+                .unwrap_or_else(|| self.name.clone())
+                .replace('-', "_"),
+        );
+        names.insert(self.name.replace('-', "_"));
+        for (kind, name, _) in &self.targets {
+            if kind == "bin" {
+                names.insert(name.replace('-', "_"));
+            }
+        }
+        names.retain(|n| !n.is_empty());
+        names
+    }
+
     pub fn manifest_path(&self) -> String {
         join(&self.dir, "Cargo.toml")
     }
@@ -226,6 +248,11 @@ fn package_layout(
         .and_then(|l| l.get("path"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let lib_name = manifest
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut targets = Vec::new();
     for kind in ["bin", "test", "bench", "example"] {
         for target in manifest
@@ -263,6 +290,7 @@ fn package_layout(
         dir: dir.to_string(),
         name,
         lib_path,
+        lib_name,
         build_path,
         targets,
         path_deps,

@@ -1,0 +1,254 @@
+//! The dependency layer: every third-party crate a cargo step needs, compiled into an ordinary
+//! layer, so a fresh CI runner (empty cache mounts, imported layer cache) starts warm.
+//!
+//! BuildKit never exports cache mounts, so on an ephemeral runner the keyed target cache is
+//! always empty. This step compiles the step's dependencies from stable inputs only: the
+//! manifests-only snapshot (with stand-in target roots for the workspace's own crates), the
+//! vendored sources and exactly the environment, flags, profile and features of the cargo step
+//! it serves. It writes into `/cachet/target` — the very path the cargo step uses, so paths
+//! recorded by build scripts stay valid — but that directory is an output mount here, so the
+//! result is a layer keyed by BuildKit on those inputs: source edits never invalidate it, a new
+//! dependency or flag always does, and it travels with `--cache-to` like any layer.
+//!
+//! Before the layer is taken, everything built for the workspace's own crates (the stand-ins)
+//! is deleted: fingerprints, build-script output, libraries, uplifted binaries and incremental
+//! state. No stand-in artifact can reach an output, whatever the step later copies.
+//!
+//! The cargo step seeds its target cache mount from this layer only when the mount is empty;
+//! a warm mount is never touched. Either way cargo then builds the workspace's crates from the
+//! real sources and finds the dependencies fresh, so the output is the same.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::llb::{Mount, NetMode, State};
+use crate::spec::CargoTarget;
+
+use super::cargo_step::{profile_dir, SRC_DIR, TARGET_DIR};
+use super::fetch_step::{VENDOR_CONFIG, VENDOR_DIR};
+use super::{shell, CompileError, Context, StepKind, StepRecord};
+
+/// Where the dependency layer is mounted in the cargo step that it seeds.
+pub const DEPS_DIR: &str = "/cachet/deps";
+
+/// The cargo invocation that compiles a step's dependencies, or `None` when the subcommand
+/// does not compile dependencies the way a build does (doc, rustc, custom subcommands).
+pub(super) fn prebuild_command(
+    subcommand: &str,
+    user_args: &[String],
+    packages: &[String],
+) -> Option<Vec<String>> {
+    let mut command: Vec<String> = match subcommand {
+        "build" | "b" | "run" | "r" => vec!["build".into()],
+        "test" | "t" => vec!["test".into(), "--no-run".into()],
+        "bench" => vec!["bench".into(), "--no-run".into()],
+        "check" | "c" | "clippy" => vec!["check".into()],
+        _ => return None,
+    };
+    // Which kinds of targets are built decides whether dev-dependencies are; named targets may
+    // not exist among the stand-ins, so they widen to their kind.
+    let mut kinds = Vec::new();
+    let mut args = user_args.iter();
+    while let Some(arg) = args.next() {
+        let kind = match arg.as_str() {
+            "--" => break,
+            "--all-targets" | "--lib" | "--bins" | "--tests" | "--benches" | "--examples" => {
+                arg.clone()
+            }
+            "--bin" | "--test" | "--bench" | "--example" => {
+                args.next();
+                format!("{arg}s").replace("--benchs", "--benches")
+            }
+            a if a.starts_with("--bin=") => "--bins".into(),
+            a if a.starts_with("--test=") => "--tests".into(),
+            a if a.starts_with("--bench=") => "--benches".into(),
+            a if a.starts_with("--example=") => "--examples".into(),
+            _ => continue,
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds.sort();
+    for package in packages {
+        command.extend(["-p".to_string(), package.clone()]);
+    }
+    if packages.is_empty() {
+        command.push("--workspace".into());
+    }
+    command.extend(kinds);
+    Some(command)
+}
+
+/// The dependency layer for one cargo step, if it has third-party dependencies to compile.
+/// `exec_env` is the cargo step's exact environment; `building_flags` its profile and feature
+/// flags (as passed to cargo).
+pub(super) fn layer(
+    ctx: &mut Context<'_>,
+    name: &str,
+    step: &CargoTarget,
+    exec_env: &[(String, String)],
+    building_flags: &[String],
+) -> Result<Option<State>, CompileError> {
+    let Some(vendor) = super::fetch_step::vendored(ctx)? else {
+        return Ok(None);
+    };
+    let Some(workspace) = ctx.layout.workspace.clone() else {
+        return Ok(None);
+    };
+    let packages: Vec<String> = match ctx.layout.select(&step.args) {
+        Some(dirs) => dirs
+            .iter()
+            .filter_map(|d| workspace.packages.get(d))
+            .map(|p| p.name.clone())
+            .filter(|n| !n.is_empty())
+            .collect(),
+        None => Vec::new(),
+    };
+    let Some(prebuild) = prebuild_command(step.subcommand(), &step.args[1..], &packages) else {
+        return Ok(None);
+    };
+    let mut command: Vec<String> = vec![
+        "cargo".into(),
+        "--locked".into(),
+        "--offline".into(),
+        "--config".into(),
+        VENDOR_CONFIG.into(),
+    ];
+    command.push(prebuild[0].clone());
+    command.extend(building_flags.iter().cloned());
+    command.extend(prebuild[1..].iter().cloned());
+
+    let memo = format!(
+        "{}\u{0}{}",
+        shell::join(&command),
+        serde_json::to_string(exec_env).unwrap_or_default()
+    );
+    if let Some(done) = ctx.dependency_layers.get(&memo) {
+        return Ok(Some(done.clone()));
+    }
+
+    let dir = format!("{TARGET_DIR}/{}", profile_dir(&ctx.spec.cargo.profile));
+    let mut script = vec!["set -eu".to_string(), shell::join(&command)];
+    // Nothing built from a stand-in may survive into the layer.
+    let mut doomed = vec![
+        format!("{dir}/incremental"),
+        format!("{dir}/examples"),
+        format!("{TARGET_DIR}/.cachet"),
+    ];
+    for package in workspace.packages.values() {
+        if !package.name.is_empty() {
+            doomed.push(format!("{dir}/.fingerprint/{}-*", package.name));
+            doomed.push(format!("{dir}/build/{}-*", package.name));
+        }
+        for krate in package.crate_names() {
+            doomed.push(format!("{dir}/deps/lib{krate}-*"));
+            doomed.push(format!("{dir}/deps/{krate}-*"));
+        }
+    }
+    // Globs stay unquoted so the shell expands them; names come from manifests, so quote
+    // everything but the `*`.
+    let removals: Vec<String> = doomed
+        .iter()
+        .map(|p| match p.strip_suffix('*') {
+            Some(prefix) => format!("{}*", shell::quote(prefix)),
+            None => shell::quote(p),
+        })
+        .collect();
+    script.push(format!("rm -rf {}", removals.join(" ")));
+    // Uplifted artifacts (binaries, libraries) at the top of the profile directory.
+    script.push(format!(
+        "find {} -maxdepth 1 -type f -delete",
+        shell::quote(&dir)
+    ));
+
+    let plan = ctx.layout.manifest_snapshot();
+    let manifests = ctx.snapshot(&plan, "manifests")?;
+    let sdk = ctx.sdk_state()?;
+    let tag = crate::keys::step_tag(&ctx.sdk, &[command.clone(), vec![memo.clone()]].concat());
+    let progress_name = format!("[{name}] prebuild dependencies · {tag}");
+    let mut exec = sdk
+        .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
+        .cwd(SRC_DIR);
+    for (k, v) in exec_env {
+        exec = exec.env(k.clone(), v.clone());
+    }
+    let exec = exec
+        .mount(Mount::bind(SRC_DIR, &manifests).no_output())
+        .mount(Mount::bind(TARGET_DIR, &State::scratch()))
+        .mount(Mount::bind(VENDOR_DIR, &vendor).readonly())
+        .mount(Mount::tmpfs("/tmp"))
+        .network(NetMode::None)
+        .platform(ctx.request.platform.clone())
+        .ignore_cache(ctx.ignore_cache(name))
+        .custom_name(progress_name.clone())
+        .build()?;
+    let layer = exec.get_mount(TARGET_DIR)?;
+    ctx.steps.push(StepRecord {
+        target: name.to_string(),
+        kind: StepKind::Dependencies,
+        name: progress_name,
+        digest: exec.digest().to_string(),
+        inputs: BTreeMap::from([
+            ("command".to_string(), json!(command)),
+            (
+                "env".to_string(),
+                json!(exec_env.iter().cloned().collect::<BTreeMap<_, _>>()),
+            ),
+            ("sources".to_string(), json!(plan)),
+            (
+                "fetch".to_string(),
+                json!(vendor.digest().map(|d| d.to_string()).unwrap_or_default()),
+            ),
+        ]),
+        keys: None,
+    });
+    ctx.dependency_layers.insert(memo, layer.clone());
+    Ok(Some(layer))
+}
+
+/// Shell lines that seed an empty target cache from the dependency layer at [`DEPS_DIR`].
+pub fn seed_script() -> Vec<String> {
+    let target = shell::quote(TARGET_DIR);
+    let deps = shell::quote(DEPS_DIR);
+    vec![format!(
+        "if [ -z \"$(ls -A {target})\" ]; then cp -a {deps}/. {target}/; fi"
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn prebuild_commands_follow_the_step() {
+        let p = args(&["app"]);
+        assert_eq!(
+            prebuild_command("build", &args(&["--bin", "app"]), &p).unwrap(),
+            args(&["build", "-p", "app", "--bins"])
+        );
+        assert_eq!(
+            prebuild_command("test", &args(&["--workspace"]), &[]).unwrap(),
+            args(&["test", "--no-run", "--workspace"])
+        );
+        assert_eq!(
+            prebuild_command(
+                "clippy",
+                &args(&["--all-targets", "--", "-D", "warnings"]),
+                &p
+            )
+            .unwrap(),
+            args(&["check", "-p", "app", "--all-targets"])
+        );
+        assert_eq!(
+            prebuild_command("bench", &args(&["--bench=x", "--bench", "y"]), &p).unwrap(),
+            args(&["bench", "--no-run", "-p", "app", "--benches"])
+        );
+        assert_eq!(prebuild_command("doc", &[], &p), None);
+    }
+}
