@@ -64,6 +64,9 @@ pub(super) fn compile(
         Some(NetMode::Host) => NetMode::Host,
         _ => NetMode::None,
     };
+    // The platform's CPU level (linux/amd64/v2 …) is a codegen flag like any other.
+    let mut rustflags = super::triple::platform_rustflags(&ctx.request.platform);
+    rustflags.extend(cargo.rustflags.iter().cloned());
     let inputs = TargetKeyInputs {
         project: spec.project.clone(),
         sdk: ctx.sdk.clone(),
@@ -72,7 +75,7 @@ pub(super) fn compile(
         profile: cargo.profile.clone(),
         features: cargo.features.clone(),
         default_features: cargo.default_features,
-        rustflags: cargo.rustflags.clone(),
+        rustflags: rustflags.clone(),
         env: env.clone(),
         toolchain_files: ctx.layout.toolchain_files.clone(),
         cargo_config: ctx.layout.cargo_config.clone(),
@@ -96,12 +99,9 @@ pub(super) fn compile(
         ("CARGO_TARGET_DIR".into(), TARGET_DIR.into()),
         ("CARGO_TERM_COLOR".into(), "never".into()),
     ];
-    if !cargo.rustflags.is_empty() {
+    if !rustflags.is_empty() {
         // The unit-separated form keeps flags with spaces intact.
-        exec_env.push((
-            "CARGO_ENCODED_RUSTFLAGS".into(),
-            cargo.rustflags.join("\u{1f}"),
-        ));
+        exec_env.push(("CARGO_ENCODED_RUSTFLAGS".into(), rustflags.join("\u{1f}")));
     }
     exec_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let deps = if BUILDING_SUBCOMMANDS.contains(&step.subcommand()) {
@@ -110,6 +110,10 @@ pub(super) fn compile(
         None
     };
 
+    if let Some(layer) = &deps {
+        ctx.dependency_layer_of
+            .insert(name.to_string(), layer.clone());
+    }
     let mut script = vec!["set -eu".to_string()];
     if deps.is_some() {
         script.extend(deps_step::seed_script());

@@ -144,6 +144,11 @@ pub enum CompileError {
         locked: String,
         actual: String,
     },
+    #[error(
+        "target `{0}` has no dependency layer: it is not a build, test, check or clippy step, \
+         or its Cargo.lock has no registry or git packages"
+    )]
+    NoDependencyLayer(String),
     #[error("{0}")]
     Platform(String),
     #[error("{0}")]
@@ -153,7 +158,8 @@ pub enum CompileError {
 }
 
 pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileError> {
-    if !spec.targets.contains_key(&request.target) {
+    let (base_target, wants_deps) = crate::spec::split_dependency_target(&request.target);
+    if !spec.targets.contains_key(base_target) {
         let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
         return Err(CompileError::UnknownTarget(
             request.target.clone(),
@@ -186,6 +192,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         snapshots: BTreeMap::new(),
         vendor: None,
         dependency_layers: BTreeMap::new(),
+        dependency_layer_of: BTreeMap::new(),
         results: BTreeMap::new(),
         cargo_keys: BTreeMap::new(),
         steps: Vec::new(),
@@ -197,10 +204,20 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         };
         ctx.results.insert(name, result);
     }
-    let result = ctx
-        .results
-        .remove(&request.target)
-        .ok_or_else(|| CompileError::Unresolved(request.target.clone()))?;
+    let result = if wants_deps {
+        let layer = ctx
+            .dependency_layer_of
+            .remove(base_target)
+            .ok_or_else(|| CompileError::NoDependencyLayer(base_target.to_string()))?;
+        TargetResult {
+            state: layer,
+            image_config: None,
+        }
+    } else {
+        ctx.results
+            .remove(base_target)
+            .ok_or_else(|| CompileError::Unresolved(request.target.clone()))?
+    };
     Ok(Compiled {
         definition: result.state.marshal(),
         image_config: result.image_config,
@@ -231,6 +248,8 @@ struct Context<'a> {
     vendor: Option<Option<State>>,
     /// Dependency layers by command and environment (steps that agree share one).
     dependency_layers: BTreeMap<String, State>,
+    /// The dependency layer of each cargo target that has one (for `--target X.deps`).
+    dependency_layer_of: BTreeMap<String, State>,
     results: BTreeMap<String, TargetResult>,
     cargo_keys: BTreeMap<String, TargetKeys>,
     steps: Vec<StepRecord>,

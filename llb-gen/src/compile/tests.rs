@@ -833,3 +833,57 @@ fn source_edits_never_change_the_dependency_layer() {
     assert!(include.contains(&serde_json::json!("Cargo.toml")));
     assert!(!include.contains(&serde_json::json!("src")), "{include:?}");
 }
+
+#[test]
+fn a_dependency_target_returns_the_dependency_layer() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    assert_eq!(
+        spec.select_target(Some("build.deps")).unwrap(),
+        "build.deps"
+    );
+    assert!(spec
+        .select_target(Some("image.deps"))
+        .unwrap_err()
+        .contains("image target"));
+    let c = compiled_with(SPEC, "build.deps", workspace_files(REMOTE_LOCK));
+    let deps = c
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::Dependencies)
+        .unwrap();
+    // The result is the dependency step's /cachet/target output.
+    let ops = ops(&c);
+    let (_, last) = ops.last().unwrap();
+    let input = &last.inputs[0];
+    assert_eq!(input.digest, deps.digest);
+    assert!(c.image_config.is_none());
+
+    let lock = "version = 3\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n";
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut req = request("build.deps", SDK_DIGEST);
+    req.project = workspace_files(lock);
+    let e = compile(&spec, &req).unwrap_err().to_string();
+    assert!(e.contains("has no dependency layer"), "{e}");
+}
+
+#[test]
+fn an_amd64_level_is_a_codegen_flag_and_a_separate_cache() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut v2 = request("build", SDK_DIGEST);
+    v2.platform = Platform::parse("linux/amd64/v2").unwrap();
+    let c = compile(&spec, &v2).unwrap();
+    let env = exec_ops(&c)[0].meta.as_ref().unwrap().env.clone();
+    assert!(env.contains(
+        &"CARGO_ENCODED_RUSTFLAGS=-C\u{1f}target-cpu=x86-64-v2\u{1f}-C\u{1f}target-feature=+crt-static"
+            .to_string()
+    ));
+    let base = compiled("build", SDK_DIGEST);
+    assert_ne!(
+        c.cargo_keys["build"].strict.mount_id,
+        base.cargo_keys["build"].strict.mount_id
+    );
+    assert_ne!(
+        c.cargo_keys["build"].fast.mount_id, base.cargo_keys["build"].fast.mount_id,
+        "platforms never share a mount, in either mode"
+    );
+}

@@ -30,9 +30,30 @@ pub fn rust_triple(platform: &Platform) -> Result<&'static str, String> {
     Ok(triple)
 }
 
+/// Codegen flags a platform implies: the x86-64 micro-architecture levels of `linux/amd64/v2`,
+/// `v3` and `v4` become `-C target-cpu=x86-64-vN`, so an image for a level really uses it (and
+/// its objects never share a target cache with another level's).
+pub fn platform_rustflags(platform: &Platform) -> Vec<String> {
+    match (platform.architecture.as_str(), platform.variant.as_deref()) {
+        ("amd64", Some(level @ ("v2" | "v3" | "v4"))) => {
+            vec!["-C".to_string(), format!("target-cpu=x86-64-{level}")]
+        }
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amd64_levels_become_target_cpu_flags() {
+        let f = |s: &str| platform_rustflags(&Platform::parse(s).unwrap());
+        assert_eq!(f("linux/amd64/v2"), ["-C", "target-cpu=x86-64-v2"]);
+        assert_eq!(f("linux/amd64/v3"), ["-C", "target-cpu=x86-64-v3"]);
+        assert!(f("linux/amd64").is_empty());
+        assert!(f("linux/arm64").is_empty());
+    }
 
     #[test]
     fn common_platforms_map_to_their_triples() {

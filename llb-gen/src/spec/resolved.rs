@@ -102,6 +102,17 @@ impl Spec {
     /// an error that lists the targets there are.
     pub fn select_target(&self, requested: Option<&str>) -> Result<String, String> {
         let target = requested.unwrap_or(&self.default_target);
+        let (base, deps) = split_dependency_target(target);
+        match self.targets.get(base) {
+            Some(Target::Cargo(_)) => return Ok(target.to_string()),
+            Some(Target::Image(_)) if deps => {
+                return Err(format!(
+                    "--target {target}: `{base}` is an image target; only cargo targets have a \
+                     dependency layer"
+                ))
+            }
+            _ => {}
+        }
         if self.targets.contains_key(target) {
             Ok(target.to_string())
         } else {
@@ -131,10 +142,10 @@ impl Spec {
         images
     }
 
-    /// `target` and every target it depends on, dependencies first.
+    /// `target` and every target it depends on, dependencies first (`X.deps` needs `X`).
     pub fn closure(&self, target: &str) -> Vec<String> {
         let mut order = Vec::new();
-        self.visit(target, &mut order);
+        self.visit(split_dependency_target(target).0, &mut order);
         order
     }
 
@@ -148,6 +159,18 @@ impl Spec {
             }
         }
         order.push(name.to_string());
+    }
+}
+
+/// Suffix that names a cargo target's dependency layer as a target of its own (`build.deps`),
+/// so CI can export it as an image with inline cache.
+pub const DEPENDENCY_TARGET_SUFFIX: &str = ".deps";
+
+/// `("build", true)` for `build.deps`, `("build", false)` for `build`.
+pub fn split_dependency_target(target: &str) -> (&str, bool) {
+    match target.strip_suffix(DEPENDENCY_TARGET_SUFFIX) {
+        Some(base) => (base, true),
+        None => (target, false),
     }
 }
 
