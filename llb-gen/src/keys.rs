@@ -57,6 +57,14 @@
 //! Distinct inputs give distinct mounts, so flipping an input and flipping it back returns to
 //! a warm mount. The readable prefix lets a user find the mount in `docker buildx du`.
 //!
+//! # Dependency layer — keyed by BuildKit on content, no mount id of its own
+//! A cargo step's third-party crates are compiled by a step whose inputs are the SDK, the
+//! manifests-only snapshot, the fetch step's layer and *exactly* the cargo step's environment,
+//! profile and feature flags (so every strict-key input that reaches cargo is in it, and its
+//! fingerprints match the cargo step's). Source edits never change those inputs; a new
+//! dependency, lockfile change or flag always does. Its output is a layer, so it is exported
+//! with the build cache; it only ever seeds an *empty* target cache mount.
+//!
 //! # The mount id is not the exec's cache key
 //! Current BuildKit drops cache mount ids from an exec's cache key (only Dockerfile-style
 //! default ids are kept), so the mount id can only choose *which warm `target/`* a step runs
