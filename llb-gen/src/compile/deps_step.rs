@@ -46,28 +46,36 @@ pub(super) fn prebuild_command(
         "check" | "c" | "clippy" => vec!["check".into()],
         _ => return None,
     };
-    // Which kinds of targets are built decides whether dev-dependencies are; named targets may
-    // not exist among the stand-ins, so they widen to their kind.
+    // Only whether dev-dependencies are built matters: libraries and binaries share the normal
+    // dependencies, and the stand-ins have a library but may lack the step's binaries and
+    // examples (cargo discovers those from files the manifests-only snapshot does not hold). So
+    // any filter that builds tests, benches or examples becomes `--tests` (the stand-in
+    // library's test harness pulls in the dev-dependencies), `--all-targets` stays, and
+    // library/binary filters are dropped.
     let mut kinds = Vec::new();
     let mut args = user_args.iter();
     while let Some(arg) = args.next() {
-        let kind = match arg.as_str() {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        let kind = match flag {
             "--" => break,
-            "--all-targets" | "--lib" | "--bins" | "--tests" | "--benches" | "--examples" => {
-                arg.clone()
+            "--all-targets" => "--all-targets",
+            "--tests" | "--benches" | "--examples" => "--tests",
+            "--test" | "--bench" | "--example" => {
+                if !arg.contains('=') {
+                    args.next();
+                }
+                "--tests"
             }
-            "--bin" | "--test" | "--bench" | "--example" => {
-                args.next();
-                format!("{arg}s").replace("--benchs", "--benches")
+            "--bin" | "--package" | "-p" | "--exclude" | "--features" | "--target-dir" => {
+                if !arg.contains('=') {
+                    args.next();
+                }
+                continue;
             }
-            a if a.starts_with("--bin=") => "--bins".into(),
-            a if a.starts_with("--test=") => "--tests".into(),
-            a if a.starts_with("--bench=") => "--benches".into(),
-            a if a.starts_with("--example=") => "--examples".into(),
             _ => continue,
         };
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
+        if !kinds.contains(&kind.to_string()) {
+            kinds.push(kind.to_string());
         }
     }
     kinds.sort();
@@ -230,7 +238,12 @@ mod tests {
         let p = args(&["app"]);
         assert_eq!(
             prebuild_command("build", &args(&["--bin", "app"]), &p).unwrap(),
-            args(&["build", "-p", "app", "--bins"])
+            args(&["build", "-p", "app"]),
+            "a discovered binary has no stand-in; the library builds the same dependencies"
+        );
+        assert_eq!(
+            prebuild_command("build", &args(&["--example", "demo", "--bin=x"]), &p).unwrap(),
+            args(&["build", "-p", "app", "--tests"])
         );
         assert_eq!(
             prebuild_command("test", &args(&["--workspace"]), &[]).unwrap(),
@@ -247,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             prebuild_command("bench", &args(&["--bench=x", "--bench", "y"]), &p).unwrap(),
-            args(&["bench", "--no-run", "-p", "app", "--benches"])
+            args(&["bench", "--no-run", "-p", "app", "--tests"])
         );
         assert_eq!(prebuild_command("doc", &[], &p), None);
     }

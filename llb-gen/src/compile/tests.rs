@@ -731,7 +731,7 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
     let execs = exec_ops(&c);
     let deps = execs
         .iter()
-        .find(|e| e.meta.as_ref().unwrap().args[2].contains("-p hello --bins"))
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("build --profile release -p hello\n"))
         .expect("a dependency layer step");
     let build = execs
         .iter()
@@ -741,7 +741,7 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
     let script = &deps_meta.args[2];
     assert!(
         script.contains(
-            "cargo --locked --offline --config /cachet/vendor/config.toml build --profile release -p hello --bins"
+            "cargo --locked --offline --config /cachet/vendor/config.toml build --profile release -p hello\n"
         ),
         "{script}"
     );
