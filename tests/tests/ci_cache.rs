@@ -30,9 +30,9 @@
 //!   nothing built for a workspace crate.
 //! - [`each_amd64_level_has_its_own_warm_cache`]: `linux/amd64` and `linux/amd64/v2` get separate
 //!   dependency layers and target caches, and switching back is fully cached.
-//! - [`a_discovered_binary_gets_a_dependency_layer`] (ignored: a product bug, see there): the
-//!   same seeding for a binary cargo auto-discovers at `src/main.rs`. Until it is fixed the
-//!   tests above declare the binary with `[[bin]]`.
+//! - [`a_discovered_binary_gets_a_dependency_layer`]: the same seeding for a binary cargo
+//!   auto-discovers at `src/main.rs` (the round trips above use that layout too; seeding and
+//!   platforms declare it with `[[bin]]`, so both layouts are covered).
 //!
 //! Wiping a builder disturbs other builds on it, so every test here holds a per-engine lock:
 //! shared for ordinary builds, exclusive around a wipe and the builds that rely on it. `cargo
@@ -578,7 +578,7 @@ fn a_registry_cache_warms_a_wiped_buildx_builder() {
     let _lock = exclusive(engine);
     let started = Instant::now();
     let env = Env::get();
-    let mut app = App::new("ci-registry", BinLayout::Declared);
+    let mut app = App::new("ci-registry", BinLayout::Discovered);
     let cache_ref = format!(
         "{}/cachet-test/ci-cache:{}",
         env.registry(),
@@ -660,7 +660,7 @@ fn inline_cache_images_warm_a_wiped_dockerd() {
     let _lock = exclusive(engine);
     let started = Instant::now();
     let env = Env::get();
-    let mut app = App::new("ci-inline", BinLayout::Declared);
+    let mut app = App::new("ci-inline", BinLayout::Discovered);
     let nonce = fixtures::nonce();
     let deps_ref = format!("{}/cachet-test/ci-inline-deps:{nonce}", env.registry());
     let app_ref = format!("{}/cachet-test/ci-inline-app:{nonce}", env.registry());
@@ -979,15 +979,10 @@ fn each_amd64_level_has_its_own_warm_cache() {
 /// gets a dependency layer like a declared one: the prebuild step compiles the registry crate
 /// and the cargo step does not.
 ///
-/// Fails today: the manifests-only snapshot gives such a package only a `src/lib.rs` stand-in
-/// (`Package::stubs` adds `src/main.rs` for declared `[[bin]]` targets only), the prebuild
-/// step widens `--bin app` to `--bins`, cargo warns "target filter `bins` specified, but no
-/// targets matched; this is a no-op" and builds nothing, so the layer is empty and every
-/// runner compiles `cachet-dep-ci` in the cargo step. The other tests here declare `[[bin]]`
-/// ([`BinLayout::Declared`]) so that they test the cache round trips rather than this bug.
+/// The manifests-only snapshot gives such a package only a `src/lib.rs` stand-in, so the
+/// prebuild step must not filter on binaries (it once widened `--bin app` to `--bins`, which
+/// matched nothing and left the layer empty); the library builds the same dependencies.
 #[test]
-#[ignore = "product bug: a binary auto-discovered at src/main.rs has no stand-in, so the \
-            prebuild's `--bins` matches nothing and the dependency layer is empty"]
 fn a_discovered_binary_gets_a_dependency_layer() {
     on_each_engine(|engine| {
         let _lock = shared(engine);
