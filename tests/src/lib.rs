@@ -32,6 +32,7 @@ mod engine;
 mod env;
 pub mod fixtures;
 mod image;
+pub mod matrix;
 pub mod process;
 mod project;
 pub mod registry;
