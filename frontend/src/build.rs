@@ -147,7 +147,8 @@ async fn read_spec(
         .map_err(|e| e.to_string())?
         .session(session_id.to_string())
         .follow_paths([opts.filename.clone()])
-        .shared_key_hint(opts.spec_local.clone())
+        // Never reuse an earlier transfer: it would trust size and mtime (see compile/sources).
+        .shared_key_hint(format!("{}-{session_id}", opts.spec_local))
         .custom_name(format!("[cachet] load spec {}", opts.filename))
         .into_state();
     let reference = gateway
@@ -213,7 +214,7 @@ async fn read_matching(
         .session(session_id.to_string())
         .include_patterns(patterns.iter().cloned())
         .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
-        .shared_key_hint(format!("cachet-metadata-{}", opts.context_local))
+        .shared_key_hint(format!("cachet-metadata-{}-{session_id}", opts.context_local))
         .custom_name("[cachet] load cargo manifests")
         .into_state();
     let reference = gateway

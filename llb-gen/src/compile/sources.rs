@@ -6,6 +6,9 @@
 //! `.git` never enter. Empty stand-ins are added for the target roots of packages whose sources
 //! are left out, so cargo can still load every workspace member. The first file of every
 //! snapshot records the SDK identity, so every file op of the build changes with the SDK.
+//!
+//! Transfers are never incremental across builds (see [`Context::snapshot`]): BuildKit's file
+//! sync trusts size and mtime, which is exactly what container builds cannot trust.
 
 use crate::llb::{Copy, Local, Mkdir, Mkfile, State};
 use crate::project::{SnapshotPlan, ALWAYS_EXCLUDED};
@@ -32,7 +35,14 @@ impl Context<'_> {
         let mut local = Local::new(&self.request.context_local)?
             .session(self.request.session_id.clone())
             .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
-            .shared_key_hint(format!("cachet-{}", self.request.context_local))
+            // A transfer that reuses an earlier one skips files whose size and mtime look
+            // unchanged, so a same-size edit under clamped timestamps would arrive stale. Keyed
+            // on the session, every build transfers what it reads afresh; the snapshot's cache
+            // key is its content either way.
+            .shared_key_hint(format!(
+                "cachet-{}-{}",
+                self.request.context_local, self.request.session_id
+            ))
             .custom_name(format!("[cachet] load {what}"));
         if !plan.include.is_empty() {
             local = local.include_patterns(plan.include.iter().cloned());
