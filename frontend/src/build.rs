@@ -214,7 +214,10 @@ async fn read_matching(
         .session(session_id.to_string())
         .include_patterns(patterns.iter().cloned())
         .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
-        .shared_key_hint(format!("cachet-metadata-{}-{session_id}", opts.context_local))
+        .shared_key_hint(format!(
+            "cachet-metadata-{}-{session_id}",
+            opts.context_local
+        ))
         .custom_name("[cachet] load cargo manifests")
         .into_state();
     let reference = gateway
