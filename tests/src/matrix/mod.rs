@@ -173,6 +173,42 @@ pub fn markdown(rows: &[Row]) -> String {
     out
 }
 
+/// How many rows of each engine and subject got each verdict, as a markdown table.
+pub fn summary(rows: &[Row]) -> String {
+    const VERDICTS: [Verdict; 5] = [
+        Verdict::Ok,
+        Verdict::Stale,
+        Verdict::NeedlessRebuild,
+        Verdict::Failed,
+        Verdict::NotApplicable,
+    ];
+    let mut out = String::from("| engine |");
+    for v in VERDICTS {
+        out.push_str(&format!(" {v} |"));
+    }
+    out.push_str("\n| --- |");
+    out.push_str(&" ---: |".repeat(VERDICTS.len()));
+    out.push('\n');
+    let mut engines: Vec<&str> = Vec::new();
+    for r in rows {
+        if !engines.contains(&r.engine.as_str()) {
+            engines.push(&r.engine);
+        }
+    }
+    for engine in engines {
+        out.push_str(&format!("| {engine} |"));
+        for v in VERDICTS {
+            let n = rows
+                .iter()
+                .filter(|r| r.engine == engine && r.verdict == v)
+                .count();
+            out.push_str(&format!(" {n} |"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +231,10 @@ mod tests {
         let table = markdown(&[row(Subject::Reference, Verdict::Stale)]);
         assert!(table.contains("| a \\| b |"), "{table}");
         assert!(table.contains("STALE (expected)"), "{table}");
+        let counts = summary(&[
+            row(Subject::Cachet, Verdict::Ok),
+            row(Subject::Cachet, Verdict::Stale),
+        ]);
+        assert!(counts.contains("| e | 1 | 1 | 0 | 0 | 0 |"), "{counts}");
     }
 }

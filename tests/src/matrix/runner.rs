@@ -488,6 +488,13 @@ impl Run<'_> {
             };
         };
         self.last_built = Some(state.clone());
+        if std::env::var_os("CACHET_MATRIX_LOG").is_some() {
+            eprintln!(
+                "--- build A\n{}\n--- build B\n{}",
+                result_a.progress(),
+                result_b.progress()
+            );
+        }
         let _ = std::fs::remove_dir_all(&ctx_b);
         let got_a = outcome(&result_a, &state, &out_a);
         let got_b = outcome(&result_b, &other, &out_b);
