@@ -34,6 +34,7 @@ pub mod fixtures;
 mod image;
 pub mod matrix;
 pub mod process;
+pub mod progress;
 mod project;
 pub mod registry;
 

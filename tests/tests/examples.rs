@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cachet_tests::progress::vertices;
 use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
 
 const APP_LINE: &str = "app: greetings from the greeting crate";
@@ -39,29 +40,6 @@ fn example_project(example: &str, label: &str, marked: &str) -> TempProject {
     let source = std::fs::read_to_string(project.path().join(marked)).unwrap();
     project.write(marked, format!("{source}\n// cachet-tests run {nonce}\n"));
     project
-}
-
-/// `(vertex name, cached)` for every named step in a `--progress=plain` log.
-fn vertices(progress: &str) -> Vec<(String, bool)> {
-    let mut names: Vec<(String, String)> = Vec::new();
-    let mut cached = std::collections::BTreeSet::new();
-    for line in progress.lines() {
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((id, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        if text.starts_with('[') && !names.iter().any(|(i, _)| i == id) {
-            names.push((id.to_string(), text.to_string()));
-        } else if text.trim() == "CACHED" {
-            cached.insert(id.to_string());
-        }
-    }
-    names
-        .into_iter()
-        .map(|(id, name)| (name, cached.contains(&id)))
-        .collect()
 }
 
 /// Target `target`'s `cargo … <subcommand> …` step in a progress log (`[test] cargo --locked

@@ -17,6 +17,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cachet_tests::progress::vertices;
 use cachet_tests::registry::{Registry, Request};
 use cachet_tests::{
     fixtures, on_each_engine, process, unique_tag, Build, Engine, Env, Image, TempProject,
@@ -25,29 +26,6 @@ use cachet_tests::{
 const DEP: &str = "cachet-dep-a";
 const SECRET_ID: &str = "corp-token";
 const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
-
-/// `(vertex name, cached)` for every named step in a `--progress=plain` log.
-fn vertices(progress: &str) -> Vec<(String, bool)> {
-    let mut names: Vec<(String, String)> = Vec::new();
-    let mut cached = std::collections::BTreeSet::new();
-    for line in progress.lines() {
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((id, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        if text.starts_with('[') && !names.iter().any(|(i, _)| i == id) {
-            names.push((id.to_string(), text.to_string()));
-        } else if text.trim() == "CACHED" {
-            cached.insert(id.to_string());
-        }
-    }
-    names
-        .into_iter()
-        .map(|(id, name)| (name, cached.contains(&id)))
-        .collect()
-}
 
 /// The one step whose name starts with `prefix`: `(name, cached)`.
 #[track_caller]

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use cachet_tests::progress::vertices;
 use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
 
 const HELLO_LINE: &str = "Hello from a Cachet build!";
@@ -29,29 +30,6 @@ fn hello_project(label: &str) -> TempProject {
     );
     project.write("Cachet.toml", renamed);
     project
-}
-
-/// `(vertex name, cached)` for every named step in a `--progress=plain` log.
-fn vertices(progress: &str) -> Vec<(String, bool)> {
-    let mut names: Vec<(String, String)> = Vec::new();
-    let mut cached = std::collections::BTreeSet::new();
-    for line in progress.lines() {
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((id, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        if text.starts_with('[') && !names.iter().any(|(i, _)| i == id) {
-            names.push((id.to_string(), text.to_string()));
-        } else if text.trim() == "CACHED" {
-            cached.insert(id.to_string());
-        }
-    }
-    names
-        .into_iter()
-        .map(|(id, name)| (name, cached.contains(&id)))
-        .collect()
 }
 
 /// The steps Cachet itself adds to the graph (sources, cargo steps, image steps).
