@@ -99,8 +99,12 @@ pub(super) fn layer(
     exec_env: &[(String, String)],
     building_flags: &[String],
 ) -> Result<Option<State>, CompileError> {
-    let Some(vendor) = super::fetch_step::vendored(ctx)? else {
-        return Ok(None);
+    // Third-party sources come from the fetch step, or from the user's own vendor directory,
+    // which the manifests snapshot carries (it is one of the config directories).
+    let vendor = match super::fetch_step::vendored(ctx)? {
+        Some(fetched) => Some(fetched),
+        None if ctx.layout.vendored_by_user && ctx.layout.remote_packages > 0 => None,
+        None => return Ok(None),
     };
     let Some(workspace) = ctx.layout.workspace.clone() else {
         return Ok(None);
@@ -117,13 +121,10 @@ pub(super) fn layer(
     let Some(prebuild) = prebuild_command(step.subcommand(), &step.args[1..], &packages) else {
         return Ok(None);
     };
-    let mut command: Vec<String> = vec![
-        "cargo".into(),
-        "--locked".into(),
-        "--offline".into(),
-        "--config".into(),
-        VENDOR_CONFIG.into(),
-    ];
+    let mut command: Vec<String> = vec!["cargo".into(), "--locked".into(), "--offline".into()];
+    if vendor.is_some() {
+        command.extend(["--config".to_string(), VENDOR_CONFIG.to_string()]);
+    }
     command.push(prebuild[0].clone());
     command.extend(building_flags.iter().cloned());
     command.extend(prebuild[1..].iter().cloned());
@@ -182,10 +183,13 @@ pub(super) fn layer(
     for (k, v) in exec_env {
         exec = exec.env(k.clone(), v.clone());
     }
-    let exec = exec
+    exec = exec
         .mount(Mount::bind(SRC_DIR, &manifests).no_output())
-        .mount(Mount::bind(TARGET_DIR, &State::scratch()))
-        .mount(Mount::bind(VENDOR_DIR, &vendor).readonly())
+        .mount(Mount::bind(TARGET_DIR, &State::scratch()));
+    if let Some(vendor) = &vendor {
+        exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
+    }
+    let exec = exec
         .mount(Mount::tmpfs("/tmp"))
         .network(NetMode::None)
         .platform(ctx.request.platform.clone())
@@ -207,7 +211,10 @@ pub(super) fn layer(
             ("sources".to_string(), json!(plan)),
             (
                 "fetch".to_string(),
-                json!(vendor.digest().map(|d| d.to_string()).unwrap_or_default()),
+                match &vendor {
+                    Some(v) => json!(v.digest().map(|d| d.to_string()).unwrap_or_default()),
+                    None => json!("vendored in the context"),
+                },
             ),
         ]),
         keys: None,

@@ -887,3 +887,40 @@ fn an_amd64_level_is_a_codegen_flag_and_a_separate_cache() {
         "platforms never share a mount, in either mode"
     );
 }
+
+#[test]
+fn a_project_that_vendors_itself_gets_a_dependency_layer_without_a_fetch_step() {
+    let mut project = workspace_files(REMOTE_LOCK);
+    project.files.insert(
+        ".cargo/config.toml".to_string(),
+        b"[source.crates-io]\nreplace-with = \"vendored\"\n[source.vendored]\ndirectory = \"third_party\"\n"
+            .to_vec(),
+    );
+    let c = compiled_with(SPEC, "build", project);
+    let execs = exec_ops(&c);
+    assert_eq!(
+        execs.len(),
+        2,
+        "dependency layer and build, nothing fetched"
+    );
+    let deps = c
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::Dependencies)
+        .expect("a dependency layer");
+    let include = deps.inputs["sources"]["include"].as_array().unwrap();
+    assert!(
+        include.contains(&serde_json::json!("third_party")),
+        "the user's vendor directory is an input of the layer: {include:?}"
+    );
+    assert!(!include.contains(&serde_json::json!("src")), "{include:?}");
+    for exec in &execs {
+        let script = &exec.meta.as_ref().unwrap().args[2];
+        assert!(!script.contains("/cachet/vendor"), "{script}");
+        assert!(
+            script.contains("cargo --locked --offline build"),
+            "{script}"
+        );
+        assert!(exec.mounts.iter().all(|m| m.dest != "/cachet/vendor"));
+    }
+}
