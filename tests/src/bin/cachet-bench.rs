@@ -1,0 +1,127 @@
+//! `cachet-bench`: Cachet against a plain Dockerfile, the cache-mount Dockerfile, cargo-chef and
+//! host-native cargo, on ripgrep, on both engines. Writes a markdown table and the raw numbers.
+//!
+//! ```sh
+//! scripts/bench            # the full suite: ripgrep 14.1.1, 3 runs, both engines (~2 h)
+//! scripts/bench --smoke    # one run on the tiny fixture (a few minutes; part of .ci/run)
+//! ```
+//!
+//! Options: `--smoke`, `--runs N` (default 3), `--engine dockerd|buildx` (default both),
+//! `--contender NAME` (repeatable: plain, cache-mount, cargo-chef, cachet, host; default all),
+//! `--results DIR` (default `bench/results` in the repository). Results go to
+//! `DIR/<fixture>.json` (rewritten after every sample) and `DIR/<fixture>.md`; the table is also
+//! printed on stdout, progress on stderr. The suite wipes the engines' build caches: nothing else
+//! may build on them meanwhile. It exits non-zero if a build fails; it never judges speed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cachet_tests::bench::report::Results;
+use cachet_tests::bench::runner::{self, Options};
+use cachet_tests::bench::{fixture, Contender};
+use cachet_tests::{fixtures, Engine, Env};
+
+const USAGE: &str = "usage: cachet-bench [--smoke] [--runs N] [--engine dockerd|buildx] \
+                     [--contender NAME]... [--results DIR]";
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("cachet-bench: {message}\n{USAGE}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut smoke = false;
+    let mut runs: Option<u32> = None;
+    let mut engines = Engine::ALL.to_vec();
+    let mut contenders: Vec<Contender> = Vec::new();
+    let mut results_dir = fixtures::repo_root().join("bench/results");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--smoke" => smoke = true,
+            "--runs" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => runs = Some(n),
+                _ => return usage("--runs needs a positive number"),
+            },
+            "--engine" => match args.next().as_deref() {
+                Some("dockerd") => engines = vec![Engine::Dockerd],
+                Some("buildx") => engines = vec![Engine::Buildx],
+                other => return usage(&format!("--engine {other:?}: expected dockerd or buildx")),
+            },
+            "--contender" => match args.next().as_deref().and_then(Contender::parse) {
+                Some(c) => contenders.push(c),
+                None => {
+                    return usage(
+                        "--contender needs one of plain, cache-mount, cargo-chef, cachet, host",
+                    )
+                }
+            },
+            "--results" => match args.next() {
+                Some(dir) => results_dir = PathBuf::from(dir),
+                None => return usage("--results needs a directory"),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return usage(&format!("unknown argument {other:?}")),
+        }
+    }
+    if contenders.is_empty() {
+        contenders = Contender::ALL.to_vec();
+    }
+    let bench_dir = Env::get().state_dir().join("bench");
+    let prepared = if smoke {
+        fixture::tiny(&bench_dir)
+    } else {
+        eprintln!("[bench] preparing ripgrep (downloads and vendors crates the first time)");
+        fixture::ripgrep(&bench_dir)
+    };
+    let fixture = match prepared {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cachet-bench: cannot prepare the fixture: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = Options {
+        runs: runs.unwrap_or(if smoke { 1 } else { 3 }),
+        engines,
+        contenders,
+        work: bench_dir.join("work"),
+        tools: bench_dir.join("tools"),
+        fixture,
+    };
+    if let Err(e) = std::fs::create_dir_all(&results_dir) {
+        eprintln!("cachet-bench: cannot create {}: {e}", results_dir.display());
+        return ExitCode::FAILURE;
+    }
+    let json_path = results_dir.join(format!("{}.json", options.fixture.name));
+    let md_path = results_dir.join(format!("{}.md", options.fixture.name));
+    let save = |results: &Results| {
+        if let Ok(text) = serde_json::to_string_pretty(results) {
+            let _ = std::fs::write(&json_path, text + "\n");
+        }
+    };
+    match runner::run(&options, save) {
+        Ok(results) => {
+            save(&results);
+            let table = results.markdown();
+            if let Err(e) = std::fs::write(&md_path, &table) {
+                eprintln!("cachet-bench: cannot write {}: {e}", md_path.display());
+                return ExitCode::FAILURE;
+            }
+            println!("{table}");
+            eprintln!(
+                "[bench] wrote {} and {}",
+                md_path.display(),
+                json_path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cachet-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
