@@ -163,6 +163,15 @@ const GOALS: &[Goal] = &[
     },
 ];
 
+/// Seconds with two decimals below 10 s (no-op builds), one above.
+fn seconds(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// Human title of an engine name.
 fn engine_title(engine: &str) -> String {
     match engine {
@@ -220,7 +229,7 @@ impl Results {
                 for c in Contender::ALL {
                     match m.get(c, scenario) {
                         Some(v) => {
-                            let _ = write!(row, " {v:.1} |");
+                            let _ = write!(row, " {} |", seconds(v));
                         }
                         None if !scenario.applies_to(c) => row.push_str(" n/a |"),
                         None => row.push_str(" – |"),
@@ -335,7 +344,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| no-op | – | – | – | 1.0 | – | ≤ 1.5 s | 1.00 s (met) |"),
+            md.contains("| no-op | – | – | – | 1.00 | – | ≤ 1.5 s | 1.00 s (met) |"),
             "{md}"
         );
         assert!(

@@ -8,7 +8,8 @@
 //!
 //! Options: `--smoke`, `--runs N` (default 3), `--engine dockerd|buildx` (default both),
 //! `--contender NAME` (repeatable: plain, cache-mount, cargo-chef, cachet, host; default all),
-//! `--results DIR` (default `bench/results` in the repository). Results go to
+//! `--results DIR` (default `bench/results` in the repository); `--render FILE.json` prints the
+//! table of saved results without measuring anything. Results go to
 //! `DIR/<fixture>.json` (rewritten after every sample) and `DIR/<fixture>.md`; the table is also
 //! printed on stdout, progress on stderr. The suite wipes the engines' build caches: nothing else
 //! may build on them meanwhile. It exits non-zero if a build fails; it never judges speed.
@@ -22,7 +23,7 @@ use cachet_tests::bench::{fixture, Contender};
 use cachet_tests::{fixtures, Engine, Env};
 
 const USAGE: &str = "usage: cachet-bench [--smoke] [--runs N] [--engine dockerd|buildx] \
-                     [--contender NAME]... [--results DIR]";
+                     [--contender NAME]... [--results DIR] | --render RESULTS.json";
 
 fn usage(message: &str) -> ExitCode {
     eprintln!("cachet-bench: {message}\n{USAGE}");
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     let mut engines = Engine::ALL.to_vec();
     let mut contenders: Vec<Contender> = Vec::new();
     let mut results_dir = fixtures::repo_root().join("bench/results");
+    let mut render: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -56,6 +58,10 @@ fn main() -> ExitCode {
                     )
                 }
             },
+            "--render" => match args.next() {
+                Some(path) => render = Some(PathBuf::from(path)),
+                None => return usage("--render needs a results JSON file"),
+            },
             "--results" => match args.next() {
                 Some(dir) => results_dir = PathBuf::from(dir),
                 None => return usage("--results needs a directory"),
@@ -69,6 +75,11 @@ fn main() -> ExitCode {
     }
     if contenders.is_empty() {
         contenders = Contender::ALL.to_vec();
+    }
+    contenders.sort();
+    contenders.dedup();
+    if let Some(json) = render {
+        return render_saved(&json);
     }
     let bench_dir = Env::get().state_dir().join("bench");
     let prepared = if smoke {
@@ -121,6 +132,23 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("cachet-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Print the markdown table of results saved by an earlier run.
+fn render_saved(path: &std::path::Path) -> ExitCode {
+    let parsed = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str::<Results>(&text).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(results) => {
+            println!("{}", results.markdown());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cachet-bench: cannot read {}: {e}", path.display());
             ExitCode::FAILURE
         }
     }
