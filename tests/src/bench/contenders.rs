@@ -128,9 +128,21 @@ fn cachet(fixture: &Fixture) -> String {
          [args]\nTARGET_CPU = \"{BASE_TARGET_CPU}\"\n\n\
          [cargo]\nprofile = \"release\"\nrustflags = [\"-C\", \"target-cpu=${{TARGET_CPU}}\"]\n\n\
          [target.build]\ncargo = [\"build\", \"--bin\", \"{bin}\"]\nartifacts = {{ {bin} = \"{bin}\" }}\n",
-        name = fixture.name,
+        name = project_name(&fixture.name),
         bin = fixture.binary,
     )
+}
+
+/// A `[project] name` made of the fixture's name (spec names allow no dots).
+fn project_name(fixture: &str) -> String {
+    fixture
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -141,7 +153,7 @@ mod tests {
 
     fn fixture() -> Fixture {
         Fixture {
-            name: "tiny".into(),
+            name: "ripgrep-14.1.1".into(),
             dir: PathBuf::from("/nowhere"),
             bumped_lock: PathBuf::from("/nowhere.lock"),
             bump: "tinydep 1.0.0 -> 1.0.1".into(),
