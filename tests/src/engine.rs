@@ -63,6 +63,31 @@ impl Engine {
         cmd
     }
 
+    /// Remove every build cache record of this engine, cache mounts included
+    /// (`docker buildx prune --all` / `docker builder prune --all`). Every other build on the
+    /// engine loses its cache too: callers make sure nothing else builds meanwhile.
+    pub fn wipe_build_cache(self) -> Result<(), String> {
+        let env = Env::get();
+        let mut cmd = Self::docker(env);
+        match self {
+            Engine::Buildx => cmd.args([
+                "buildx",
+                "prune",
+                "--all",
+                "--force",
+                "--builder",
+                env.builder(),
+            ]),
+            Engine::Dockerd => cmd.args(["builder", "prune", "--all", "--force"]),
+        };
+        let result = process::run(&mut cmd, Duration::from_secs(600));
+        if result.success() {
+            Ok(())
+        } else {
+            Err(format!("wiping {self}'s build cache failed: {result}"))
+        }
+    }
+
     /// Start describing a build of `context` on this engine.
     pub fn build(self, context: impl Into<PathBuf>) -> Build {
         Build::new(self, context)

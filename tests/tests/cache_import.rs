@@ -58,14 +58,7 @@ fn cache_from_serves_a_wiped_builder() {
                     .arg(format!("--cache-to=type=registry,ref={cache_ref},mode=max"))
                     .run()
                     .assert_success();
-                docker(&[
-                    "buildx",
-                    "prune",
-                    "--all",
-                    "--force",
-                    "--builder",
-                    env.builder(),
-                ]);
+                engine.wipe_build_cache().unwrap();
             }
             Engine::Dockerd => {
                 // dockerd 20.10 exports only inline cache, carried by the pushed image.
@@ -78,7 +71,7 @@ fn cache_from_serves_a_wiped_builder() {
                     .assert_success();
                 docker(&["push", &cache_ref]);
                 docker(&["image", "rm", "-f", &cache_ref]);
-                docker(&["builder", "prune", "--all", "--force"]);
+                engine.wipe_build_cache().unwrap();
                 // As a dockerd CI job would: pull the cache image first. dockerd 20.10 can
                 // fail to export layers it only knows from inline-cache metadata ("failed to
                 // get layer … layer does not exist", moby/moby#41595). The build below without
@@ -97,17 +90,7 @@ fn cache_from_serves_a_wiped_builder() {
             !cargo_step_cached(without.progress()),
             "{engine}: the wipe did not clear the cache"
         );
-        match engine {
-            Engine::Buildx => docker(&[
-                "buildx",
-                "prune",
-                "--all",
-                "--force",
-                "--builder",
-                env.builder(),
-            ]),
-            Engine::Dockerd => docker(&["builder", "prune", "--all", "--force"]),
-        }
+        engine.wipe_build_cache().unwrap();
 
         let import = match engine {
             Engine::Buildx => format!("--cache-from=type=registry,ref={cache_ref}"),

@@ -496,17 +496,9 @@ fn docker(args: &[&str]) -> String {
 /// Remove every build cache record of `engine`, cache mounts included (nothing of ours is in
 /// use: this test holds the engine's lock exclusively).
 fn wipe(engine: Engine) {
-    match engine {
-        Engine::Buildx => docker(&[
-            "buildx",
-            "prune",
-            "--all",
-            "--force",
-            "--builder",
-            Env::get().builder(),
-        ]),
-        Engine::Dockerd => docker(&["builder", "prune", "--all", "--force"]),
-    };
+    if let Err(e) = engine.wipe_build_cache() {
+        panic!("{e}");
+    }
 }
 
 /// Run an exported binary on the host (they are static); its stdout, trimmed.

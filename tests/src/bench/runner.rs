@@ -204,7 +204,7 @@ impl<'a> Sequence<'a> {
         let file = self.scratch.join(file_name);
         std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
 
-        wipe(engine)?;
+        engine.wipe_build_cache()?;
         warm_up(engine, &self.scratch)?;
         let leaf = self.fixture().leaf_file.clone();
         let core = self.fixture().core_file.clone();
@@ -335,7 +335,7 @@ impl<'a> Sequence<'a> {
                         tail(result.progress(), 60)
                     ));
                 }
-                wipe(engine)?;
+                engine.wipe_build_cache()?;
                 vec![format!("--cache-from=type=registry,ref={cache_ref}")]
             }
             Engine::Dockerd => {
@@ -366,7 +366,7 @@ impl<'a> Sequence<'a> {
                 let mut rm = vec!["image", "rm", "-f"];
                 rm.extend(refs.iter().map(String::as_str));
                 docker(&rm)?;
-                wipe(engine)?;
+                engine.wipe_build_cache()?;
                 // dockerd 20.10 only uses --cache-from images that are in its store.
                 for reference in &refs {
                     docker(&["pull", reference])?;
@@ -446,22 +446,6 @@ fn docker(args: &[&str]) -> Result<String, String> {
             result.stderr.trim()
         ))
     }
-}
-
-/// Remove every build cache record of `engine`, cache mounts included.
-fn wipe(engine: Engine) -> Result<(), String> {
-    match engine {
-        Engine::Buildx => docker(&[
-            "buildx",
-            "prune",
-            "--all",
-            "--force",
-            "--builder",
-            Env::get().builder(),
-        ]),
-        Engine::Dockerd => docker(&["builder", "prune", "--all", "--force"]),
-    }
-    .map(|_| ())
 }
 
 /// Bring the base images (the SDK, the cargo-chef image, the frontend) into the engine's
