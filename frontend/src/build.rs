@@ -90,6 +90,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         }),
         resolve_mode,
         labels: opts.labels.clone(),
+        cache_travels: opts.cache_travels(),
         project,
     };
     let compiled =

@@ -71,6 +71,17 @@ pub enum OptsError {
 }
 
 impl FrontendOpts {
+    /// Whether the build's layer cache travels between builders: it imports a cache
+    /// (`--cache-from`) or writes inline cache (`--build-arg BUILDKIT_INLINE_CACHE=1`, read
+    /// the way BuildKit reads it: Go's boolean spellings).
+    pub fn cache_travels(&self) -> bool {
+        let inline = self
+            .build_args
+            .get("BUILDKIT_INLINE_CACHE")
+            .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+        inline || !self.cache_imports.is_empty()
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<FrontendOpts, OptsError> {
         let values = std::env::vars()
@@ -269,6 +280,26 @@ mod tests {
         assert_eq!(o.cache_imports.len(), 2);
         assert_eq!(o.cache_imports[1].attrs["ref"], "127.0.0.1:5050/cache:b");
         assert_eq!(o.network, Some(NetworkMode::None));
+    }
+
+    #[test]
+    fn a_cache_travels_when_imported_or_written_inline() {
+        assert!(!parse(&[]).unwrap().cache_travels());
+        assert!(!parse(&["cache-from="]).unwrap().cache_travels());
+        assert!(parse(&["cache-from=127.0.0.1:5050/cache:a"])
+            .unwrap()
+            .cache_travels());
+        assert!(parse(&["build-arg:BUILDKIT_INLINE_CACHE=1"])
+            .unwrap()
+            .cache_travels());
+        assert!(!parse(&["build-arg:BUILDKIT_INLINE_CACHE=0"])
+            .unwrap()
+            .cache_travels());
+        assert!(
+            parse(&[r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"r/c:1"}}]"#])
+                .unwrap()
+                .cache_travels()
+        );
     }
 
     #[test]

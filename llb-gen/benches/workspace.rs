@@ -433,6 +433,7 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         network_override: None,
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
+        cache_travels: false,
         project: project.clone(),
     }
 }

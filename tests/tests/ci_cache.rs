@@ -1,6 +1,6 @@
-//! A fresh CI runner starts warm: the fetch layer and the dependency layer travel through a
+//! A fresh CI runner starts warm: the fetch layer and the dependency layers travel through a
 //! registry (`--cache-to`/`--cache-from` on current BuildKit, inline cache on dockerd 20.10),
-//! the target cache mount (which never travels) is seeded from the dependency layer, and
+//! the target cache mount (which never travels) is seeded from the dependency layers, and
 //! seeding changes nothing in the output. Each CPU level of `linux/amd64` is its own warm cache.
 //!
 //! The project: a binary `app` that prints a line from a registry crate (`cachet-dep-ci`,
@@ -9,20 +9,23 @@
 //! POPCNT (the x86-64 level). Which crates cargo compiles in the cargo step says what its target
 //! cache held when it started:
 //!
-//! | cargo step compiles                      | the mount was                                |
-//! | ---------------------------------------- | -------------------------------------------- |
-//! | `app` only                               | warm (this project built before)             |
-//! | `greeting` and `app`, no `cachet-dep-ci` | empty, then seeded from the dependency layer |
-//! | `cachet-dep-ci` too                      | empty and not seeded (what this guards)      |
+//! | cargo step compiles                      | the mount was                                  |
+//! | ---------------------------------------- | ---------------------------------------------- |
+//! | `app` only                               | warm, or (cache travels) seeded from the       |
+//! |                                          | workspace dependency layer                     |
+//! | `greeting` and `app`, no `cachet-dep-ci` | empty, then seeded from the dependency layer   |
+//! | `cachet-dep-ci` too                      | empty and not seeded (what this guards)        |
 //!
-//! (`greeting` is compiled after seeding because the layer never holds a workspace crate: its
-//! stand-in's artifacts are deleted before the layer is taken.)
+//! (The third-party dependency layer never holds a workspace crate: its stand-ins' artifacts
+//! are deleted before the layer is taken. A build whose cache travels — it imports a cache or
+//! writes inline cache, as CI jobs do — also gets `greeting` compiled into a workspace
+//! dependency layer on top, with `app`'s stand-in artifacts deleted.)
 //!
-//! - [`a_registry_cache_warms_a_wiped_buildx_builder`]: build with
-//!   `--cache-to type=registry,mode=max`, wipe the builder (cache mounts too), stop the crate
-//!   registry, edit, build with `--cache-from`: fetch and dependency layer come from the
-//!   registry cache, only the workspace's crates compile, and the output matches a `--no-cache`
-//!   build of the same sources.
+//! - [`a_registry_cache_warms_a_wiped_buildx_builder`]: build with `--cache-from` and
+//!   `--cache-to type=registry,mode=max` (as a CI job does), wipe the builder (cache mounts
+//!   too), stop the crate registry, edit `app`, build with `--cache-from`: fetch and both
+//!   dependency layers come from the registry cache, only `app` compiles, and the output
+//!   matches a `--no-cache` build of the same sources.
 //! - [`inline_cache_images_warm_a_wiped_dockerd`]: the same on dockerd 20.10 with inline cache:
 //!   `--target build.deps` pushed as an image beside the app image, both pulled after the wipe.
 //! - [`seeding_does_not_change_the_output`]: a warm mount and a freshly seeded one produce
@@ -426,6 +429,10 @@ fn prebuild_step(progress: &str) -> Vertex {
     step(progress, "[build] prebuild dependencies · ")
 }
 
+fn workspace_prebuild_step(progress: &str) -> Vertex {
+    step(progress, "[build] prebuild workspace dependencies · ")
+}
+
 fn cargo_step(progress: &str) -> Vertex {
     step(progress, "[build] cargo build ")
 }
@@ -441,6 +448,39 @@ fn compiled(log: &str) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// The cargo step of a build whose cache travels started from an empty mount seeded from the
+/// workspace dependency layer: it compiled `app` alone, neither `greeting` (in that layer) nor
+/// the registry crate (in the layer below it).
+#[track_caller]
+fn assert_seeded_with_workspace_dependencies(engine: Engine, what: &str, progress: &str) {
+    let cargo = cargo_step(progress);
+    assert!(
+        !cargo.cached,
+        "{engine}, {what}: `{}` should run:\n{progress}",
+        cargo.name
+    );
+    assert_eq!(
+        compiled(&cargo.log),
+        [APP],
+        "{engine}, {what}: the cargo step should compile {APP} only (its mount was empty, \
+         seeded from the workspace dependency layer):\n{}",
+        cargo.log
+    );
+}
+
+/// The workspace dependency layer step ran and compiled the workspace library, on top of the
+/// registry crate (and `app`'s stand-in, whose artifacts it then deletes).
+#[track_caller]
+fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
+    let crates = compiled(&prebuild.log);
+    assert!(
+        !prebuild.cached && crates.iter().any(|c| c == LIB) && !crates.iter().any(|c| c == DEP),
+        "{engine}, {what}: `{}` should run and compile {LIB}, not {DEP}:\n{}",
+        prebuild.name,
+        prebuild.log
+    );
 }
 
 /// The cargo step started from a seeded empty mount: it compiled the workspace's crates and
@@ -473,12 +513,12 @@ fn assert_compiles_dep(engine: Engine, what: &str, prebuild: &Vertex) {
     );
 }
 
-/// Nothing in the build compiled the registry crate (it came from an imported cache).
+/// Nothing in the build compiled `krate` (it came from an imported cache).
 #[track_caller]
-fn assert_dep_never_compiled(engine: Engine, what: &str, progress: &str) {
+fn assert_never_compiled(engine: Engine, what: &str, progress: &str, krate: &str) {
     assert!(
-        !progress.contains(&format!("Compiling {DEP}")),
-        "{engine}, {what}: {DEP} was compiled somewhere in this build:\n{progress}"
+        !progress.contains(&format!("Compiling {krate} ")),
+        "{engine}, {what}: {krate} was compiled somewhere in this build:\n{progress}"
     );
 }
 
@@ -577,9 +617,11 @@ fn a_registry_cache_warms_a_wiped_buildx_builder() {
         fixtures::nonce()
     );
 
+    // As a CI job does: import the cache (none yet on the first run) and export it.
     let first = timed(engine, "build exporting the registry cache", || {
         build(engine, app.project.path())
             .tag(unique_tag("ci-registry", engine))
+            .arg(format!("--cache-from=type=registry,ref={cache_ref}"))
             .arg(format!("--cache-to=type=registry,ref={cache_ref},mode=max"))
             .run()
             .assert_success()
@@ -591,7 +633,8 @@ fn a_registry_cache_warms_a_wiped_buildx_builder() {
         "{progress}"
     );
     assert_compiles_dep(engine, "first build", &prebuild_step(&progress));
-    assert_seeded(engine, "first build", &progress);
+    assert_compiles_lib(engine, "first build", &workspace_prebuild_step(&progress));
+    assert_seeded_with_workspace_dependencies(engine, "first build", &progress);
 
     app.edit("edited");
     let reference = app.copy("ci-registry-clean", None);
@@ -622,14 +665,17 @@ fn a_registry_cache_warms_a_wiped_buildx_builder() {
         "{engine}: `{}` should come from the registry cache (the crate registry is stopped):\n{progress}",
         fetch.name
     );
-    let prebuild = prebuild_step(&progress);
-    assert!(
-        prebuild.served_from_cache(),
-        "{engine}: `{}` should come from the registry cache:\n{progress}",
-        prebuild.name
-    );
-    assert_seeded(engine, "build importing the cache", &progress);
-    assert_dep_never_compiled(engine, "build importing the cache", &progress);
+    for prebuild in [prebuild_step(&progress), workspace_prebuild_step(&progress)] {
+        assert!(
+            prebuild.served_from_cache(),
+            "{engine}: `{}` should come from the registry cache:\n{progress}",
+            prebuild.name
+        );
+    }
+    assert_seeded_with_workspace_dependencies(engine, "build importing the cache", &progress);
+    for krate in [DEP, LIB] {
+        assert_never_compiled(engine, "build importing the cache", &progress, krate);
+    }
     let out = imported.image().run(&[]).assert_success().stdout;
     assert_eq!(out.trim(), app.expected(), "{progress}");
     assert_eq!(
@@ -670,6 +716,7 @@ fn inline_cache_images_warm_a_wiped_dockerd() {
     });
     let progress = deps.progress().to_string();
     assert_compiles_dep(engine, "build.deps", &prebuild_step(&progress));
+    assert_compiles_lib(engine, "build.deps", &workspace_prebuild_step(&progress));
     docker(&["push", &deps_ref]);
 
     let first = timed(engine, "app image with inline cache", || {
@@ -680,7 +727,7 @@ fn inline_cache_images_warm_a_wiped_dockerd() {
             .assert_success()
     });
     let progress = first.progress().to_string();
-    assert_seeded(engine, "first app build", &progress);
+    assert_seeded_with_workspace_dependencies(engine, "first app build", &progress);
     assert_eq!(
         Image::existing(app_ref.clone())
             .run(&[])
@@ -710,14 +757,21 @@ fn inline_cache_images_warm_a_wiped_dockerd() {
             .assert_success()
     });
     let progress = imported.progress().to_string();
-    let prebuild = prebuild_step(&progress);
-    assert!(
-        prebuild.served_from_cache(),
-        "{engine}: `{}` should come from the pulled build.deps image:\n{progress}",
-        prebuild.name
+    for prebuild in [prebuild_step(&progress), workspace_prebuild_step(&progress)] {
+        assert!(
+            prebuild.served_from_cache(),
+            "{engine}: `{}` should come from the pulled build.deps image:\n{progress}",
+            prebuild.name
+        );
+    }
+    assert_seeded_with_workspace_dependencies(
+        engine,
+        "build importing the inline cache",
+        &progress,
     );
-    assert_seeded(engine, "build importing the inline cache", &progress);
-    assert_dep_never_compiled(engine, "build importing the inline cache", &progress);
+    for krate in [DEP, LIB] {
+        assert_never_compiled(engine, "build importing the inline cache", &progress, krate);
+    }
     let fetch = fetch_step(&progress);
     eprintln!(
         "[ci_cache] {engine}: after the wipe the fetch step was {} (its layer is in neither image)",
@@ -858,7 +912,8 @@ fn seeding_does_not_change_the_output() {
                     })
                     || dir == "incremental"
                     || dir == "examples"
-                    || f.starts_with(".cachet")
+                    // The freshness manifest belongs in the layer; nothing else of Cachet's.
+                    || (f.starts_with(".cachet") && *f != ".cachet/sources.tsv")
             })
             .collect();
         assert!(

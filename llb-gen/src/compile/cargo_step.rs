@@ -118,10 +118,10 @@ pub(super) fn compile(
     if deps.is_some() {
         script.extend(deps_step::seed_script());
     }
-    script.extend(freshness::script(&format!(
-        "{TARGET_DIR}/{}",
-        freshness::STATE_DIR_NAME
-    )));
+    script.extend(freshness::script(
+        &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
+        freshness::NewContent::Now,
+    ));
     script.push(shell::join(&command));
     let from_dir = format!("{TARGET_DIR}/{}", profile_dir(&cargo.profile));
     for (artifact, path) in &step.artifacts {

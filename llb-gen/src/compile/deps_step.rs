@@ -12,7 +12,10 @@
 //!
 //! Before the layer is taken, everything built for the workspace's own crates (the stand-ins)
 //! is deleted: fingerprints, build-script output, libraries, uplifted binaries and incremental
-//! state. No stand-in artifact can reach an output, whatever the step later copies.
+//! state. No stand-in artifact can reach an output, whatever the step later copies. What stays
+//! beside the dependencies is the step's freshness manifest (see [`super::freshness`]): the
+//! virtual mtimes the layer's fingerprints were taken against, so a cache seeded from the
+//! layer finds unchanged third-party files (vendored ones included) as old as they were.
 //!
 //! The cargo step seeds its target cache mount from this layer only when the mount is empty;
 //! a warm mount is never touched. Either way cargo then builds the workspace's crates from the
@@ -23,11 +26,12 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::llb::{Mount, NetMode, State};
+use crate::project::PackageLayout;
 use crate::spec::CargoTarget;
 
 use super::cargo_step::{profile_dir, SRC_DIR, TARGET_DIR};
 use super::fetch_step::{VENDOR_CONFIG, VENDOR_DIR};
-use super::{shell, CompileError, Context, StepKind, StepRecord};
+use super::{freshness, shell, CompileError, Context, StepKind, StepRecord};
 
 /// Where the dependency layer is mounted in the cargo step that it seeds.
 pub const DEPS_DIR: &str = "/cachet/deps";
@@ -137,90 +141,210 @@ pub(super) fn layer(
     if let Some(done) = ctx.dependency_layers.get(&memo) {
         return Ok(Some(done.clone()));
     }
+    let prebuild = Prebuild {
+        target: name,
+        command,
+        memo: memo.clone(),
+        exec_env,
+        vendor,
+    };
 
-    let dir = format!("{TARGET_DIR}/{}", profile_dir(&ctx.spec.cargo.profile));
-    let mut script = vec!["set -eu".to_string(), shell::join(&command)];
-    // Nothing built from a stand-in may survive into the layer.
-    let mut doomed = vec![
-        format!("{dir}/incremental"),
-        format!("{dir}/examples"),
-        format!("{TARGET_DIR}/.cachet"),
-    ];
-    for package in workspace.packages.values() {
-        if !package.name.is_empty() {
-            doomed.push(format!("{dir}/.fingerprint/{}-*", package.name));
-            doomed.push(format!("{dir}/build/{}-*", package.name));
-        }
-        for krate in package.crate_names() {
-            doomed.push(format!("{dir}/deps/lib{krate}-*"));
-            doomed.push(format!("{dir}/deps/{krate}-*"));
-        }
-    }
-    // Globs stay unquoted so the shell expands them; names come from manifests, so quote
-    // everything but the `*`.
-    let removals: Vec<String> = doomed
-        .iter()
-        .map(|p| match p.strip_suffix('*') {
-            Some(prefix) => format!("{}*", shell::quote(prefix)),
-            None => shell::quote(p),
-        })
-        .collect();
-    script.push(format!("rm -rf {}", removals.join(" ")));
-    // Uplifted artifacts (binaries, libraries) at the top of the profile directory.
-    script.push(format!(
-        "find {} -maxdepth 1 -type f -delete",
-        shell::quote(&dir)
-    ));
-
+    // Third-party crates: every workspace package is a stand-in.
     let plan = ctx.layout.manifest_snapshot();
     let manifests = ctx.snapshot(&plan, "manifests")?;
-    let sdk = ctx.sdk_state()?;
-    let tag = crate::keys::step_tag(&ctx.sdk, &[command.clone(), vec![memo.clone()]].concat());
-    let progress_name = format!("[{name}] prebuild dependencies · {tag}");
-    let mut exec = sdk
-        .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
-        .cwd(SRC_DIR);
-    for (k, v) in exec_env {
-        exec = exec.env(k.clone(), v.clone());
-    }
-    exec = exec
-        .mount(Mount::bind(SRC_DIR, &manifests).no_output())
-        .mount(Mount::bind(TARGET_DIR, &State::scratch()));
-    if let Some(vendor) = &vendor {
-        exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
-    }
-    let exec = exec
-        .mount(Mount::tmpfs("/tmp"))
-        .network(NetMode::None)
-        .platform(ctx.request.platform.clone())
-        .ignore_cache(ctx.ignore_cache(name))
-        .custom_name(progress_name.clone())
-        .build()?;
-    let layer = exec.get_mount(TARGET_DIR)?;
+    let stand_ins: Vec<&PackageLayout> = workspace.packages.values().collect();
+    let third_party = prebuild.exec(
+        ctx,
+        "prebuild dependencies",
+        &manifests,
+        &State::scratch(),
+        &stand_ins,
+    )?;
     ctx.steps.push(StepRecord {
         target: name.to_string(),
         kind: StepKind::Dependencies,
-        name: progress_name,
-        digest: exec.digest().to_string(),
-        inputs: BTreeMap::from([
-            ("command".to_string(), json!(command)),
+        name: third_party.progress_name.clone(),
+        digest: third_party.digest.clone(),
+        inputs: prebuild.inputs(
+            &plan,
             (
-                "env".to_string(),
-                json!(exec_env.iter().cloned().collect::<BTreeMap<_, _>>()),
-            ),
-            ("sources".to_string(), json!(plan)),
-            (
-                "fetch".to_string(),
-                match &vendor {
+                "fetch",
+                match &prebuild.vendor {
                     Some(v) => json!(v.digest().map(|d| d.to_string()).unwrap_or_default()),
                     None => json!("vendored in the context"),
                 },
             ),
-        ]),
+        ),
         keys: None,
     });
-    ctx.dependency_layers.insert(memo, layer.clone());
-    Ok(Some(layer))
+
+    // Workspace members the step builds only as dependencies, on top, when layers travel.
+    let members = ctx.layout.dependency_members(&step.args);
+    if ctx.request.cache_travels && !members.is_empty() {
+        let plan = ctx.layout.source_snapshot(Some(&members), &[]);
+        let what = format!(
+            "sources of {}",
+            members.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let sources = ctx.snapshot(&plan, &what)?;
+        let stand_ins: Vec<&PackageLayout> = workspace
+            .packages
+            .values()
+            .filter(|p| !members.contains(&p.dir))
+            .collect();
+        let on_top = prebuild.exec(
+            ctx,
+            "prebuild workspace dependencies",
+            &sources,
+            &third_party.state,
+            &stand_ins,
+        )?;
+        ctx.steps.push(StepRecord {
+            target: name.to_string(),
+            kind: StepKind::WorkspaceDependencies,
+            name: on_top.progress_name.clone(),
+            digest: on_top.digest.clone(),
+            inputs: prebuild.inputs(&plan, ("dependencies", json!(third_party.digest))),
+            keys: None,
+        });
+        ctx.dependency_layers.insert(memo, on_top.state.clone());
+        return Ok(Some(on_top.state));
+    }
+    ctx.dependency_layers
+        .insert(memo, third_party.state.clone());
+    Ok(Some(third_party.state))
+}
+
+/// A planned prebuild: its layer, and how it shows in progress and explanations.
+struct Layer {
+    state: State,
+    progress_name: String,
+    digest: String,
+}
+
+/// One prebuild of a step's dependencies: the command and environment both layers share.
+struct Prebuild<'e> {
+    /// The cargo target the layers serve.
+    target: &'e str,
+    command: Vec<String>,
+    /// The command and environment, as one string (steps that agree share their layers).
+    memo: String,
+    exec_env: &'e [(String, String)],
+    /// The fetch step's layer (`None`: the user vendors inside the sources).
+    vendor: Option<State>,
+}
+
+impl Prebuild<'_> {
+    /// The exec that runs the prebuild on `sources` into a copy of `below` (an earlier layer,
+    /// or scratch), then deletes what it built for the `stand_ins`.
+    fn exec(
+        &self,
+        ctx: &mut Context<'_>,
+        what: &str,
+        sources: &State,
+        below: &State,
+        stand_ins: &[&PackageLayout],
+    ) -> Result<Layer, CompileError> {
+        let dir = format!("{TARGET_DIR}/{}", profile_dir(&ctx.spec.cargo.profile));
+        let mut script = vec!["set -eu".to_string()];
+        // The layer carries its freshness manifest, so a cache seeded from it knows the virtual
+        // mtimes its fingerprints were taken against. Without one, every file of a seeded cache
+        // would be "new": build scripts that watch their own files (`rerun-if-changed`, in a
+        // vendor directory inside the sources) would run again and recompile their crates and
+        // everything above them.
+        script.extend(freshness::script(
+            &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
+            freshness::NewContent::PreviousWholeSecond,
+        ));
+        script.push(shell::join(&self.command));
+        script.push(removal(&dir, stand_ins));
+        // Uplifted artifacts (binaries, libraries) at the top of the profile directory.
+        script.push(format!(
+            "find {} -maxdepth 1 -type f -delete",
+            shell::quote(&dir)
+        ));
+
+        let tag = crate::keys::step_tag(
+            &ctx.sdk,
+            &[
+                self.command.clone(),
+                vec![self.memo.clone(), what.to_string()],
+            ]
+            .concat(),
+        );
+        let progress_name = format!("[{}] {what} · {tag}", self.target);
+        let sdk = ctx.sdk_state()?;
+        let mut exec = sdk
+            .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
+            .cwd(SRC_DIR);
+        for (k, v) in self.exec_env {
+            exec = exec.env(k.clone(), v.clone());
+        }
+        exec = exec
+            .mount(Mount::bind(SRC_DIR, sources).no_output())
+            .mount(Mount::bind(TARGET_DIR, below));
+        if let Some(vendor) = &self.vendor {
+            exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
+        }
+        let exec = exec
+            .mount(Mount::tmpfs("/tmp"))
+            .network(NetMode::None)
+            .platform(ctx.request.platform.clone())
+            .ignore_cache(ctx.ignore_cache(self.target))
+            .custom_name(progress_name.clone())
+            .build()?;
+        Ok(Layer {
+            state: exec.get_mount(TARGET_DIR)?,
+            progress_name,
+            digest: exec.digest().to_string(),
+        })
+    }
+
+    /// What a prebuild was keyed on, for `llb-gen explain`.
+    fn inputs(
+        &self,
+        plan: &crate::project::SnapshotPlan,
+        below: (&str, serde_json::Value),
+    ) -> BTreeMap<String, serde_json::Value> {
+        BTreeMap::from([
+            ("command".to_string(), json!(self.command)),
+            (
+                "env".to_string(),
+                json!(self.exec_env.iter().cloned().collect::<BTreeMap<_, _>>()),
+            ),
+            ("sources".to_string(), json!(plan)),
+            (below.0.to_string(), below.1),
+        ])
+    }
+}
+
+/// The shell line that deletes everything cargo built for `stand_ins` under the profile
+/// directory `dir`: fingerprints, build-script output, libraries, binaries and all
+/// incremental state. Cargo names these `<name>-<16 hex digits>`, so the patterns match that
+/// length exactly and never a package whose name merely starts with a stand-in's.
+fn removal(dir: &str, stand_ins: &[&PackageLayout]) -> String {
+    const HASH: &str = "????????????????";
+    let mut doomed = vec![format!("{dir}/incremental"), format!("{dir}/examples")];
+    for package in stand_ins {
+        if !package.name.is_empty() {
+            doomed.push(format!("{dir}/.fingerprint/{}-{HASH}", package.name));
+            doomed.push(format!("{dir}/build/{}-{HASH}", package.name));
+        }
+        for krate in package.crate_names() {
+            doomed.push(format!("{dir}/deps/lib{krate}-{HASH}*"));
+            doomed.push(format!("{dir}/deps/{krate}-{HASH}*"));
+        }
+    }
+    // Globs stay unquoted so the shell expands them; names come from manifests, so quote
+    // everything before the first wildcard.
+    let quoted: Vec<String> = doomed
+        .iter()
+        .map(|p| match p.find('?') {
+            Some(at) => format!("{}{}", shell::quote(&p[..at]), &p[at..]),
+            None => shell::quote(p),
+        })
+        .collect();
+    format!("rm -rf {}", quoted.join(" "))
 }
 
 /// Shell lines that seed an empty target cache from the dependency layer at [`DEPS_DIR`].

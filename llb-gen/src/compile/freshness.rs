@@ -22,17 +22,36 @@
 /// Directory inside the target cache mount where Cachet keeps its own state.
 pub const STATE_DIR_NAME: &str = ".cachet";
 
+/// The virtual mtime new or changed content gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewContent {
+    /// Now, to the nanosecond: later than every fingerprint already in the target cache (a
+    /// whole-second "now" can be older than a fingerprint written earlier in the same second,
+    /// and the edit would be missed). For cargo steps, whose target cache never leaves the
+    /// builder.
+    Now,
+    /// The whole second before now. For dependency layers: exporting a layer (registry cache,
+    /// inline cache, images) truncates every mtime to whole seconds, so a fingerprint written a
+    /// moment after a nanosecond "now" can come back *older* than the sources it was built
+    /// from, and cargo would rebuild everything seeded from the layer. Every fingerprint the
+    /// layer's cargo writes is at least a second later than this, truncated or not; nothing
+    /// in the layer is older and stale, since the layer starts empty or from a layer below
+    /// that holds none of the units whose sources are new here.
+    PreviousWholeSecond,
+}
+
 /// Shell commands (POSIX sh, coreutils, findutils, awk) that set every file under the current
 /// directory to its virtual mtime, keeping the manifest in `state_dir`.
-pub fn script(state_dir: &str) -> Vec<String> {
+pub fn script(state_dir: &str, new_content: NewContent) -> Vec<String> {
     let state = super::shell::quote(state_dir);
     vec![
         format!("cachet_state={state}"),
         "cachet_tmp=$(mktemp -d)".into(),
         "mkdir -p \"$cachet_state\" \"$cachet_tmp/mtimes\"".into(),
-        // Nanoseconds: a whole-second "now" can be older than a fingerprint written earlier in
-        // the same second, and the edit would be missed.
-        "cachet_now=$(date +%s.%N)".into(),
+        match new_content {
+            NewContent::Now => "cachet_now=$(date +%s.%N)".into(),
+            NewContent::PreviousWholeSecond => "cachet_now=$(( $(date +%s) - 1 ))".into(),
+        },
         // hash<TAB>path for every file, in a stable order.
         "find . -type f ! -name '*\t*' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum \
          | sed 's/^\\([0-9a-f]*\\)  /\\1\\t/' > \"$cachet_tmp/current\""
@@ -62,7 +81,11 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     fn run(src: &Path, state: &Path) {
-        let script = script(state.to_str().unwrap()).join("\n");
+        run_with(src, state, NewContent::Now)
+    }
+
+    fn run_with(src: &Path, state: &Path, new_content: NewContent) {
+        let script = script(state.to_str().unwrap(), new_content).join("\n");
         let out = Command::new("sh")
             .arg("-c")
             .arg(format!("set -eu\n{script}"))
@@ -153,6 +176,35 @@ mod tests {
         assert!(
             mtime(&src.join("a.rs")) > t2,
             "going back to old content is newer than the build of the new one"
+        );
+    }
+
+    #[test]
+    fn a_layer_gives_new_content_a_whole_second_before_anything_it_builds() {
+        let dir = tempdir("layer");
+        let (src, state) = (dir.join("src"), dir.join("state"));
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("a.rs"), "one").unwrap();
+        let before = SystemTime::now();
+        run_with(&src, &state, NewContent::PreviousWholeSecond);
+        let stamped = mtime(&src.join("a.rs"));
+        let since_epoch = stamped.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            since_epoch.subsec_nanos(),
+            0,
+            "whole seconds survive a layer export"
+        );
+        // Anything written from now on, truncated to its second, is still newer.
+        let truncated_before = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(
+                before
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs(),
+            );
+        assert!(
+            stamped < truncated_before,
+            "{stamped:?} vs {truncated_before:?}"
         );
     }
 

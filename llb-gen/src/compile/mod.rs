@@ -62,6 +62,12 @@ pub struct BuildRequest {
     pub resolve_mode: ResolveMode,
     /// `--label` values, written into an image target's config.
     pub labels: BTreeMap<String, String>,
+    /// The build's layer cache travels between builders: it imports one (`--cache-from`) or
+    /// writes inline cache (`BUILDKIT_INLINE_CACHE`), as a CI job does. Such builds also get a
+    /// layer of the workspace members each cargo step builds only as dependencies, so a fresh
+    /// runner recompiles just what changed (see [`deps_step`]). A local developer loop does not
+    /// pay for that layer: its target cache mount is warm anyway.
+    pub cache_travels: bool,
     /// The metadata files read from the context ([`project::METADATA_PATTERNS`]); empty when
     /// there is no context to read, and then the whole context is used and nothing is fetched.
     pub project: ProjectFiles,
@@ -91,6 +97,10 @@ pub enum StepKind {
     Fetch,
     /// A cargo step's dependency layer (third-party crates compiled into a layer).
     Dependencies,
+    /// The workspace members a cargo step builds only as dependencies, compiled on top of its
+    /// dependency layer (planned when the build's cache travels between builders).
+    #[serde(rename = "workspace-dependencies")]
+    WorkspaceDependencies,
     /// A cargo target: cargo on a keyed target cache.
     Cargo,
     /// An image target.
@@ -105,6 +115,7 @@ impl StepKind {
         match self {
             StepKind::Fetch => "fetch",
             StepKind::Dependencies => "dependencies",
+            StepKind::WorkspaceDependencies => "workspace-dependencies",
             StepKind::Cargo => "cargo",
             StepKind::Image => "image",
             StepKind::Other => "other",

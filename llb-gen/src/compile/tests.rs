@@ -45,6 +45,7 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         network_override: None,
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
+        cache_travels: false,
         project: ProjectFiles::default(),
     }
 }
@@ -735,7 +736,7 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
         .expect("a dependency layer step");
     let build = execs
         .iter()
-        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cachet_state"))
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cp -a /cachet/deps"))
         .unwrap();
     let deps_meta = deps.meta.as_ref().unwrap();
     let script = &deps_meta.args[2];
@@ -746,12 +747,27 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
         "{script}"
     );
     assert!(
-        script.contains("/cachet/target/release/.fingerprint/hello-*"),
+        script.contains("/cachet/target/release/.fingerprint/hello-????????????????"),
         "stand-in artifacts are removed: {script}"
     );
     assert!(
-        script.contains("/cachet/target/release/deps/libhello-*"),
+        script.contains("/cachet/target/release/deps/libhello-????????????????*"),
         "{script}"
+    );
+    let manifest_at = script
+        .find("cachet_state=/cachet/target/.cachet")
+        .expect("the layer records its freshness manifest");
+    assert!(
+        script.contains("cachet_now=$(( $(date +%s) - 1 ))"),
+        "in whole seconds, which survive a layer export: {script}"
+    );
+    assert!(
+        manifest_at < script.find("cargo --locked").unwrap(),
+        "before cargo takes its fingerprints: {script}"
+    );
+    assert!(
+        !script.contains("rm -rf /cachet/target/.cachet"),
+        "and keeps it for the seeded cache: {script}"
     );
     assert_eq!(deps.network, pb::NetMode::None as i32);
     assert_eq!(
@@ -923,4 +939,116 @@ fn a_project_that_vendors_itself_gets_a_dependency_layer_without_a_fetch_step() 
         );
         assert!(exec.mounts.iter().all(|m| m.dest != "/cachet/vendor"));
     }
+}
+
+/// `hello` (the root package, with a registry dependency) and `greet`, a path dependency.
+fn workspace_with_a_library() -> ProjectFiles {
+    let mut project = workspace_files(REMOTE_LOCK);
+    project.files.insert(
+        "Cargo.toml".to_string(),
+        b"[package]\nname = \"hello\"\nversion = \"0.1.0\"\n[dependencies]\nitoa = \"1\"\ngreet = { path = \"greet\" }\n[workspace]\n"
+            .to_vec(),
+    );
+    project.files.insert(
+        "greet/Cargo.toml".to_string(),
+        b"[package]\nname = \"greet\"\nversion = \"0.1.0\"\n".to_vec(),
+    );
+    project
+}
+
+#[test]
+fn a_travelling_cache_gets_the_workspace_dependencies_layered_on_the_third_party_ones() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut req = request("build", SDK_DIGEST);
+    req.project = workspace_with_a_library();
+    let local = compile(&spec, &req).unwrap();
+    assert!(
+        !local
+            .steps
+            .iter()
+            .any(|s| s.kind == StepKind::WorkspaceDependencies),
+        "a developer loop (no cache import or inline cache) never pays for the layer"
+    );
+
+    req.cache_travels = true;
+    let ci = compile(&spec, &req).unwrap();
+    let step = |kind| ci.steps.iter().find(|s| s.kind == kind).unwrap();
+    let (third_party, workspace) = (
+        step(StepKind::Dependencies),
+        step(StepKind::WorkspaceDependencies),
+    );
+    assert!(workspace
+        .name
+        .starts_with("[build] prebuild workspace dependencies · "));
+    assert_eq!(
+        workspace.inputs["dependencies"],
+        serde_json::json!(third_party.digest),
+        "built on top of the third-party layer"
+    );
+    let include = workspace.inputs["sources"]["include"].as_array().unwrap();
+    assert!(
+        include
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("greet/")),
+        "the library's real sources: {include:?}"
+    );
+    let stubs = workspace.inputs["sources"]["stubs"].as_array().unwrap();
+    assert_eq!(
+        stubs,
+        &vec![serde_json::json!("src/lib.rs")],
+        "the named package is a stand-in"
+    );
+
+    let all = ops(&ci);
+    let op = |digest: &str| {
+        all.iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, op)| op.clone())
+            .unwrap()
+    };
+    let exec = |op: &pb::Op| match &op.op {
+        Some(OpKind::Exec(e)) => e.clone(),
+        _ => panic!("not an exec"),
+    };
+    let on_top = op(&workspace.digest);
+    let target = exec(&on_top)
+        .mounts
+        .into_iter()
+        .find(|m| m.dest == "/cachet/target")
+        .unwrap();
+    assert_eq!(
+        on_top.inputs[target.input as usize].digest, third_party.digest,
+        "the third-party layer is the starting point of the target directory"
+    );
+    let script = exec(&on_top).meta.unwrap().args[2].clone();
+    assert!(
+        script.contains("/cachet/target/release/.fingerprint/hello-????????????????"),
+        "{script}"
+    );
+    assert!(
+        !script.contains(".fingerprint/greet-"),
+        "the library's artifacts stay: {script}"
+    );
+    let third_party_script = exec(&op(&third_party.digest)).meta.unwrap().args[2].clone();
+    assert!(
+        third_party_script.contains(".fingerprint/greet-????????????????"),
+        "{third_party_script}"
+    );
+
+    // The cargo step is seeded from the top layer, and `build.deps` is that layer.
+    let cargo = ci.steps.iter().find(|s| s.kind == StepKind::Cargo).unwrap();
+    let cargo_op = op(&cargo.digest);
+    let seed = exec(&cargo_op)
+        .mounts
+        .into_iter()
+        .find(|m| m.dest == "/cachet/deps")
+        .unwrap();
+    assert_eq!(
+        cargo_op.inputs[seed.input as usize].digest,
+        workspace.digest
+    );
+    req.target = "build.deps".into();
+    let deps = compile(&spec, &req).unwrap();
+    let last = ops(&deps).pop().unwrap().1;
+    assert_eq!(last.inputs[0].digest, workspace.digest);
 }

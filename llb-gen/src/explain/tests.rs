@@ -94,6 +94,7 @@ impl Build {
             network_override: None,
             resolve_mode: ResolveMode::Default,
             labels: BTreeMap::new(),
+            cache_travels: false,
             project: ProjectFiles {
                 files: self
                     .files

@@ -140,6 +140,30 @@ impl ProjectLayout {
     /// `None` when the layout is unknown or the arguments select something we cannot resolve.
     pub fn select(&self, cargo_args: &[String]) -> Option<BTreeSet<String>> {
         let ws = self.workspace.as_ref()?;
+        Some(path_closure(ws, self.roots(cargo_args)?))
+    }
+
+    /// The workspace packages (by directory) a cargo invocation builds only as dependencies of
+    /// the packages it names: path dependencies of the roots that are not roots themselves and
+    /// depend on no root (so they compile without the roots' sources). Empty when unknown.
+    pub fn dependency_members(&self, cargo_args: &[String]) -> BTreeSet<String> {
+        let (Some(ws), Some(roots)) = (self.workspace.as_ref(), self.roots(cargo_args)) else {
+            return BTreeSet::new();
+        };
+        path_closure(ws, roots.clone())
+            .into_iter()
+            .filter(|dir| {
+                path_closure(ws, BTreeSet::from([dir.clone()]))
+                    .iter()
+                    .all(|d| !roots.contains(d))
+            })
+            .collect()
+    }
+
+    /// The packages (by directory) a cargo invocation names: `-p`, `--workspace`, or the
+    /// default members. `None` when the layout is unknown or a package cannot be resolved.
+    fn roots(&self, cargo_args: &[String]) -> Option<BTreeSet<String>> {
+        let ws = self.workspace.as_ref()?;
         let by_name: BTreeMap<&str, &str> = ws
             .packages
             .values()
@@ -171,17 +195,6 @@ impl ProjectLayout {
         }
         if !explicit {
             chosen.extend(ws.default_members.iter().cloned());
-        }
-        // Path dependencies (normal, dev, build, any platform) are built too.
-        let mut queue: Vec<String> = chosen.iter().cloned().collect();
-        while let Some(dir) = queue.pop() {
-            if let Some(package) = ws.packages.get(&dir) {
-                for dep in &package.path_deps {
-                    if ws.packages.contains_key(dep) && chosen.insert(dep.clone()) {
-                        queue.push(dep.clone());
-                    }
-                }
-            }
         }
         Some(chosen)
     }
@@ -258,6 +271,21 @@ impl ProjectLayout {
     pub fn needs_fetch(&self) -> bool {
         self.workspace.is_some() && self.remote_packages > 0 && !self.vendored_by_user
     }
+}
+
+/// `packages` with their path dependencies (normal, dev, build, any platform), transitively.
+fn path_closure(ws: &Workspace, mut packages: BTreeSet<String>) -> BTreeSet<String> {
+    let mut queue: Vec<String> = packages.iter().cloned().collect();
+    while let Some(dir) = queue.pop() {
+        if let Some(package) = ws.packages.get(&dir) {
+            for dep in &package.path_deps {
+                if ws.packages.contains_key(dep) && packages.insert(dep.clone()) {
+                    queue.push(dep.clone());
+                }
+            }
+        }
+    }
+    packages
 }
 
 /// Whether include pattern `pattern` (a path, or a path with `*`) covers `path`.

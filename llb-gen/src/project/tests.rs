@@ -105,6 +105,46 @@ fn selection_follows_package_flags_and_path_dependencies() {
 }
 
 #[test]
+fn dependency_members_are_path_dependencies_that_need_no_named_package() {
+    let layout = analyze(&workspace());
+    assert_eq!(
+        layout.dependency_members(&args(&["build"])),
+        set(&["crates/core"]),
+        "app is named (a default member); core is only its dependency"
+    );
+    assert_eq!(
+        layout.dependency_members(&args(&["build", "-p", "app", "-p", "core"])),
+        set(&[]),
+        "a named package is never built as a dependency only"
+    );
+    assert_eq!(
+        layout.dependency_members(&args(&["build", "-p", "other"])),
+        set(&[])
+    );
+    assert_eq!(
+        layout.dependency_members(&args(&["build", "-p", "nope*"])),
+        set(&[])
+    );
+
+    // A member that depends back on a named package cannot be built without its sources.
+    let mut cyclic = workspace();
+    cyclic.files.insert(
+        "crates/core/Cargo.toml".into(),
+        b"[package]\nname = \"core\"\n[dependencies]\nshared = { path = \"../../shared\" }\n[dev-dependencies]\napp = { path = \"../app\" }\n"
+            .to_vec(),
+    );
+    let layout = analyze(&cyclic);
+    assert_eq!(
+        layout.select(&args(&["build"])).unwrap(),
+        set(&["crates/app", "crates/core", "shared"])
+    );
+    assert_eq!(
+        layout.dependency_members(&args(&["build"])),
+        set(&["shared"])
+    );
+}
+
+#[test]
 fn a_step_sees_its_packages_sources_and_only_manifests_of_the_rest() {
     let layout = analyze(&workspace());
     let selected = layout.select(&args(&["build", "-p", "other"])).unwrap();

@@ -45,6 +45,10 @@ pub struct BuildArgs {
     /// toolchain files as the frontend reads them; default: the spec's directory.
     #[arg(long, value_name = "DIR")]
     context: Option<String>,
+    /// Plan as for a build that imports or writes a layer cache (`--cache-from`, inline
+    /// cache), as a CI job does: adds workspace dependency layers.
+    #[arg(long)]
+    cache_travels: bool,
 }
 
 /// A compiled build and what went into it.
@@ -90,6 +94,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         network_override: None,
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
+        cache_travels: args.cache_travels,
         project: read_project_files(&context)?,
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
