@@ -324,8 +324,10 @@ impl<'a> Sequence<'a> {
         let imports = match engine {
             Engine::Buildx => {
                 let cache_ref = format!("{repo}:cache-{nonce}");
+                // A CI job imports the cache it exports (nothing there yet on its first run).
                 let result = self
                     .engine_build(file, BASE_TARGET_CPU)
+                    .arg(format!("--cache-from=type=registry,ref={cache_ref}"))
                     .arg(format!("--cache-to=type=registry,ref={cache_ref},mode=max"))
                     .run();
                 if !result.success() {
