@@ -65,6 +65,17 @@
 //! dependency, lockfile change or flag always does. Its output is a layer, so it is exported
 //! with the build cache; it only ever seeds an *empty* target cache mount.
 //!
+//! # Workspace dependency layer — keyed by BuildKit on content, planned when the cache travels
+//! When the build imports a cache or writes inline cache, a second step compiles, on top of the
+//! dependency layer (an input, so everything keying it keys this too), the workspace members
+//! the cargo step builds only as dependencies. Its further input is a sources snapshot with the
+//! full sources of exactly those members and stand-ins for the rest: an edit to one of them
+//! re-runs it, an edit to the step's own packages never does. Same command and environment as
+//! the layer below; it too only ever seeds an empty target cache mount. Whether the cache
+//! travels is the one request input that decides whether the step exists at all, so the LLB of
+//! a build with `--cache-from` differs from the same build without it (deliberately: a local
+//! developer loop never pays for the layer).
+//!
 //! # The mount id is not the exec's cache key
 //! Current BuildKit drops cache mount ids from an exec's cache key (only Dockerfile-style
 //! default ids are kept), so the mount id can only choose *which warm `target/`* a step runs

@@ -1049,3 +1049,139 @@ fn a_discovered_binary_gets_a_dependency_layer() {
         assert_eq!(run_binary(&dest.join(APP)), app.expected(), "{engine}");
     });
 }
+
+/// The vendored crate of [`a_project_that_vendors_its_crates_starts_warm_too`].
+const VENDORED: &str = "cachet-vendored-ci";
+
+/// A project that vendors its third-party crate itself (`.cargo/config.toml` replaces
+/// crates.io with `vendor/`), and that crate has a build script watching its own file
+/// (`rerun-if-changed=build.rs`), as libc, serde and many more do. After a registry round trip
+/// to a wiped builder, neither the vendored crate nor the workspace library compile again.
+///
+/// This guards two ways a seeded cache went stale: the vendored files inside the sources got
+/// "new" virtual mtimes when the layer carried no freshness manifest (the build script ran
+/// again, and everything above it recompiled), and a layer export truncating mtimes to whole
+/// seconds left fingerprints older than the sources they were built from.
+#[test]
+fn a_project_that_vendors_its_crates_starts_warm_too() {
+    let engine = Engine::Buildx;
+    let _lock = exclusive(engine);
+    let env = Env::get();
+    let project = TempProject::new("ci-vendored");
+    let vendored_line = format!(
+        "{VENDORED} built by its build script ({})",
+        fixtures::nonce()
+    );
+    project.write(
+        "Cargo.toml",
+        format!(
+            "[package]\nname = \"{APP}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{VENDORED} = \"1\"\n{LIB} = {{ path = \"{LIB}\" }}\n\n\
+             [workspace]\nmembers = [\"{LIB}\"]\n"
+        ),
+    );
+    project.write(
+        format!("{LIB}/Cargo.toml"),
+        format!("[package]\nname = \"{LIB}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+    );
+    project.write(
+        format!("{LIB}/src/lib.rs"),
+        "pub fn greet() -> &'static str {\n    \"greeting from the workspace\"\n}\n",
+    );
+    let dir = format!("vendor/{VENDORED}");
+    project.write(
+        format!("{dir}/Cargo.toml"),
+        format!("[package]\nname = \"{VENDORED}\"\nversion = \"1.0.0\"\nedition = \"2021\"\n"),
+    );
+    project.write(
+        format!("{dir}/build.rs"),
+        format!(
+            "fn main() {{\n    println!(\"cargo:rerun-if-changed=build.rs\");\n    \
+             println!(\"cargo:rustc-env=CACHET_VENDORED_LINE={vendored_line}\");\n}}\n"
+        ),
+    );
+    project.write(
+        format!("{dir}/src/lib.rs"),
+        "pub fn line() -> &'static str {\n    env!(\"CACHET_VENDORED_LINE\")\n}\n",
+    );
+    // Cargo compares the lockfile's checksum with this one and, with no files listed, checks
+    // nothing else.
+    let checksum = sha256_hex(vendored_line.as_bytes());
+    project.write(
+        format!("{dir}/.cargo-checksum.json"),
+        format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}"),
+    );
+    project.write(
+        ".cargo/config.toml",
+        "[source.crates-io]\nreplace-with = \"vendored-sources\"\n\n\
+         [source.vendored-sources]\ndirectory = \"vendor\"\n",
+    );
+    project.write(".dockerignore", "target/\n");
+    let write_main = |marker: &str| {
+        project.write(
+            "src/main.rs",
+            format!(
+                "fn main() {{\n    println!(\"{{}} | {{}} | {marker}\", {}::line(), {LIB}::greet());\n}}\n",
+                VENDORED.replace('-', "_")
+            ),
+        );
+    };
+    write_main("first");
+    write_spec(&project, &format!("ci-vendored-{}", fixtures::nonce()), &[]);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut lock = std::process::Command::new(cargo);
+    lock.current_dir(project.path())
+        .args(["generate-lockfile", "--offline"])
+        .env("CARGO_TERM_COLOR", "never");
+    process::run(&mut lock, COMMAND_TIMEOUT).assert_success();
+
+    let cache_ref = format!(
+        "{}/cachet-test/ci-vendored:{}",
+        env.registry(),
+        fixtures::nonce()
+    );
+    let out = TempProject::new("ci-vendored-out");
+    let round = |what: &str, dest: &str, export: bool| {
+        let mut b = build(engine, project.path())
+            .target("build")
+            .local_output(out.path().join(dest))
+            .arg(format!("--cache-from=type=registry,ref={cache_ref}"));
+        if export {
+            b = b.arg(format!("--cache-to=type=registry,ref={cache_ref},mode=max"));
+        }
+        timed(engine, what, || b.run().assert_success())
+    };
+
+    let first = round("vendored project, exporting", "first", true);
+    let progress = first.progress().to_string();
+    assert!(
+        compiled(&prebuild_step(&progress).log)
+            .iter()
+            .any(|c| c == VENDORED),
+        "the dependency layer compiles the vendored crate:\n{progress}"
+    );
+    assert_eq!(
+        run_binary(&out.path().join("first").join(APP)),
+        format!("{vendored_line} | greeting from the workspace | first")
+    );
+
+    timed(engine, "wipe", || wipe(engine));
+    write_main("second");
+    let second = round("vendored project, importing", "second", false);
+    let progress = second.progress().to_string();
+    for prebuild in [prebuild_step(&progress), workspace_prebuild_step(&progress)] {
+        assert!(
+            prebuild.served_from_cache(),
+            "`{}` should come from the registry cache:\n{progress}",
+            prebuild.name
+        );
+    }
+    assert_seeded_with_workspace_dependencies(engine, "vendored project", &progress);
+    for krate in [VENDORED, LIB] {
+        assert_never_compiled(engine, "vendored project", &progress, krate);
+    }
+    assert_eq!(
+        run_binary(&out.path().join("second").join(APP)),
+        format!("{vendored_line} | greeting from the workspace | second")
+    );
+}

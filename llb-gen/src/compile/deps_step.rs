@@ -17,7 +17,15 @@
 //! virtual mtimes the layer's fingerprints were taken against, so a cache seeded from the
 //! layer finds unchanged third-party files (vendored ones included) as old as they were.
 //!
-//! The cargo step seeds its target cache mount from this layer only when the mount is empty;
+//! When the build's cache travels (it imports one or writes inline cache: a CI job), a second
+//! step compiles on top of that layer the workspace members the cargo step builds only as
+//! dependencies ([`crate::project::ProjectLayout::dependency_members`]), from their real
+//! sources, with stand-ins for the step's own packages, whose artifacts are deleted the same
+//! way. A fresh runner then recompiles only the step's own packages and whatever changed below
+//! them. A local loop never plans it: its mount is warm, and the step would only rebuild what
+//! cargo rebuilds incrementally anyway.
+//!
+//! The cargo step seeds its target cache mount from the top layer only when the mount is empty;
 //! a warm mount is never touched. Either way cargo then builds the workspace's crates from the
 //! real sources and finds the dependencies fresh, so the output is the same.
 
