@@ -450,11 +450,9 @@ fn compiled(log: &str) -> Vec<String> {
     names
 }
 
-/// The cargo step of a build whose cache travels started from an empty mount seeded from the
-/// workspace dependency layer: it compiled `app` alone, neither `greeting` (in that layer) nor
-/// the registry crate (in the layer below it).
+/// The cargo step ran and compiled exactly `expected`, which says what its mount held.
 #[track_caller]
-fn assert_seeded_with_workspace_dependencies(engine: Engine, what: &str, progress: &str) {
+fn assert_cargo_compiled(engine: Engine, what: &str, progress: &str, expected: &[&str], why: &str) {
     let cargo = cargo_step(progress);
     assert!(
         !cargo.cached,
@@ -463,11 +461,19 @@ fn assert_seeded_with_workspace_dependencies(engine: Engine, what: &str, progres
     );
     assert_eq!(
         compiled(&cargo.log),
-        [APP],
-        "{engine}, {what}: the cargo step should compile {APP} only (its mount was empty, \
-         seeded from the workspace dependency layer):\n{}",
+        expected,
+        "{engine}, {what}: the cargo step should compile {expected:?} ({why}):\n{}",
         cargo.log
     );
+}
+
+/// The cargo step of a build whose cache travels started from an empty mount seeded from the
+/// workspace dependency layer: it compiled `app` alone, neither `greeting` (in that layer) nor
+/// the registry crate (in the layer below it).
+#[track_caller]
+fn assert_seeded_with_workspace_dependencies(engine: Engine, what: &str, progress: &str) {
+    let why = "its mount was empty, seeded from the workspace dependency layer";
+    assert_cargo_compiled(engine, what, progress, &[APP], why);
 }
 
 /// The workspace dependency layer step ran and compiled the workspace library, on top of the
@@ -487,19 +493,8 @@ fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
 /// not the registry crate.
 #[track_caller]
 fn assert_seeded(engine: Engine, what: &str, progress: &str) {
-    let cargo = cargo_step(progress);
-    assert!(
-        !cargo.cached,
-        "{engine}, {what}: `{}` should run:\n{progress}",
-        cargo.name
-    );
-    assert_eq!(
-        compiled(&cargo.log),
-        [APP, LIB],
-        "{engine}, {what}: the cargo step should compile the workspace's crates (its mount was \
-         empty, seeded from the dependency layer) and never {DEP}:\n{}",
-        cargo.log
-    );
+    let why = "its mount was empty, seeded from the dependency layer, so never the registry crate";
+    assert_cargo_compiled(engine, what, progress, &[APP, LIB], why);
 }
 
 /// The dependency layer step ran and compiled the registry crate.
