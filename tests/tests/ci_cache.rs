@@ -476,6 +476,23 @@ fn assert_seeded_with_workspace_dependencies(engine: Engine, what: &str, progres
     assert_cargo_compiled(engine, what, progress, &[APP], why);
 }
 
+/// A build on a wiped builder that imported the cache: both dependency layers came from the
+/// cache (`source` says which), only `app` compiled, and none of `never` anywhere.
+#[track_caller]
+fn assert_warm_start(engine: Engine, what: &str, progress: &str, source: &str, never: &[&str]) {
+    for prebuild in [prebuild_step(progress), workspace_prebuild_step(progress)] {
+        assert!(
+            prebuild.served_from_cache(),
+            "{engine}, {what}: `{}` should come from {source}:\n{progress}",
+            prebuild.name
+        );
+    }
+    assert_seeded_with_workspace_dependencies(engine, what, progress);
+    for krate in never {
+        assert_never_compiled(engine, what, progress, krate);
+    }
+}
+
 /// The workspace dependency layer step ran and compiled the workspace library, on top of the
 /// registry crate (and `app`'s stand-in, whose artifacts it then deletes).
 #[track_caller]
@@ -660,17 +677,13 @@ fn a_registry_cache_warms_a_wiped_buildx_builder() {
         "{engine}: `{}` should come from the registry cache (the crate registry is stopped):\n{progress}",
         fetch.name
     );
-    for prebuild in [prebuild_step(&progress), workspace_prebuild_step(&progress)] {
-        assert!(
-            prebuild.served_from_cache(),
-            "{engine}: `{}` should come from the registry cache:\n{progress}",
-            prebuild.name
-        );
-    }
-    assert_seeded_with_workspace_dependencies(engine, "build importing the cache", &progress);
-    for krate in [DEP, LIB] {
-        assert_never_compiled(engine, "build importing the cache", &progress, krate);
-    }
+    assert_warm_start(
+        engine,
+        "build importing the cache",
+        &progress,
+        "the registry cache",
+        &[DEP, LIB],
+    );
     let out = imported.image().run(&[]).assert_success().stdout;
     assert_eq!(out.trim(), app.expected(), "{progress}");
     assert_eq!(
@@ -752,21 +765,13 @@ fn inline_cache_images_warm_a_wiped_dockerd() {
             .assert_success()
     });
     let progress = imported.progress().to_string();
-    for prebuild in [prebuild_step(&progress), workspace_prebuild_step(&progress)] {
-        assert!(
-            prebuild.served_from_cache(),
-            "{engine}: `{}` should come from the pulled build.deps image:\n{progress}",
-            prebuild.name
-        );
-    }
-    assert_seeded_with_workspace_dependencies(
+    assert_warm_start(
         engine,
         "build importing the inline cache",
         &progress,
+        "the pulled build.deps image",
+        &[DEP, LIB],
     );
-    for krate in [DEP, LIB] {
-        assert_never_compiled(engine, "build importing the inline cache", &progress, krate);
-    }
     let fetch = fetch_step(&progress);
     eprintln!(
         "[ci_cache] {engine}: after the wipe the fetch step was {} (its layer is in neither image)",
@@ -1164,17 +1169,13 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
     write_main("second");
     let second = round("vendored project, importing", "second", false);
     let progress = second.progress().to_string();
-    for prebuild in [prebuild_step(&progress), workspace_prebuild_step(&progress)] {
-        assert!(
-            prebuild.served_from_cache(),
-            "`{}` should come from the registry cache:\n{progress}",
-            prebuild.name
-        );
-    }
-    assert_seeded_with_workspace_dependencies(engine, "vendored project", &progress);
-    for krate in [VENDORED, LIB] {
-        assert_never_compiled(engine, "vendored project", &progress, krate);
-    }
+    assert_warm_start(
+        engine,
+        "vendored project",
+        &progress,
+        "the registry cache",
+        &[VENDORED, LIB],
+    );
     assert_eq!(
         run_binary(&out.path().join("second").join(APP)),
         format!("{vendored_line} | greeting from the workspace | second")

@@ -88,10 +88,30 @@ pub fn median(values: &[f64]) -> Option<f64> {
 struct Goal {
     scenario: Scenario,
     text: &'static str,
-    /// Cachet's figure for the goal (a ratio or seconds) from the medians.
-    figure: fn(&Medians) -> Option<f64>,
+    /// What Cachet's median in `scenario` is held against.
+    measure: Measure,
     bound: f64,
-    unit: &'static str,
+}
+
+/// How a goal's figure comes from the medians.
+enum Measure {
+    /// Cachet's median itself, in seconds.
+    Seconds,
+    /// Cachet's median over this contender's median in this scenario.
+    RatioTo(Contender, Scenario),
+}
+
+impl Goal {
+    /// Cachet's figure for the goal, with its unit.
+    fn figure(&self, m: &Medians) -> Option<(f64, &'static str)> {
+        let cachet = m.get(Contender::Cachet, self.scenario);
+        match self.measure {
+            Measure::Seconds => cachet.map(|v| (v, " s")),
+            Measure::RatioTo(contender, scenario) => {
+                ratio(cachet, m.get(contender, scenario)).map(|v| (v, "×"))
+            }
+        }
+    }
 }
 
 /// Medians of one engine's table: (contender, scenario) → seconds.
@@ -114,52 +134,32 @@ const GOALS: &[Goal] = &[
     Goal {
         scenario: Scenario::Cold,
         text: "≤ 1.05× plain",
-        figure: |m| {
-            ratio(
-                m.get(Contender::Cachet, Scenario::Cold),
-                m.get(Contender::Plain, Scenario::Cold),
-            )
-        },
+        measure: Measure::RatioTo(Contender::Plain, Scenario::Cold),
         bound: 1.05,
-        unit: "×",
     },
     Goal {
         scenario: Scenario::NoOp,
         text: "≤ 1.5 s",
-        figure: |m| m.get(Contender::Cachet, Scenario::NoOp),
+        measure: Measure::Seconds,
         bound: 1.5,
-        unit: " s",
     },
     Goal {
         scenario: Scenario::LeafEdit,
         text: "≤ 1.15× host",
-        figure: |m| {
-            ratio(
-                m.get(Contender::Cachet, Scenario::LeafEdit),
-                m.get(Contender::Host, Scenario::LeafEdit),
-            )
-        },
+        measure: Measure::RatioTo(Contender::Host, Scenario::LeafEdit),
         bound: 1.15,
-        unit: "×",
     },
     Goal {
         scenario: Scenario::RustflagsRevert,
         text: "≤ 2 s",
-        figure: |m| m.get(Contender::Cachet, Scenario::RustflagsRevert),
+        measure: Measure::Seconds,
         bound: 2.0,
-        unit: " s",
     },
     Goal {
         scenario: Scenario::FreshBuilder,
         text: "≤ 0.35× Cachet cold",
-        figure: |m| {
-            ratio(
-                m.get(Contender::Cachet, Scenario::FreshBuilder),
-                m.get(Contender::Cachet, Scenario::Cold),
-            )
-        },
+        measure: Measure::RatioTo(Contender::Cachet, Scenario::Cold),
         bound: 0.35,
-        unit: "×",
     },
 ];
 
@@ -236,11 +236,10 @@ impl Results {
                     }
                 }
                 match GOALS.iter().find(|g| g.scenario == scenario) {
-                    Some(goal) => match (goal.figure)(&m) {
-                        Some(f) => {
+                    Some(goal) => match goal.figure(&m) {
+                        Some((f, unit)) => {
                             let verdict = if f <= goal.bound { "met" } else { "missed" };
-                            let _ =
-                                write!(row, " {} | {:.2}{} ({verdict}) |", goal.text, f, goal.unit);
+                            let _ = write!(row, " {} | {f:.2}{unit} ({verdict}) |", goal.text);
                         }
                         None => {
                             let _ = write!(row, " {} | – |", goal.text);
