@@ -93,6 +93,14 @@
 //! download cache is the shared mount [`CARGO_DOWNLOAD_CACHE_ID`]: cargo verifies everything
 //! in it against `Cargo.lock` checksums, so sharing it across projects and SDKs is safe. Its
 //! output is an ordinary layer, so it travels with `--cache-to`.
+//!
+//! A fetch that uses secrets or SSH (a private registry or git host) gets **no** shared
+//! download cache: a cache mount id is a name any build on the builder can mount, so keying it
+//! on the registry or the secret id would still let another repository on a shared CI builder
+//! read crates only the first one's token could download. Deliberately not keyed: the secret
+//! values themselves (BuildKit never shows them to a frontend, and they must never reach a key,
+//! a layer or the LLB). The fetch layer of a private build is keyed on the manifests and the
+//! lockfile, whose checksums already name the private crates exactly.
 
 use std::collections::BTreeMap;
 

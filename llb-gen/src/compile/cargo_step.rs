@@ -29,6 +29,7 @@ use crate::spec::CargoTarget;
 
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
+use super::step_script::StepScript;
 use super::{freshness, shell};
 use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
 
@@ -122,7 +123,7 @@ pub(super) fn compile(
         &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
         freshness::NewContent::Now,
     ));
-    script.push(shell::join(&command));
+    script.push("\"$@\"".to_string());
     let from_dir = format!("{TARGET_DIR}/{}", profile_dir(&cargo.profile));
     for (artifact, path) in &step.artifacts {
         let src = format!("{from_dir}/{path}");
@@ -146,9 +147,16 @@ pub(super) fn compile(
     let sources = ctx.snapshot(&plan, &snapshot_name)?;
     let tag = step_tag(&key.hash, &command);
     let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
+    let script = StepScript::new(
+        "cargo.sh",
+        &script,
+        &ctx.request.platform,
+        &format!("[{name}]"),
+    )?;
     let mut exec = sdk
-        .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
-        .cwd(SRC_DIR);
+        .run(script.argv(&command))
+        .cwd(SRC_DIR)
+        .mount(script.mount());
     for (k, v) in &exec_env {
         exec = exec.env(k.clone(), v.clone());
     }

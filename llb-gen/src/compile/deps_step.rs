@@ -39,6 +39,7 @@ use crate::spec::CargoTarget;
 
 use super::cargo_step::{profile_dir, SRC_DIR, TARGET_DIR};
 use super::fetch_step::{VENDOR_CONFIG, VENDOR_DIR};
+use super::step_script::StepScript;
 use super::{freshness, shell, CompileError, Context, StepKind, StepRecord};
 
 /// Where the dependency layer is mounted in the cargo step that it seeds.
@@ -264,7 +265,7 @@ impl Prebuild<'_> {
             &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
             freshness::NewContent::PreviousWholeSecond,
         ));
-        script.push(shell::join(&self.command));
+        script.push("\"$@\"".to_string());
         script.push(removal(&dir, stand_ins));
         // Uplifted artifacts (binaries, libraries) at the top of the profile directory.
         script.push(format!(
@@ -282,9 +283,16 @@ impl Prebuild<'_> {
         );
         let progress_name = format!("[{}] {what} · {tag}", self.target);
         let sdk = ctx.sdk_state()?;
+        let script = StepScript::new(
+            "dependencies.sh",
+            &script,
+            &ctx.request.platform,
+            &format!("[{}]", self.target),
+        )?;
         let mut exec = sdk
-            .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
-            .cwd(SRC_DIR);
+            .run(script.argv(&self.command))
+            .cwd(SRC_DIR)
+            .mount(script.mount());
         for (k, v) in self.exec_env {
             exec = exec.env(k.clone(), v.clone());
         }

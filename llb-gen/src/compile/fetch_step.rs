@@ -12,8 +12,8 @@
 //! * compile steps need no writable shared state: they read `/cachet/vendor` read-only.
 //!
 //! Downloads go through a shared, locked cache mount (cargo verifies everything against the
-//! lockfile checksums). The step gets the network (BuildKit's default sandbox network, or the
-//! host's with `--network=host`); private registries and git hosts are reached through
+//! lockfile checksums), unless the fetch is authenticated (see [`download_cache`]). The step
+//! gets the network (BuildKit's default sandbox network, or the host's with `--network=host`); private registries and git hosts are reached through
 //! BuildKit secrets and the forwarded SSH agent only, which never enter a layer, a key or the
 //! LLB (the LLB names the secret id and the variable, never the value).
 
@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::keys::{content_digest, step_tag, CARGO_DOWNLOAD_CACHE_ID};
 use crate::llb::{CacheSharing, Mount, NetMode, State};
 
+use super::step_script::StepScript;
 use super::{shell, CompileError, Context, StepKind, StepRecord};
 
 /// Where the fetch step's layer is mounted in compile steps.
@@ -68,11 +69,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
             shell::quote(&path)
         ));
     }
-    script.push(format!(
-        "{} > {}",
-        shell::join(&command),
-        shell::quote(VENDOR_CONFIG)
-    ));
+    script.push(format!("\"$@\" > {}", shell::quote(VENDOR_CONFIG)));
     script.push(format!(
         "find {} -exec touch -h -d @{VENDOR_MTIME} {{}} +",
         shell::quote(VENDOR_DIR)
@@ -87,26 +84,17 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         .unwrap_or_default();
     let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat());
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
+    let authenticated = is_authenticated(&ctx.spec.fetch);
+    let script = StepScript::new("fetch.sh", &script, &ctx.request.platform, "[fetch]")?;
     let mut exec = sdk
-        .run(["/bin/sh".to_string(), "-c".to_string(), script.join("\n")])
+        .run(script.argv(&command))
         .cwd(super::cargo_step::SRC_DIR)
+        .mount(script.mount())
         .env("CACHET_SDK", ctx.sdk.clone())
         .env("CARGO_TERM_COLOR", "never")
         .mount(Mount::bind(super::cargo_step::SRC_DIR, &manifests).no_output())
-        .mount(
-            Mount::cache(
-                format!("{cargo_home}/registry"),
-                format!("{CARGO_DOWNLOAD_CACHE_ID}/registry"),
-            )
-            .sharing(CacheSharing::Locked),
-        )
-        .mount(
-            Mount::cache(
-                format!("{cargo_home}/git"),
-                format!("{CARGO_DOWNLOAD_CACHE_ID}/git"),
-            )
-            .sharing(CacheSharing::Locked),
-        )
+        .mount(download_cache(&cargo_home, "registry", authenticated))
+        .mount(download_cache(&cargo_home, "git", authenticated))
         .mount(Mount::bind(VENDOR_DIR, &State::scratch()))
         .mount(Mount::tmpfs("/tmp"));
     for id in ctx.spec.fetch.secrets.values() {
@@ -158,6 +146,14 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
             ("secrets".to_string(), json!(ctx.spec.fetch.secrets)),
             ("ssh".to_string(), json!(ctx.spec.fetch.ssh)),
             (
+                "download_cache".to_string(),
+                json!(if authenticated {
+                    "none: authenticated fetch".to_string()
+                } else {
+                    format!("{CARGO_DOWNLOAD_CACHE_ID}/{{registry,git}}")
+                }),
+            ),
+            (
                 "network".to_string(),
                 json!(format!("{network:?}").to_lowercase()),
             ),
@@ -166,6 +162,33 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     });
     ctx.vendor = Some(Some(vendor.clone()));
     Ok(Some(vendor))
+}
+
+/// A fetch that uses BuildKit secrets (registry tokens) or the forwarded SSH agent (private
+/// git hosts) may download what only its credentials may read.
+fn is_authenticated(fetch: &crate::spec::FetchSettings) -> bool {
+    !fetch.secrets.is_empty() || fetch.ssh
+}
+
+/// The download cache mounted at `<cargo_home>/<dir>` (`registry` or `git`).
+///
+/// A public fetch shares [`CARGO_DOWNLOAD_CACHE_ID`] with every build on the builder: cargo
+/// verifies what it takes from there against `Cargo.lock` checksums, and everything in it is
+/// public anyway. An authenticated fetch gets a scratch tmpfs instead: a cache mount is
+/// readable by *any* build on the builder that names its id (a Dockerfile's
+/// `RUN --mount=type=cache,id=…` included), and a shared CI builder serves many repositories,
+/// so a private crate fetched with one project's token must never land in one. Such a fetch
+/// downloads again whenever it re-runs (only when the manifests or the lockfile change); what
+/// it vendored lives only in its own layer.
+fn download_cache(cargo_home: &str, dir: &str, authenticated: bool) -> Mount {
+    let path = format!("{cargo_home}/{dir}");
+    if authenticated {
+        Mount::tmpfs(path).into()
+    } else {
+        Mount::cache(path, format!("{CARGO_DOWNLOAD_CACHE_ID}/{dir}"))
+            .sharing(CacheSharing::Locked)
+            .into()
+    }
 }
 
 /// The SDK's cargo home (`CARGO_HOME`, else `$HOME/.cargo`): the download cache is mounted

@@ -14,6 +14,7 @@ mod image_config;
 mod image_step;
 mod shell;
 mod sources;
+mod step_script;
 mod triple;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -55,11 +55,55 @@ fn compiled(target: &str, sdk_digest: &str) -> Compiled {
     compile(&spec, &request(target, sdk_digest)).unwrap()
 }
 
-fn ops(c: &Compiled) -> Vec<(String, pb::Op)> {
+/// The ops as the definition holds them.
+fn raw_ops(c: &Compiled) -> Vec<(String, pb::Op)> {
     decode_ops(&c.definition)
         .unwrap()
         .into_iter()
         .map(|(d, op)| (d.to_string(), op))
+        .collect()
+}
+
+/// The text of the step script an exec runs (the file mounted at `step_script::SCRIPT_DIR`),
+/// with its `"$@"` spelled out as the exec's own arguments: the shell text the step runs.
+fn step_script_text(all: &[(String, pb::Op)], op: &pb::Op, exec: &pb::ExecOp) -> Option<String> {
+    let mount = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == step_script::SCRIPT_DIR)?;
+    let input = &op.inputs[mount.input as usize].digest;
+    let (_, file_op) = all.iter().find(|(d, _)| d == input)?;
+    let Some(OpKind::File(file)) = &file_op.op else {
+        panic!("the step script layer is a file op")
+    };
+    let data = file.actions.iter().find_map(|a| match &a.action {
+        Some(pb::file_action::Action::Mkfile(m)) => Some(m.data.clone()),
+        _ => None,
+    })?;
+    let args = &exec.meta.as_ref()?.args;
+    assert_eq!(args[0], "/bin/sh", "{args:?}");
+    assert!(args[1].starts_with(step_script::SCRIPT_DIR), "{args:?}");
+    let text = String::from_utf8(data).unwrap();
+    assert_eq!(text.matches("\"$@\"").count(), 1, "{text}");
+    Some(text.replace("\"$@\"", &shell::join(&args[2..])))
+}
+
+/// The ops, with every exec that runs a step script shown as if the script were inline
+/// (`/bin/sh -c <script with its command>`), so tests can read what a step runs.
+fn ops(c: &Compiled) -> Vec<(String, pb::Op)> {
+    let all = raw_ops(c);
+    all.iter()
+        .map(|(d, op)| {
+            let mut op = op.clone();
+            if let Some(OpKind::Exec(exec)) = &op.op {
+                if let Some(text) = step_script_text(&all, &op, exec) {
+                    let mut exec = exec.clone();
+                    exec.meta.as_mut().unwrap().args = vec!["/bin/sh".into(), "-c".into(), text];
+                    op.op = Some(OpKind::Exec(exec));
+                }
+            }
+            (d.clone(), op)
+        })
         .collect()
 }
 
@@ -71,6 +115,36 @@ fn exec_ops(c: &Compiled) -> Vec<pb::ExecOp> {
             _ => None,
         })
         .collect()
+}
+
+/// A failed exec is reported by its arguments: they are the script's path and the command,
+/// never the script itself.
+#[test]
+fn a_step_runs_its_script_from_a_file_so_errors_show_the_cargo_command() {
+    let c = compiled("build", SDK_DIGEST);
+    let all = raw_ops(&c);
+    let execs: Vec<_> = all
+        .iter()
+        .filter_map(|(_, op)| match &op.op {
+            Some(OpKind::Exec(e)) => Some((op, e)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(execs.len(), 1);
+    let (op, exec) = execs[0];
+    let args = &exec.meta.as_ref().unwrap().args;
+    assert_eq!(
+        args.join(" "),
+        "/bin/sh /cachet/step/cargo.sh cargo --locked --offline build --profile release --bin hello"
+    );
+    let script = step_script_text(&all, op, exec).unwrap();
+    assert!(script.contains("set -eu"), "{script}");
+    let mount = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == step_script::SCRIPT_DIR)
+        .unwrap();
+    assert!(mount.readonly, "the script layer is read-only");
 }
 
 #[test]
@@ -200,9 +274,15 @@ fn every_exec_and_file_op_changes_when_only_the_sdk_digest_changes() {
         rb.project = project;
         let a = ops(&compile(&spec, &ra).unwrap());
         let b = ops(&compile(&spec, &rb).unwrap());
+        // File ops on scratch (the step scripts) have nothing upstream to change; the execs
+        // that mount them do.
         let digests_of = |ops: &[(String, pb::Op)]| -> Vec<String> {
             ops.iter()
-                .filter(|(_, op)| matches!(op.op, Some(OpKind::Exec(_)) | Some(OpKind::File(_))))
+                .filter(|(_, op)| match op.op {
+                    Some(OpKind::Exec(_)) => true,
+                    Some(OpKind::File(_)) => !op.inputs.is_empty(),
+                    _ => false,
+                })
                 .map(|(d, _)| d.clone())
                 .collect()
         };
@@ -519,6 +599,43 @@ fn fetch_secrets_and_ssh_are_mounted_never_written() {
         .iter()
         .all(|m| m.mount_type != pb::MountType::Secret as i32
             && m.mount_type != pb::MountType::Ssh as i32));
+}
+
+/// A cache mount is readable by any build on the builder that names its id, so what a token
+/// downloads must never land in the shared download cache.
+#[test]
+fn an_authenticated_fetch_has_no_shared_download_cache() {
+    for fetch in [
+        "[fetch]\nsecrets = { CARGO_REGISTRIES_CORP_TOKEN = \"corp-token\" }\n",
+        "[fetch]\nssh = true\n",
+    ] {
+        let text = SPEC.replace("[target.build]", &format!("{fetch}\n[target.build]"));
+        let c = compiled_with(&text, "build", workspace_files(REMOTE_LOCK));
+        let fetch_exec = exec_ops(&c)
+            .into_iter()
+            .find(|e| e.meta.as_ref().unwrap().args[2].contains("vendor"))
+            .unwrap();
+        assert!(
+            fetch_exec.mounts.iter().all(|m| m.cache_opt.is_none()),
+            "{fetch}: {:?}",
+            fetch_exec.mounts
+        );
+        let tmpfs: BTreeSet<&str> = fetch_exec
+            .mounts
+            .iter()
+            .filter(|m| m.mount_type == pb::MountType::Tmpfs as i32)
+            .map(|m| m.dest.as_str())
+            .collect();
+        assert!(
+            tmpfs.contains("/root/.cargo/registry") && tmpfs.contains("/root/.cargo/git"),
+            "{fetch}: downloads go to scratch space: {tmpfs:?}"
+        );
+        let step = c.steps.iter().find(|s| s.kind == StepKind::Fetch).unwrap();
+        assert_eq!(
+            step.inputs["download_cache"], "none: authenticated fetch",
+            "explain says why"
+        );
+    }
 }
 
 #[test]
