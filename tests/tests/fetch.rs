@@ -469,3 +469,64 @@ fn a_private_registry_build_without_the_secret_fails() {
         );
     });
 }
+
+/// A neighbour on the same builder: a Dockerfile build that mounts the shared download cache by
+/// its id and dumps every crate source it finds there (`.crate` archives unpacked, extracted
+/// sources read). Run with `--no-cache`, so it always looks afresh.
+fn download_cache_dump(engine: Engine, label: &str) -> String {
+    let probe = TempProject::new(label);
+    probe.write(
+        "Dockerfile",
+        format!(
+            "FROM cachet-sdk:rustup\n\
+             RUN --mount=type=cache,id={id}/registry,target=/dl \\\n    \
+             mkdir /seen && {{ find /dl -name '*.crate' -exec sh -c 'tar -xzOf \"$1\"' _ {{}} \\; ; \
+             find /dl -type f -name '*.rs' -exec cat {{}} + ; }} > /seen/all 2>/dev/null || true\n\
+             FROM scratch\nCOPY --from=0 /seen /\n",
+            id = llb_gen::keys::CARGO_DOWNLOAD_CACHE_ID
+        ),
+    );
+    let out = probe.path().join("out");
+    engine
+        .build(probe.path())
+        .no_cache()
+        .local_output(&out)
+        .run()
+        .assert_success();
+    std::fs::read_to_string(out.join("all")).unwrap_or_default()
+}
+
+#[test]
+fn a_private_crate_never_reaches_the_shared_download_cache() {
+    on_each_engine(|engine| {
+        // A public project's fetch fills the shared download cache: the probe can see into it.
+        let (_open, public, public_line) = open_setup(&format!("fetch-shared-{engine}"), "pub");
+        spec_build(engine, &public, "fetch-shared")
+            .run()
+            .assert_success();
+
+        let label = format!("fetch-isolated-{engine}");
+        let token = format!("cachet-token-{}", fixtures::nonce());
+        let (_private, project, private_line) = private_setup(&label, &token);
+        let secrets = TempProject::new(&format!("{label}-secret"));
+        let secret_file = secrets.write("corp-token", &token);
+        let result = spec_build(engine, &project, "fetch-isolated")
+            .arg("--secret")
+            .arg(format!("id={SECRET_ID},src={}", secret_file.display()))
+            .run()
+            .assert_success();
+        let out = result.image().run(&[]).assert_success().stdout;
+        assert_eq!(out.trim(), format!("{private_line} | private"), "{engine}");
+
+        let seen = download_cache_dump(engine, &format!("{label}-probe"));
+        assert!(
+            seen.contains(&public_line),
+            "{engine}: the probe sees the public crate in the shared cache (so it can see at all)"
+        );
+        assert!(
+            !seen.contains(&private_line),
+            "{engine}: a build without the token read the private crate from the shared \
+             download cache"
+        );
+    });
+}

@@ -13,9 +13,10 @@
 //!
 //! Downloads go through a shared, locked cache mount (cargo verifies everything against the
 //! lockfile checksums), unless the fetch is authenticated (see [`download_cache`]). The step
-//! gets the network (BuildKit's default sandbox network, or the host's with `--network=host`); private registries and git hosts are reached through
-//! BuildKit secrets and the forwarded SSH agent only, which never enter a layer, a key or the
-//! LLB (the LLB names the secret id and the variable, never the value).
+//! gets the network (BuildKit's default sandbox network, or the host's with `--network=host`);
+//! private registries and git hosts are reached through BuildKit secrets and the forwarded SSH
+//! agent only, which never enter a layer, a key or the LLB (the LLB names the secret id and the
+//! variable, never the value).
 
 use std::collections::BTreeMap;
 
