@@ -10,6 +10,8 @@
 //! - A private registry (token required) is reached through a BuildKit secret, and the token
 //!   never appears in the progress output, the image or the LLB; without the secret the build
 //!   fails.
+//! - What a token downloads never lands in the shared download cache, where any other build on
+//!   the builder could read it.
 //!
 //! Every project has a `[project] name` of its own and every registry a URL of its own, so no
 //! run sees an earlier run's caches.
@@ -470,63 +472,88 @@ fn a_private_registry_build_without_the_secret_fails() {
     });
 }
 
-/// A neighbour on the same builder: a Dockerfile build that mounts the shared download cache by
-/// its id and dumps every crate source it finds there (`.crate` archives unpacked, extracted
-/// sources read). Run with `--no-cache`, so it always looks afresh.
-fn download_cache_dump(engine: Engine, label: &str) -> String {
-    let probe = TempProject::new(label);
-    probe.write(
-        "Dockerfile",
-        format!(
-            "FROM cachet-sdk:rustup\n\
-             RUN --mount=type=cache,id={id}/registry,target=/dl \\\n    \
-             mkdir /seen && {{ find /dl -name '*.crate' -exec sh -c 'tar -xzOf \"$1\"' _ {{}} \\; ; \
-             find /dl -type f -name '*.rs' -exec cat {{}} + ; }} > /seen/all 2>/dev/null || true\n\
-             FROM scratch\nCOPY --from=0 /seen /\n",
-            id = llb_gen::keys::CARGO_DOWNLOAD_CACHE_ID
-        ),
+/// A neighbour on the same builder: raw LLB (as any `buildctl` client or custom frontend may
+/// send) that mounts the shared download cache by its id and dumps every crate source it finds
+/// there (`.crate` archives unpacked, extracted sources read). A nonce in its script makes it
+/// run afresh (`--no-cache` would not do: current BuildKit then mounts an empty cache). (A Dockerfile cannot name the id: its frontend prefixes every cache id
+/// with `/`; dockerd 20.10 takes no raw LLB from a client, so this runs on buildkitd only.)
+fn download_cache_dump(label: &str) -> String {
+    use llb_gen::llb::{definition_bytes, CacheSharing, Image, Mount, State};
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let env = Env::get();
+    let buildctl = env.buildctl().expect("BUILDCTL in the environment file");
+    let dump = format!(
+        ": {}; {{ find /dl -name '*.crate' -exec sh -c 'tar -xzOf \"$1\"' _ {{}} \\; ; \
+         find /dl -type f -name '*.rs' -exec cat {{}} + ; find /dl; }} > /seen/all 2>&1 || true",
+        fixtures::nonce()
     );
-    let out = probe.path().join("out");
-    engine
-        .build(probe.path())
-        .no_cache()
-        .local_output(&out)
-        .run()
-        .assert_success();
+    let probe = Image::new("docker.io/library/cachet-sdk:rustup")
+        .unwrap()
+        .into_state()
+        .run(["/bin/sh".to_string(), "-c".to_string(), dump])
+        .mount(
+            Mount::cache(
+                "/dl",
+                format!("{}/registry", llb_gen::keys::CARGO_DOWNLOAD_CACHE_ID),
+            )
+            .sharing(CacheSharing::Locked),
+        )
+        .mount(Mount::bind("/seen", &State::scratch()))
+        .build()
+        .unwrap()
+        .get_mount("/seen")
+        .unwrap();
+    let out = TempProject::new(label).path().join("out");
+    let mut child = Command::new(buildctl)
+        .args(["--addr", env.buildkit_host(), "build"])
+        .arg(format!("--output=type=local,dest={}", out.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let definition = definition_bytes(&probe.marshal());
+    child.stdin.take().unwrap().write_all(&definition).unwrap();
+    let result = child.wait_with_output().unwrap();
+    assert!(
+        result.status.success(),
+        "the probe ran:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     std::fs::read_to_string(out.join("all")).unwrap_or_default()
 }
 
 #[test]
 fn a_private_crate_never_reaches_the_shared_download_cache() {
-    on_each_engine(|engine| {
-        // A public project's fetch fills the shared download cache: the probe can see into it.
-        let (_open, public, public_line) = open_setup(&format!("fetch-shared-{engine}"), "pub");
-        spec_build(engine, &public, "fetch-shared")
-            .run()
-            .assert_success();
+    let engine = Engine::Buildx;
+    // A public project's fetch fills the shared download cache: the probe can see into it.
+    let (_open, public, public_line) = open_setup("fetch-shared", "pub");
+    spec_build(engine, &public, "fetch-shared")
+        .run()
+        .assert_success();
 
-        let label = format!("fetch-isolated-{engine}");
-        let token = format!("cachet-token-{}", fixtures::nonce());
-        let (_private, project, private_line) = private_setup(&label, &token);
-        let secrets = TempProject::new(&format!("{label}-secret"));
-        let secret_file = secrets.write("corp-token", &token);
-        let result = spec_build(engine, &project, "fetch-isolated")
-            .arg("--secret")
-            .arg(format!("id={SECRET_ID},src={}", secret_file.display()))
-            .run()
-            .assert_success();
-        let out = result.image().run(&[]).assert_success().stdout;
-        assert_eq!(out.trim(), format!("{private_line} | private"), "{engine}");
+    let label = "fetch-isolated";
+    let token = format!("cachet-token-{}", fixtures::nonce());
+    let (_private, project, private_line) = private_setup(label, &token);
+    let secrets = TempProject::new(&format!("{label}-secret"));
+    let secret_file = secrets.write("corp-token", &token);
+    let result = spec_build(engine, &project, label)
+        .arg("--secret")
+        .arg(format!("id={SECRET_ID},src={}", secret_file.display()))
+        .run()
+        .assert_success();
+    let out = result.image().run(&[]).assert_success().stdout;
+    assert_eq!(out.trim(), format!("{private_line} | private"));
 
-        let seen = download_cache_dump(engine, &format!("{label}-probe"));
-        assert!(
-            seen.contains(&public_line),
-            "{engine}: the probe sees the public crate in the shared cache (so it can see at all)"
-        );
-        assert!(
-            !seen.contains(&private_line),
-            "{engine}: a build without the token read the private crate from the shared \
-             download cache"
-        );
-    });
+    let seen = download_cache_dump(&format!("{label}-probe"));
+    assert!(
+        seen.contains(&public_line),
+        "the probe sees the public crate in the shared cache (so it can see at all):\n{seen}"
+    );
+    assert!(
+        !seen.contains(&private_line),
+        "a build without the token read the private crate from the shared download cache"
+    );
 }
