@@ -1,6 +1,7 @@
 //! The Cachet frontend end to end on both engines: `examples/hello` builds and runs, an
 //! unchanged rebuild is fully cached, an edit rebuilds (even with a hostile timestamp), a bad
-//! spec fails with file:line:column, and `--target`, `--build-arg` and `--output` work.
+//! spec fails with file:line:column, a failed cargo step names the cargo command, and
+//! `--target`, `--build-arg` and `--output` work.
 //! (`--cache-from` has its own test binary, `cache_import.rs`: it prunes the builder.)
 
 use std::path::Path;
@@ -133,6 +134,49 @@ fn a_spec_error_names_file_line_and_column() {
             result.progress().contains(&expected),
             "{engine}: expected `{expected}` in:\n{}",
             result.progress()
+        );
+    });
+}
+
+/// A failed cargo step names the cargo command, with cargo's own error above it; the step's
+/// shell script stays out of the message.
+#[test]
+fn a_failed_cargo_step_shows_the_cargo_command_and_its_error() {
+    on_each_engine(|engine| {
+        let project = hello_project(&format!("compile-error-{engine}"));
+        project.write(
+            "src/main.rs",
+            format!(
+                "fn main() {{ let x: u32 = \"not a number {}\"; }}\n",
+                fixtures::nonce()
+            ),
+        );
+        let result = engine
+            .build(project.path())
+            .file(project.path().join("Cachet.toml"))
+            .run()
+            .assert_failure();
+        let progress = result.progress();
+        // `process "…" did not complete successfully: exit code: 101` on current BuildKit,
+        // `executor failed running […]: exit code: 101` on v0.8.
+        let error = progress
+            .lines()
+            .rev()
+            .find(|l| l.contains("exit code: 101"))
+            .unwrap_or_else(|| panic!("{engine}: no failed process in:\n{progress}"));
+        assert!(
+            error.contains(
+                "/bin/sh /cachet/step/cargo.sh cargo --locked --offline build --profile release --bin hello"
+            ),
+            "{engine}: the error names the cargo command: {error}"
+        );
+        assert!(
+            !error.contains("set -eu") && error.len() < 400,
+            "{engine}: the step script stays out of the error line: {error}"
+        );
+        assert!(
+            progress.contains("error[E0308]: mismatched types"),
+            "{engine}: cargo's own error is in the output:\n{progress}"
         );
     });
 }
