@@ -15,9 +15,16 @@ use crate::caps::{Caps, CAP_SECRET_MOUNT, CAP_SSH_MOUNT};
 use crate::gateway::Gateway;
 use crate::opts::{self, FrontendOpts, NetworkMode};
 
+/// `--build-arg CACHET_DEBUG=panic` makes the frontend panic on purpose (see `crate::panics`).
+const DEBUG_ARG: &str = "CACHET_DEBUG";
+
 pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result, String> {
     let pong = gateway.ping().await.map_err(|e| e.to_string())?;
     let opts = FrontendOpts::from_env().map_err(|e| e.to_string())?;
+    // A diagnostic: proves on a real daemon that a panic reaches the user as a message.
+    if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("panic") {
+        panic!("{DEBUG_ARG}=panic asked for a panic");
+    }
     let caps = Caps::from_pong(&pong);
     caps.check(!opts.cache_imports.is_empty())?;
     let session_id = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();

@@ -10,10 +10,13 @@ mod build;
 mod caps;
 mod gateway;
 mod opts;
+mod panics;
 mod transport;
 
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
+use futures_util::FutureExt;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("CACHET_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    panics::install_hook();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -47,7 +51,19 @@ async fn run() -> ExitCode {
         }
     };
     let mut gateway = gateway::Gateway::new(channel);
-    let outcome = build::build(&mut gateway, started).await;
+    // A panic still reaches the user as a message (see `panics`).
+    let outcome = match AssertUnwindSafe(build::build(&mut gateway, started))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let spec = opts::FrontendOpts::from_env()
+                .map(|o| o.filename)
+                .unwrap_or_else(|_| "the spec".to_string());
+            Err(panics::message(&spec, payload.as_ref()))
+        }
+    };
     let returned = match outcome {
         Ok(result) => gateway.return_result(result).await,
         Err(message) => {

@@ -181,6 +181,33 @@ fn a_failed_cargo_step_shows_the_cargo_command_and_its_error() {
     });
 }
 
+/// A panic in the frontend (asked for with the `CACHET_DEBUG=panic` diagnostic) reaches the
+/// user as a message naming the spec, never as a bare signal exit.
+#[test]
+fn a_frontend_panic_is_reported_as_a_message() {
+    on_each_engine(|engine| {
+        let project = hello_project(&format!("panic-{engine}"));
+        let result = engine
+            .build(project.path())
+            .file(project.path().join("Cachet.toml"))
+            .build_arg("CACHET_DEBUG", "panic")
+            .run()
+            .assert_failure();
+        let progress = result.progress();
+        assert!(
+            progress.contains(
+                "Cachet.toml: the Cachet frontend failed on this spec: CACHET_DEBUG=panic asked \
+                 for a panic at frontend/src/build.rs:"
+            ),
+            "{engine}: the panic is a message:\n{progress}"
+        );
+        assert!(
+            !progress.contains("exit code: 134") && !progress.contains("exit code: 139"),
+            "{engine}: no bare signal exit:\n{progress}"
+        );
+    });
+}
+
 #[test]
 fn target_build_arg_and_local_output() {
     on_each_engine(|engine| {
