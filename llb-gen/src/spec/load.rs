@@ -1,14 +1,18 @@
 //! Parsing and validating `Cachet.toml`: text in, [`Spec`] or a positioned [`SpecError`] out.
 //!
 //! Pure: no I/O. The frontend, the `llb-gen` CLI and the tests all come through here, so every
-//! rule about what a valid spec is lives in this file.
+//! rule about what a valid spec is lives here (references between targets in `graph.rs`).
+//!
+//! Every check runs on values as they are once build arguments are applied: a `--build-arg` is
+//! as untrusted as the file, and a value that passed as written may not once interpolated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 
 use super::error::SpecError;
+use super::graph::{self, Reference, ReferenceKind};
 use super::interpolate::interpolate;
 use super::model::{CopyEntry, SpecFile, TargetSection};
 use super::resolved::*;
@@ -190,6 +194,7 @@ impl Loader<'_> {
             ));
         }
         let mut targets = BTreeMap::new();
+        let mut references = BTreeMap::new();
         for (name, section) in &raw.targets {
             if !is_valid_name(name) {
                 return Err(self.err(
@@ -197,11 +202,13 @@ impl Loader<'_> {
                     format!("target name `{name}`: expected lowercase letters, digits, `-` or `_`"),
                 ));
             }
-            let target = self.target(section)?;
+            let (target, refs) = self.target(section)?;
             targets.insert(name.to_string(), target);
+            references.insert(name.to_string(), refs);
         }
-        self.check_references(&raw.targets)?;
-        self.check_cycles(&raw.targets)?;
+        // On the values as interpolated: `from = "${BASE}"` names a target only now.
+        graph::check_references(&targets, &references).map_err(|(span, m)| self.err(span, m))?;
+        graph::check_cycles(&references).map_err(|(span, m)| self.err(span, m))?;
 
         let default_target = match &raw.default {
             Some(d) => {
@@ -234,7 +241,11 @@ impl Loader<'_> {
         })
     }
 
-    fn target(&self, section: &Spanned<TargetSection>) -> Result<Target, SpecError> {
+    /// The target and the `+target` references it makes (checked once every target is known).
+    fn target(
+        &self,
+        section: &Spanned<TargetSection>,
+    ) -> Result<(Target, Vec<Reference>), SpecError> {
         let t = section.get_ref();
         match (&t.cargo, &t.from) {
             (Some(cargo), None) => {
@@ -277,16 +288,24 @@ impl Loader<'_> {
                     check_relative_path(path.get_ref()).map_err(|m| self.err(path.span(), m))?;
                     artifacts.insert(name.clone(), path.get_ref().clone());
                 }
-                Ok(Target::Cargo(CargoTarget { args, artifacts, env: self.subst_map(&t.env)? }))
+                let target = Target::Cargo(CargoTarget { args, artifacts, env: self.subst_map(&t.env)? });
+                Ok((target, Vec::new()))
             }
             (None, Some(from)) => {
                 if !t.artifacts.is_empty() {
                     return Err(self.err(section.span(), "`artifacts` belongs to a cargo step (one with `cargo`)"));
                 }
                 let from_value = self.subst(from)?;
+                let mut references = Vec::new();
                 let base = if from_value == "scratch" {
                     BaseRef::Scratch
                 } else if let Some(name) = from_value.strip_prefix('+') {
+                    references.push(Reference {
+                        to: name.to_string(),
+                        span: from.span(),
+                        written: (from.get_ref() != &from_value).then(|| from.get_ref().clone()),
+                        kind: ReferenceKind::Base,
+                    });
                     BaseRef::Target(name.to_string())
                 } else if from_value.is_empty() || from_value.chars().any(char::is_whitespace) {
                     return Err(self.err(from.span(), "expected `scratch`, an image reference, or `+target`"));
@@ -295,9 +314,20 @@ impl Loader<'_> {
                 };
                 let mut copies = Vec::new();
                 for entry in &t.copy {
-                    copies.push(self.copy_entry(entry)?);
+                    let copy = self.copy_entry(entry)?;
+                    let c = entry.get_ref();
+                    references.push(Reference {
+                        to: copy.from_target.clone(),
+                        span: c.from.span(),
+                        written: None,
+                        kind: ReferenceKind::Copy {
+                            artifact: copy.artifact.clone(),
+                            artifact_span: c.artifact.span(),
+                        },
+                    });
+                    copies.push(copy);
                 }
-                Ok(Target::Image(ImageTarget {
+                let target = Target::Image(ImageTarget {
                     from: base,
                     copies,
                     entrypoint: t.entrypoint.clone(),
@@ -306,7 +336,8 @@ impl Loader<'_> {
                     user: t.user.clone(),
                     env: self.subst_map(&t.env)?,
                     labels: self.subst_map(&t.labels)?,
-                }))
+                });
+                Ok((target, references))
             }
             (Some(_), Some(_)) => Err(self.err(
                 section.span(),
@@ -343,109 +374,6 @@ impl Loader<'_> {
             artifact: c.artifact.get_ref().clone(),
             to: c.to.get_ref().clone(),
         })
-    }
-
-    fn check_references(
-        &self,
-        targets: &BTreeMap<String, Spanned<TargetSection>>,
-    ) -> Result<(), SpecError> {
-        for section in targets.values() {
-            let t = section.get_ref();
-            if let Some(from) = &t.from {
-                if let Some(name) = from.get_ref().strip_prefix('+') {
-                    if !targets.contains_key(name) {
-                        return Err(self.err(
-                            from.span(),
-                            format!("`+{name}` names no target{}", suggest(targets)),
-                        ));
-                    }
-                }
-            }
-            for entry in &t.copy {
-                let c = entry.get_ref();
-                let Some(name) = c.from.get_ref().strip_prefix('+') else {
-                    continue; // reported by `copy_entry`
-                };
-                let Some(source) = targets.get(name) else {
-                    return Err(self.err(
-                        c.from.span(),
-                        format!("`+{name}` names no target{}", suggest(targets)),
-                    ));
-                };
-                let source = source.get_ref();
-                if source.cargo.is_none() {
-                    return Err(self.err(
-                        c.from.span(),
-                        format!("`+{name}` is an image target; artifacts come from cargo steps"),
-                    ));
-                }
-                if !source.artifacts.contains_key(c.artifact.get_ref()) {
-                    let known: Vec<&str> = source.artifacts.keys().map(String::as_str).collect();
-                    return Err(self.err(
-                        c.artifact.span(),
-                        format!(
-                            "target `{name}` has no artifact `{}` (it has: {})",
-                            c.artifact.get_ref(),
-                            list_or_none(&known)
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn check_cycles(
-        &self,
-        targets: &BTreeMap<String, Spanned<TargetSection>>,
-    ) -> Result<(), SpecError> {
-        fn edges(t: &TargetSection) -> Vec<&Spanned<String>> {
-            t.from
-                .iter()
-                .filter(|f| f.get_ref().starts_with('+'))
-                .chain(t.copy.iter().map(|c| &c.get_ref().from))
-                .collect()
-        }
-        // Depth-first search with an explicit path; the first back edge found is reported.
-        fn visit<'a>(
-            name: &'a str,
-            targets: &'a BTreeMap<String, Spanned<TargetSection>>,
-            path: &mut Vec<&'a str>,
-            done: &mut BTreeSet<&'a str>,
-        ) -> Option<(Vec<String>, Range<usize>)> {
-            if done.contains(name) {
-                return None;
-            }
-            path.push(name);
-            if let Some(section) = targets.get(name) {
-                for edge in edges(section.get_ref()) {
-                    let Some(next) = edge.get_ref().strip_prefix('+') else {
-                        continue;
-                    };
-                    if let Some(pos) = path.iter().position(|p| *p == next) {
-                        let mut cycle: Vec<String> =
-                            path[pos..].iter().map(|s| format!("+{s}")).collect();
-                        cycle.push(format!("+{next}"));
-                        return Some((cycle, edge.span()));
-                    }
-                    if let Some((key, _)) = targets.get_key_value(next) {
-                        if let Some(found) = visit(key, targets, path, done) {
-                            return Some(found);
-                        }
-                    }
-                }
-            }
-            path.pop();
-            done.insert(name);
-            None
-        }
-        let mut done = BTreeSet::new();
-        for name in targets.keys() {
-            if let Some((cycle, span)) = visit(name, targets, &mut Vec::new(), &mut done) {
-                return Err(self.err(span, format!("targets form a cycle: {}", cycle.join(" → "))));
-            }
-        }
-        Ok(())
     }
 
     fn check_name(&self, value: &Spanned<String>, what: &str) -> Result<(), SpecError> {
@@ -522,18 +450,4 @@ fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// The list of defined targets, to append to a "names no target" message.
-fn suggest(targets: &BTreeMap<String, Spanned<TargetSection>>) -> String {
-    let known: Vec<&str> = targets.keys().map(String::as_str).collect();
-    format!(" (targets: {})", list_or_none(&known))
-}
-
-fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() {
-        "none".to_string()
-    } else {
-        items.join(", ")
-    }
 }

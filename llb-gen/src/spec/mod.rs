@@ -4,6 +4,7 @@
 //! references checked) or a [`SpecError`] naming file, line and column. It does no I/O.
 
 mod error;
+mod graph;
 mod interpolate;
 mod load;
 mod model;

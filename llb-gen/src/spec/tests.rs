@@ -247,3 +247,123 @@ fn mode_include_and_fetch_settings_are_checked() {
     let e = err(&FULL.replace("name = \"hello\"", "name = \"hello\"\ninclude = [\"/abs\"]"));
     assert!(e.contains("absolute"), "{e}");
 }
+
+/// An image target `image` whose `from` comes from the build argument `BASE`, after `more`.
+fn base_from_arg(more: &str) -> String {
+    format!(
+        "[args]\nBASE = \"scratch\"\n[sdk]\nimage = \"s\"\n{more}[target.image]\nfrom = \"${{BASE}}\"\n"
+    )
+}
+
+fn err_with(text: &str, args: &[(&str, &str)]) -> String {
+    let args = args
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    load("Cachet.toml", text, &args).unwrap_err().to_string()
+}
+
+#[test]
+fn a_build_argument_cannot_make_a_target_its_own_base() {
+    let text = base_from_arg("");
+    let e = err_with(&text, &[("BASE", "+image")]);
+    assert_eq!(
+        e,
+        "Cachet.toml:6:8: target `image` cannot be built from itself (`+image`) \
+         (`${BASE}` is `+image` once build arguments are applied)"
+    );
+    // The same through the argument's default.
+    let e = err(&text.replace("BASE = \"scratch\"", "BASE = \"+image\""));
+    assert!(
+        e.starts_with("Cachet.toml:6:8: target `image` cannot be built"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_build_argument_cannot_close_a_cycle() {
+    let text = base_from_arg("[args.more]\n")
+        .replace("[args.more]\n", "[target.a]\nfrom = \"${A}\"\n")
+        .replace("BASE = \"scratch\"", "BASE = \"scratch\"\nA = \"scratch\"");
+    assert!(load("Cachet.toml", &text, &no_args()).is_ok());
+    let e = err_with(&text, &[("A", "+image"), ("BASE", "+a")]);
+    assert_eq!(
+        e,
+        "Cachet.toml:9:8: targets form a cycle: +a → +image → +a \
+         (`${BASE}` is `+a` once build arguments are applied)"
+    );
+}
+
+#[test]
+fn a_build_argument_cannot_name_an_unknown_target() {
+    let e = err_with(&base_from_arg(""), &[("BASE", "+nosuch")]);
+    assert_eq!(
+        e,
+        "Cachet.toml:6:8: `+nosuch` names no target \
+         (`${BASE}` is `+nosuch` once build arguments are applied) (targets: image)"
+    );
+    for bad in ["+", "++image", "+Image"] {
+        let e = err_with(&base_from_arg(""), &[("BASE", bad)]);
+        assert!(e.starts_with("Cachet.toml:6:8: "), "{bad}: {e}");
+        assert!(e.contains("names no target"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_build_argument_may_name_another_target() {
+    let text = base_from_arg("[target.build]\ncargo = [\"build\"]\n");
+    let args = BTreeMap::from([("BASE".to_string(), "+build".to_string())]);
+    let spec = load("Cachet.toml", &text, &args).unwrap();
+    let Target::Image(image) = &spec.targets["image"] else {
+        panic!("image target")
+    };
+    assert_eq!(image.from, BaseRef::Target("build".into()));
+    assert_eq!(spec.closure("image"), vec!["build", "image"]);
+}
+
+#[test]
+fn long_chains_of_targets_are_checked_without_deep_recursion() {
+    // Each target builds on the next; the last one closes a cycle back to the first. A
+    // recursive walk of this many targets overflows a test thread's stack.
+    const N: usize = 20_000;
+    let mut text = String::from("[sdk]\nimage = \"s\"\n");
+    for i in 0..N {
+        text.push_str(&format!("[target.t{i}]\nfrom = \"+t{}\"\n", (i + 1) % N));
+    }
+    let e = err(&text);
+    let listed = (0..10)
+        .map(|i| format!("+t{i}"))
+        .collect::<Vec<_>>()
+        .join(" → ");
+    let tail = (19_991..20_000)
+        .map(|i| format!("+t{i}"))
+        .collect::<Vec<_>>()
+        .join(" → ");
+    assert_eq!(
+        e,
+        format!(
+            "Cachet.toml:40002:8: targets form a cycle: {listed} → … 19981 more … → {tail} → +t0"
+        )
+    );
+
+    // Without the cycle it loads, and the closure lists every target once, dependencies first.
+    let text = text.replace("from = \"+t0\"\n", "from = \"scratch\"\n");
+    let spec = load("Cachet.toml", &text, &no_args()).unwrap();
+    let closure = spec.closure("t0");
+    assert_eq!(closure.len(), N);
+    assert_eq!(closure.first().map(String::as_str), Some("t19999"));
+    assert_eq!(closure.last().map(String::as_str), Some("t0"));
+}
+
+#[test]
+fn the_closure_of_a_hand_built_cycle_terminates() {
+    let mut spec = load("Cachet.toml", FULL, &no_args()).unwrap();
+    let Some(Target::Image(image)) = spec.targets.get_mut("image") else {
+        panic!("image target")
+    };
+    image.from = BaseRef::Target("image".into());
+    image.copies[0].from_target = "nosuch".into();
+    assert_eq!(spec.closure("image"), vec!["image"]);
+    assert_eq!(spec.closure("nosuch"), Vec::<String>::new());
+    assert_eq!(spec.images_for("nosuch"), vec!["cachet-sdk:rustup"]);
+}
