@@ -11,11 +11,14 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::error::SpecError;
+use crate::llb::{ImageRef, LlbError};
+
+use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
 use super::interpolate::interpolate;
 use super::model::{CopyEntry, SpecFile, TargetSection};
 use super::resolved::*;
+use super::syntax;
 
 /// Cargo flags the spec sets itself, because they are inputs to cache keys: letting a step pass
 /// them directly would change the output without changing the key.
@@ -48,8 +51,10 @@ pub fn load(
     text: &str,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Spec, SpecError> {
-    let raw: SpecFile =
-        toml::from_str(text).map_err(|e| SpecError::at(file, text, e.span(), e.message()))?;
+    let raw: SpecFile = toml::from_str(text).map_err(|e| {
+        let (span, message) = syntax::parse_error(text, &e);
+        SpecError::at(file, text, Some(span), message)
+    })?;
     // Only declared arguments exist for the spec; `--build-arg` overrides their defaults.
     let args = raw
         .args
@@ -76,6 +81,11 @@ impl Loader<'_> {
         SpecError::at(self.file, self.text, Some(span), message)
     }
 
+    /// The end of the file: where a missing section is to be added.
+    fn end(&self) -> Range<usize> {
+        self.text.len()..self.text.len()
+    }
+
     fn subst(&self, v: &Spanned<String>) -> Result<String, SpecError> {
         interpolate(v.get_ref(), &self.args).map_err(|(_, msg)| self.err(v.span(), msg))
     }
@@ -98,12 +108,31 @@ impl Loader<'_> {
             None => DEFAULT_PROJECT.to_string(),
         };
 
-        let sdk_section = raw.sdk.get_ref();
-        let image = self.subst(&sdk_section.image)?;
-        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+        let Some(sdk) = &raw.sdk else {
             return Err(self.err(
-                sdk_section.image.span(),
-                "expected an image reference such as `cachet-sdk:rustup`",
+                self.end(),
+                "missing section [sdk]: add `[sdk]` with `image = \"…\"`, the image every cargo \
+                 step runs in (e.g. `image = \"cachet-sdk:rustup\"`)",
+            ));
+        };
+        let sdk_section = sdk.get_ref();
+        let Some(image_value) = &sdk_section.image else {
+            return Err(self.err(
+                sdk.span(),
+                "[sdk] has no `image`: add `image = \"…\"` under [sdk] (e.g. `image = \
+                 \"cachet-sdk:rustup\"`)",
+            ));
+        };
+        let image = self.subst(image_value)?;
+        if let Some(problem) = image_problem(&image) {
+            return Err(self.err(
+                image_value.span(),
+                format!(
+                    "[sdk] image `{}`{}: {problem}; expected {IMAGE_FORM}, such as \
+                     `cachet-sdk:rustup` or `ghcr.io/org/sdk:1.80`",
+                    shown(&image),
+                    via_args(image_value, &image),
+                ),
             ));
         }
         let digest_lock = match &sdk_section.digest {
@@ -186,11 +215,10 @@ impl Loader<'_> {
         };
 
         if raw.targets.is_empty() {
-            return Err(SpecError::at(
-                self.file,
-                self.text,
-                None,
-                "no targets: add at least one `[target.NAME]` table",
+            return Err(self.err(
+                self.end(),
+                "no targets: add at least one `[target.NAME]` table, e.g. `[target.build]` with \
+                 `cargo = [\"build\"]`",
             ));
         }
         let mut targets = BTreeMap::new();
@@ -307,24 +335,22 @@ impl Loader<'_> {
                         kind: ReferenceKind::Base,
                     });
                     BaseRef::Target(name.to_string())
-                } else if from_value.is_empty() || from_value.chars().any(char::is_whitespace) {
-                    return Err(self.err(from.span(), "expected `scratch`, an image reference, or `+target`"));
+                } else if let Some(problem) = image_problem(&from_value) {
+                    return Err(self.err(
+                        from.span(),
+                        format!(
+                            "from `{}`{}: {problem}; expected `scratch`, `+target` or {IMAGE_FORM}, such as `alpine:3.20`",
+                            shown(&from_value),
+                            via_args(from, &from_value),
+                        ),
+                    ));
                 } else {
                     BaseRef::Image(from_value)
                 };
                 let mut copies = Vec::new();
                 for entry in &t.copy {
-                    let copy = self.copy_entry(entry)?;
-                    let c = entry.get_ref();
-                    references.push(Reference {
-                        to: copy.from_target.clone(),
-                        span: c.from.span(),
-                        written: None,
-                        kind: ReferenceKind::Copy {
-                            artifact: copy.artifact.clone(),
-                            artifact_span: c.artifact.span(),
-                        },
-                    });
+                    let (copy, reference) = self.copy_entry(entry)?;
+                    references.push(reference);
                     copies.push(copy);
                 }
                 let target = Target::Image(ImageTarget {
@@ -350,30 +376,58 @@ impl Loader<'_> {
         }
     }
 
-    fn copy_entry(&self, entry: &Spanned<CopyEntry>) -> Result<ArtifactCopy, SpecError> {
+    fn copy_entry(
+        &self,
+        entry: &Spanned<CopyEntry>,
+    ) -> Result<(ArtifactCopy, Reference), SpecError> {
         let c = entry.get_ref();
-        let Some(from_target) = c
-            .from
+        let (Some(from), Some(artifact), Some(to)) = (&c.from, &c.artifact, &c.to) else {
+            let missing: Vec<&str> = [
+                ("`from`", c.from.is_none()),
+                ("`artifact`", c.artifact.is_none()),
+                ("`to`", c.to.is_none()),
+            ]
+            .iter()
+            .filter(|(_, absent)| *absent)
+            .map(|(key, _)| *key)
+            .collect();
+            return Err(self.err(
+                entry.span(),
+                format!(
+                    "this copy entry has no {}: write `{{ from = \"+target\", artifact = \"name\", \
+                     to = \"/path/in/image\" }}`",
+                    missing.join(" or ")
+                ),
+            ));
+        };
+        let Some(from_target) = from
             .get_ref()
             .strip_prefix('+')
             .filter(|t| is_valid_name(t))
         else {
-            return Err(self.err(
-                c.from.span(),
-                "expected a target reference such as `+build`",
-            ));
+            return Err(self.err(from.span(), "expected a target reference such as `+build`"));
         };
-        if !c.to.get_ref().starts_with('/') {
+        if !to.get_ref().starts_with('/') {
             return Err(self.err(
-                c.to.span(),
+                to.span(),
                 "expected an absolute path in the image, such as `/usr/local/bin/app`",
             ));
         }
-        Ok(ArtifactCopy {
+        let reference = Reference {
+            to: from_target.to_string(),
+            span: from.span(),
+            written: None,
+            kind: ReferenceKind::Copy {
+                artifact: artifact.get_ref().clone(),
+                artifact_span: artifact.span(),
+            },
+        };
+        let copy = ArtifactCopy {
             from_target: from_target.to_string(),
-            artifact: c.artifact.get_ref().clone(),
-            to: c.to.get_ref().clone(),
-        })
+            artifact: artifact.get_ref().clone(),
+            to: to.get_ref().clone(),
+        };
+        Ok((copy, reference))
     }
 
     fn check_name(&self, value: &Spanned<String>, what: &str) -> Result<(), SpecError> {
@@ -388,6 +442,30 @@ impl Loader<'_> {
                 ),
             ))
         }
+    }
+}
+
+/// The shape of an image reference, for messages.
+const IMAGE_FORM: &str =
+    "an image reference `[registry/]repository[:tag][@sha256:<64 hex digits>]` with a lowercase \
+     repository";
+
+/// What is wrong with `reference` as an image reference (as BuildKit would parse it), if
+/// anything. Checked here so the error names the value's position, not only the value.
+fn image_problem(reference: &str) -> Option<String> {
+    match ImageRef::parse(reference) {
+        Ok(_) => None,
+        Err(LlbError::InvalidReference { reason, .. }) => Some(reason.to_string()),
+        Err(other) => Some(other.to_string()),
+    }
+}
+
+/// ` (from `${BASE}`)` when build arguments made `value` out of what `written` says.
+fn via_args(written: &Spanned<String>, value: &str) -> String {
+    if written.get_ref() == value {
+        String::new()
+    } else {
+        format!(" (from `{}`)", shown(written.get_ref()))
     }
 }
 

@@ -10,6 +10,7 @@ mod load;
 mod model;
 mod resolved;
 mod schema;
+mod syntax;
 
 pub use error::{Position, SpecError};
 pub use load::load;

@@ -29,8 +29,10 @@ pub struct SpecFile {
     #[schemars(with = "Option<String>", regex(pattern = rules::NAME))]
     pub default: Option<Spanned<String>>,
     /// The SDK image every cargo step runs in.
+    // Required, but optional here so the loader can say where to add it (`toml` would report
+    // the missing field at the start of the file).
     #[schemars(with = "SdkSection")]
-    pub sdk: Spanned<SdkSection>,
+    pub sdk: Option<Spanned<SdkSection>>,
     /// Settings shared by every cargo step; all of them are cache-key inputs.
     #[serde(default)]
     pub cargo: CargoSection,
@@ -70,8 +72,9 @@ pub struct ProjectSection {
 #[serde(deny_unknown_fields)]
 pub struct SdkSection {
     /// The SDK image reference; a tag is resolved to a digest at build time.
+    // Required; optional here for the loader's message (see `SpecFile::sdk`).
     #[schemars(with = "String", transform = rules::image_reference)]
-    pub image: Spanned<String>,
+    pub image: Option<Spanned<String>>,
     /// Optional lock: the build fails if the tag no longer resolves to this digest.
     #[schemars(with = "Option<String>", regex(pattern = rules::DIGEST))]
     pub digest: Option<Spanned<String>>,
@@ -165,14 +168,15 @@ pub struct TargetSection {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// All three keys are required; optional here so the loader can name the missing ones.
 pub struct CopyEntry {
     /// The target that produced the artifact, as `+name`.
     #[schemars(with = "String", regex(pattern = rules::TARGET_REF))]
-    pub from: Spanned<String>,
+    pub from: Option<Spanned<String>>,
     /// The artifact's name under that target's `artifacts`.
     #[schemars(with = "String", regex(pattern = rules::NAME))]
-    pub artifact: Spanned<String>,
+    pub artifact: Option<Spanned<String>>,
     /// Absolute destination path in the image.
     #[schemars(with = "String", regex(pattern = rules::ABSOLUTE_PATH))]
-    pub to: Spanned<String>,
+    pub to: Option<Spanned<String>>,
 }

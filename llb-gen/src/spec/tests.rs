@@ -99,9 +99,127 @@ fn unknown_keys_are_errors_with_position() {
 }
 
 #[test]
-fn missing_sdk_is_an_error() {
+fn a_missing_section_is_reported_where_it_can_be_added() {
+    // At the end of the file, not at 1:1, with what to write.
     let e = err("[target.b]\ncargo = [\"build\"]\n");
-    assert!(e.contains("missing field `sdk`"), "{e}");
+    assert_eq!(
+        e,
+        "Cachet.toml:3:1: missing section [sdk]: add `[sdk]` with `image = \"…\"`, the image \
+         every cargo step runs in (e.g. `image = \"cachet-sdk:rustup\"`)"
+    );
+    let e =
+        err("[project]\nname = \"x\"\n\n[sdk]\ndigest = \"x\"\n[target.b]\ncargo = [\"build\"]\n");
+    assert!(
+        e.starts_with("Cachet.toml:4:1: [sdk] has no `image`: add `image = \"…\"` under [sdk]"),
+        "{e}"
+    );
+    let e = err("[sdk]\nimage = \"s\"\n");
+    assert!(
+        e.starts_with("Cachet.toml:3:1: no targets: add at least one `[target.NAME]` table"),
+        "{e}"
+    );
+    let text = FULL.replace(", to = \"/usr/local/bin/app\" }", " }");
+    let e = err(&text);
+    assert!(
+        e.starts_with(
+            "Cachet.toml:25:9: this copy entry has no `to`: write `{ from = \"+target\", \
+             artifact = \"name\", to = \"/path/in/image\" }`"
+        ),
+        "{e}"
+    );
+    let e = err(&FULL.replace("from = \"+build\", artifact = \"app\", ", ""));
+    assert!(
+        e.starts_with("Cachet.toml:25:9: this copy entry has no `from` or `artifact`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn image_references_are_checked_where_they_are_written() {
+    let sdk = |image: &str| FULL.replace("\"cachet-sdk:rustup\"", image);
+    let e = err(&sdk("\"Alpine\""));
+    assert_eq!(
+        e,
+        "Cachet.toml:9:9: [sdk] image `Alpine`: repository name must be lowercase; expected an \
+         image reference `[registry/]repository[:tag][@sha256:<64 hex digits>]` with a lowercase \
+         repository, such as `cachet-sdk:rustup` or `ghcr.io/org/sdk:1.80`"
+    );
+    for bad in ["", "a b", "foo@sha256:abc", "foo:-x", "-foo", "host:port/x"] {
+        let e = err(&sdk(&format!("\"{bad}\"")));
+        assert!(
+            e.starts_with("Cachet.toml:9:9: [sdk] image `"),
+            "{bad}: {e}"
+        );
+    }
+    // After interpolation, saying where the value came from.
+    let text = sdk("\"${SDK}\"").replace("[args]", "[args]\nSDK = \"cachet-sdk:rustup\"");
+    assert!(load("Cachet.toml", &text, &no_args()).is_ok());
+    let e = err_with(&text, &[("SDK", "Cachet-SDK")]);
+    assert!(
+        e.starts_with(
+            "Cachet.toml:10:9: [sdk] image `Cachet-SDK` (from `${SDK}`): repository name must be \
+             lowercase"
+        ),
+        "{e}"
+    );
+
+    let e = err_with(&base_from_arg(""), &[("BASE", "Alpine:3.20")]);
+    assert!(
+        e.starts_with(
+            "Cachet.toml:6:8: from `Alpine:3.20` (from `${BASE}`): repository name must be \
+             lowercase; expected `scratch`, `+target` or an image reference"
+        ),
+        "{e}"
+    );
+    let e = err_with(&base_from_arg(""), &[("BASE", "")]);
+    assert!(
+        e.starts_with("Cachet.toml:6:8: from `` (from `${BASE}`): empty reference"),
+        "{e}"
+    );
+    let spec = load(
+        "Cachet.toml",
+        &base_from_arg(""),
+        &BTreeMap::from([("BASE".to_string(), "ghcr.io/o/r:v1".to_string())]),
+    )
+    .unwrap();
+    assert_eq!(spec.images_for("image"), vec!["s", "ghcr.io/o/r:v1"]);
+}
+
+#[test]
+fn nesting_too_deep_for_the_toml_parser_is_positioned() {
+    let key = vec!["a"; 200].join(".");
+    let e = err(&format!("[sdk]\nimage = \"s\"\n# a.b\n{key} = 1\n"));
+    assert_eq!(
+        e,
+        "Cachet.toml:4:1: a dotted key of 200 parts is deeper than TOML parsing goes (80); no \
+         Cachet.toml key has more than 4 (`target.NAME.env.VAR`)"
+    );
+    let e = err(&format!("[sdk]\nimage = \"s\"\n[target.x]\n\n[{key}]\n"));
+    assert!(
+        e.starts_with("Cachet.toml:5:2: a dotted key of 200 parts"),
+        "{e}"
+    );
+
+    let deep = 100_000;
+    let arrays = format!("x = {}{}\n", "[".repeat(deep), "]".repeat(deep));
+    let e = err(&format!("[sdk]\nimage = \"s\"\n{arrays}"));
+    assert_eq!(
+        e,
+        "Cachet.toml:3:85: arrays and inline tables nest more than 80 deep here; no Cachet.toml \
+         setting nests more than 2 (`copy = [{ … }]`)"
+    );
+    let tables = format!("x = {}1{}\n", "{a=".repeat(deep), "}".repeat(deep));
+    let e = err(&format!("[sdk]\nimage = \"s\"\n{tables}"));
+    assert!(
+        e.starts_with("Cachet.toml:3:"),
+        "{}",
+        &e[..200.min(e.len())]
+    );
+    assert!(
+        e.contains("nest more than 80 deep"),
+        "{}",
+        &e[..200.min(e.len())]
+    );
 }
 
 #[test]
