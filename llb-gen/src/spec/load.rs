@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::llb::{ImageRef, LlbError};
 
+use super::env;
 use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
 use super::interpolate::interpolate;
@@ -70,6 +71,13 @@ pub fn load(
     Loader { file, text, args }.load(&raw)
 }
 
+/// Who reads an env map: cargo (and build scripts) in a cargo step, or whatever runs in an image.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EnvReader {
+    Cargo,
+    Image,
+}
+
 struct Loader<'a> {
     file: &'a str,
     text: &'a str,
@@ -87,7 +95,12 @@ impl Loader<'_> {
     }
 
     fn subst(&self, v: &Spanned<String>) -> Result<String, SpecError> {
-        interpolate(v.get_ref(), &self.args).map_err(|(_, msg)| self.err(v.span(), msg))
+        let value =
+            interpolate(v.get_ref(), &self.args).map_err(|(_, msg)| self.err(v.span(), msg))?;
+        if value.contains('\0') {
+            return Err(self.err(v.span(), format!("{}{}", HOLDS_NUL, via_args(v, &value))));
+        }
+        Ok(value)
     }
 
     fn subst_map(
@@ -97,6 +110,39 @@ impl Loader<'_> {
         m.iter()
             .map(|(k, v)| Ok((k.clone(), self.subst(v)?)))
             .collect()
+    }
+
+    /// An env map with build arguments applied and every name checked at its key.
+    fn env_map(
+        &self,
+        m: &BTreeMap<Spanned<String>, Spanned<String>>,
+        reader: EnvReader,
+    ) -> Result<BTreeMap<String, String>, SpecError> {
+        let mut env = BTreeMap::new();
+        for (name, value) in m {
+            if let Some(problem) = env::name_problem(name.get_ref()) {
+                return Err(self.err(
+                    name.span(),
+                    format!("`{}`: {problem}", shown(name.get_ref())),
+                ));
+            }
+            if reader == EnvReader::Cargo {
+                self.check_owned_env(name)?;
+            }
+            env.insert(name.get_ref().clone(), self.subst(value)?);
+        }
+        Ok(env)
+    }
+
+    /// Refuses a variable Cachet sets or relies on in the steps it runs (see `env.rs`).
+    fn check_owned_env(&self, name: &Spanned<String>) -> Result<(), SpecError> {
+        match env::owned(name.get_ref()) {
+            Some(why) => Err(self.err(
+                name.span(),
+                format!("`{}` cannot be set in a spec: {why}", name.get_ref()),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn load(&self, raw: &SpecFile) -> Result<Spec, SpecError> {
@@ -183,7 +229,7 @@ impl Loader<'_> {
                 .iter()
                 .map(|v| self.subst(v))
                 .collect::<Result<_, _>>()?,
-            env: self.subst_map(&raw.cargo.env)?,
+            env: self.env_map(&raw.cargo.env, EnvReader::Cargo)?,
         };
 
         let mut include = Vec::new();
@@ -194,20 +240,34 @@ impl Loader<'_> {
         }
         let mut secrets = BTreeMap::new();
         for (var, id) in &raw.fetch.secrets {
-            if !is_env_name(var) {
+            // The fetch step's shell assigns and exports it, so it must be a shell name.
+            if !is_env_name(var.get_ref()) {
                 return Err(self.err(
-                    id.span(),
-                    format!("`{var}`: expected an environment variable name (A-Z, 0-9, `_`)"),
+                    var.span(),
+                    format!(
+                        "`{}`: expected an environment variable name (A-Z, 0-9, `_`)",
+                        shown(var.get_ref())
+                    ),
                 ));
             }
+            self.check_owned_env(var)?;
             let id_value = id.get_ref();
-            if id_value.is_empty() || id_value.contains(['/', ' ']) {
+            // It names a file under the secrets directory.
+            if id_value.is_empty()
+                || id_value == "."
+                || id_value == ".."
+                || id_value.contains('/')
+                || id_value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+            {
                 return Err(self.err(
                     id.span(),
-                    "expected a secret id as given to `--secret id=…` (no `/` or spaces)",
+                    "expected a secret id as given to `--secret id=…` (no `/`, spaces or \
+                     control characters)",
                 ));
             }
-            secrets.insert(var.clone(), id_value.clone());
+            secrets.insert(var.get_ref().clone(), id_value.clone());
         }
         let fetch = FetchSettings {
             secrets,
@@ -316,7 +376,7 @@ impl Loader<'_> {
                     check_relative_path(path.get_ref()).map_err(|m| self.err(path.span(), m))?;
                     artifacts.insert(name.clone(), path.get_ref().clone());
                 }
-                let target = Target::Cargo(CargoTarget { args, artifacts, env: self.subst_map(&t.env)? });
+                let target = Target::Cargo(CargoTarget { args, artifacts, env: self.env_map(&t.env, EnvReader::Cargo)? });
                 Ok((target, Vec::new()))
             }
             (None, Some(from)) => {
@@ -347,6 +407,18 @@ impl Loader<'_> {
                 } else {
                     BaseRef::Image(from_value)
                 };
+                // Not interpolated, and without spans of their own: the target names the place.
+                let config_strings = [
+                    ("entrypoint", t.entrypoint.iter().flatten().collect::<Vec<_>>()),
+                    ("cmd", t.cmd.iter().flatten().collect()),
+                    ("workdir", t.workdir.iter().collect()),
+                    ("user", t.user.iter().collect()),
+                ];
+                for (key, values) in config_strings {
+                    if values.iter().any(|v| v.contains('\0')) {
+                        return Err(self.err(section.span(), format!("`{key}`: {HOLDS_NUL}")));
+                    }
+                }
                 let mut copies = Vec::new();
                 for entry in &t.copy {
                     let (copy, reference) = self.copy_entry(entry)?;
@@ -360,7 +432,7 @@ impl Loader<'_> {
                     cmd: t.cmd.clone(),
                     workdir: t.workdir.clone(),
                     user: t.user.clone(),
-                    env: self.subst_map(&t.env)?,
+                    env: self.env_map(&t.env, EnvReader::Image)?,
                     labels: self.subst_map(&t.labels)?,
                 });
                 Ok((target, references))
@@ -413,6 +485,9 @@ impl Loader<'_> {
                 "expected an absolute path in the image, such as `/usr/local/bin/app`",
             ));
         }
+        if to.get_ref().contains('\0') {
+            return Err(self.err(to.span(), HOLDS_NUL));
+        }
         let reference = Reference {
             to: from_target.to_string(),
             span: from.span(),
@@ -444,6 +519,11 @@ impl Loader<'_> {
         }
     }
 }
+
+/// Every value ends up in an exec's arguments or environment, a path or an image config, and none
+/// of them can carry a NUL character: the kernel reads C strings.
+const HOLDS_NUL: &str = "this value holds a NUL character, which no argument, environment \
+                         variable or path can carry";
 
 /// The shape of an image reference, for messages.
 const IMAGE_FORM: &str =
@@ -486,6 +566,9 @@ fn is_sha256_digest(s: &str) -> bool {
 
 /// Artifact paths must stay inside the profile's output directory.
 fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.contains('\0') {
+        return Err(HOLDS_NUL.into());
+    }
     if path.is_empty() {
         return Err(
             "expected a path relative to the profile's output directory, e.g. `app`".into(),

@@ -1,7 +1,7 @@
 //! The `Cachet.toml` data model, exactly as written by the user.
 //!
-//! These types mirror the file one to one (serde + toml), keep the source span of every value a
-//! later check may need to point at, and refuse unknown keys, so a typo is an error with a
+//! These types mirror the file one to one (serde + toml), keep the source span of every value (and
+//! map key) a later check may need to point at, and refuse unknown keys, so a typo is an error with a
 //! position instead of a silently ignored setting.
 //!
 //! The JSON Schema of the file (`llb-gen schema`) is derived from these types: doc comments
@@ -104,7 +104,7 @@ pub struct CargoSection {
     /// Every environment variable that reaches cargo, build scripts and C compilers.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub env: BTreeMap<String, Spanned<String>>,
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -118,7 +118,7 @@ pub struct FetchSection {
         with = "BTreeMap<String, String>",
         transform = rules::secret_env
     )]
-    pub secrets: BTreeMap<String, Spanned<String>>,
+    pub secrets: BTreeMap<Spanned<String>, Spanned<String>>,
     /// Forward the client's default SSH agent (`--ssh default`) for git dependencies.
     #[serde(default)]
     pub ssh: bool,
@@ -159,7 +159,7 @@ pub struct TargetSection {
     /// step it is written into the image config.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub env: BTreeMap<String, Spanned<String>>,
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
     /// Labels written into the image config.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]

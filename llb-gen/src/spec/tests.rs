@@ -485,3 +485,181 @@ fn the_closure_of_a_hand_built_cycle_terminates() {
     assert_eq!(spec.closure("nosuch"), Vec::<String>::new());
     assert_eq!(spec.images_for("nosuch"), vec!["cachet-sdk:rustup"]);
 }
+
+#[test]
+fn env_names_are_checked_at_their_keys() {
+    let cargo_env = |env: &str| FULL.replace("env = { CFLAGS = \"-O2\" }", env);
+    for (env, column, problem) in [
+        (r#"env = { "" = "x" }"#, 9, "needs a name"),
+        (r#"env = { "A=B" = "x" }"#, 9, "cannot contain `=`"),
+        (r#"env = { "A\u0000B" = "x" }"#, 9, "NUL"),
+        (r#"env = { "A\nB" = "x" }"#, 9, "whitespace"),
+        (r#"env = { CFLAGS = "-O2", " CC" = "x" }"#, 25, "whitespace"),
+    ] {
+        let e = err(&cargo_env(env));
+        assert!(
+            e.starts_with(&format!("Cachet.toml:14:{column}: `")),
+            "{env}: {e}"
+        );
+        assert!(e.contains(problem), "{env}: {e}");
+    }
+    // The name is shown escaped.
+    assert!(err(&cargo_env(r#"env = { "A\nB" = "x" }"#)).contains("`A\\nB`"));
+    // Lowercase names and the cc crate's triple-suffixed ones are real.
+    let spec = load(
+        "Cachet.toml",
+        &cargo_env(r#"env = { http_proxy = "p", "CC_x86_64-unknown-linux-gnu" = "clang" }"#),
+        &no_args(),
+    )
+    .unwrap();
+    assert_eq!(spec.cargo.env["CC_x86_64-unknown-linux-gnu"], "clang");
+}
+
+#[test]
+fn variables_cachet_owns_are_refused_with_the_setting_to_use() {
+    let cargo_env = |env: &str| FULL.replace("env = { CFLAGS = \"-O2\" }", env);
+    let e = err(&cargo_env(
+        r#"env = { CFLAGS = "-O2", CARGO_TARGET_DIR = "/out" }"#,
+    ));
+    assert_eq!(
+        e,
+        "Cachet.toml:14:25: `CARGO_TARGET_DIR` cannot be set in a spec: Cachet places the target \
+         directory on a keyed cache mount and copies `artifacts` out of it; name the outputs \
+         under `artifacts`"
+    );
+    for (name, hint) in [
+        ("RUSTFLAGS", "set `rustflags` under [cargo]"),
+        ("CARGO_ENCODED_RUSTFLAGS", "set `rustflags` under [cargo]"),
+        ("CARGO_BUILD_RUSTFLAGS", "set `rustflags` under [cargo]"),
+        (
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+            "set `rustflags` under [cargo]",
+        ),
+        ("CARGO_BUILD_TARGET", "comes from `--platform`"),
+        (
+            "CARGO_BUILD_TARGET_DIR",
+            "name the outputs under `artifacts`",
+        ),
+        (
+            "CARGO_BUILD_BUILD_DIR",
+            "name the outputs under `artifacts`",
+        ),
+        ("CARGO_HOME", "set it in the SDK image"),
+        ("CACHET_SDK", "keys every step on the SDK image"),
+    ] {
+        let e = err(&cargo_env(&format!("env = {{ {name} = \"x\" }}")));
+        assert!(
+            e.starts_with(&format!(
+                "Cachet.toml:14:9: `{name}` cannot be set in a spec: "
+            )),
+            "{name}: {e}"
+        );
+        assert!(e.contains(hint), "{name}: {e}");
+    }
+    // A cargo step's own env too.
+    let e = err(&FULL.replace(
+        "[target.test]\ncargo = [\"test\"]",
+        "[target.test]\ncargo = [\"test\"]\nenv = { RUSTFLAGS = \"-Dwarnings\" }",
+    ));
+    assert!(
+        e.starts_with("Cachet.toml:22:9: `RUSTFLAGS` cannot be set in a spec: "),
+        "{e}"
+    );
+    // Profile settings are keyed inputs that do not move outputs.
+    let text =
+        cargo_env(r#"env = { CARGO_PROFILE_RELEASE_LTO = "true", CARGO_TERM_COLOR = "always" }"#);
+    assert!(load("Cachet.toml", &text, &no_args()).is_ok());
+}
+
+#[test]
+fn image_env_names_are_checked_but_not_reserved() {
+    let image_env = |env: &str| {
+        FULL.replace(
+            "entrypoint = [\"/usr/local/bin/app\"]",
+            &format!("entrypoint = [\"/usr/local/bin/app\"]\n{env}"),
+        )
+    };
+    let spec = load(
+        "Cachet.toml",
+        &image_env(r#"env = { CARGO_HOME = "/cargo", RUSTFLAGS = "" }"#),
+        &no_args(),
+    )
+    .unwrap();
+    let Target::Image(image) = &spec.targets["image"] else {
+        panic!("image target")
+    };
+    assert_eq!(image.env["CARGO_HOME"], "/cargo");
+    let e = err(&image_env(r#"env = { "PATH=/x" = "y" }"#));
+    assert!(e.starts_with("Cachet.toml:27:9: `PATH=/x`: "), "{e}");
+}
+
+#[test]
+fn secret_variables_and_ids_are_checked_at_their_place() {
+    let with = |secrets: &str| {
+        FULL.replace(
+            "[target.build]",
+            &format!("[fetch]\nsecrets = {secrets}\n[target.build]"),
+        )
+    };
+    let e = err(&with(r#"{ lower = "x" }"#));
+    assert!(
+        e.starts_with("Cachet.toml:17:13: `lower`: expected an environment variable name"),
+        "{e}"
+    );
+    let e = err(&with(r#"{ CARGO_HOME = "x" }"#));
+    assert!(
+        e.starts_with("Cachet.toml:17:13: `CARGO_HOME` cannot be set in a spec"),
+        "{e}"
+    );
+    for id in ["", ".", "..", "a/b", "a b", "a\\nb", "a\\u0000b"] {
+        let e = err(&with(&format!("{{ TOKEN = \"{id}\" }}")));
+        assert!(
+            e.starts_with("Cachet.toml:17:21: expected a secret id"),
+            "{id}: {e}"
+        );
+    }
+}
+
+#[test]
+fn values_cannot_hold_nul() {
+    let e = err(&FULL.replace("CFLAGS = \"-O2\"", "CFLAGS = \"-O2\\u0000\""));
+    assert_eq!(
+        e,
+        "Cachet.toml:14:18: this value holds a NUL character, which no argument, environment \
+         variable or path can carry"
+    );
+    // Through a build argument, saying so.
+    let text = FULL
+        .replace("CPU = \"x86-64\"", "CPU = \"x86-64\"\nN = \"\"")
+        .replace("CFLAGS = \"-O2\"", "CFLAGS = \"${N}\"");
+    let e = err_with(&text, &[("N", "a\0b")]);
+    assert!(
+        e.starts_with("Cachet.toml:15:18: this value holds a NUL character")
+            && e.ends_with("(from `${N}`)"),
+        "{e}"
+    );
+    let e = err_with(FULL, &[("CPU", "\0")]);
+    assert!(
+        e.starts_with("Cachet.toml:13:20: this value holds a NUL"),
+        "{e}"
+    );
+    // Values taken as written, too.
+    let e = err(&FULL.replace("{ app = \"app\" }", "{ app = \"a\\u0000\" }"));
+    assert!(
+        e.starts_with("Cachet.toml:18:21: this value holds a NUL"),
+        "{e}"
+    );
+    let e = err(&FULL.replace("to = \"/usr/local/bin/app\"", "to = \"/a\\u0000\""));
+    assert!(
+        e.starts_with("Cachet.toml:25:51: this value holds a NUL"),
+        "{e}"
+    );
+    let e = err(&FULL.replace(
+        "entrypoint = [\"/usr/local/bin/app\"]",
+        "entrypoint = [\"/app\\u0000\"]",
+    ));
+    assert!(
+        e.starts_with("Cachet.toml:23:1: `entrypoint`: this value holds a NUL"),
+        "{e}"
+    );
+}
