@@ -6,6 +6,7 @@
 //! Every check runs on values as they are once build arguments are applied: a `--build-arg` is
 //! as untrusted as the file, and a value that passed as written may not once interpolated.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -16,7 +17,7 @@ use crate::llb::{ImageRef, LlbError};
 use super::env;
 use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
-use super::interpolate::interpolate;
+use super::interpolate::{interpolate, Failure};
 use super::model::{CopyEntry, SpecFile, TargetSection};
 use super::resolved::*;
 use super::syntax;
@@ -57,19 +58,56 @@ pub fn load(
         SpecError::at(file, text, Some(span), message)
     })?;
     // Only declared arguments exist for the spec; `--build-arg` overrides their defaults.
-    let args = raw
-        .args
-        .iter()
-        .map(|(name, default)| {
-            let value = build_args
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| default.get_ref().clone());
-            (name.clone(), value)
-        })
-        .collect();
-    Loader { file, text, args }.load(&raw)
+    let mut args = BTreeMap::new();
+    for (name, default) in &raw.args {
+        let (value, source) = match build_args.get(name.get_ref()) {
+            Some(v) => (v, "`--build-arg`"),
+            None => (default.get_ref(), "its default"),
+        };
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(SpecError::at(
+                file,
+                text,
+                Some(name.span()),
+                format!(
+                    "build argument `{}` is {} bytes (from {source}); a build argument holds at \
+                     most {MAX_VALUE_BYTES} bytes ({VALUE_LIMIT_WHY}); pass large inputs in the \
+                     build context",
+                    shown(name.get_ref()),
+                    value.len()
+                ),
+            ));
+        }
+        args.insert(name.get_ref().clone(), value.clone());
+    }
+    Loader {
+        file,
+        text,
+        args,
+        interpolated: Cell::new(0),
+    }
+    .load(&raw)
 }
+
+/// The longest value, in bytes, once build arguments are applied (and the longest build
+/// argument): every value reaches a program as an argument or environment string (or part of
+/// one), and Linux refuses to start a program with one of 128 KiB or more (`MAX_ARG_STRLEN`,
+/// which counts the terminating NUL).
+pub(super) const MAX_VALUE_BYTES: usize = 128 * 1024 - 1;
+const VALUE_LIMIT_WHY: &str =
+    "Linux passes no longer argument or environment variable to a program";
+
+/// The most bytes interpolation may produce over the whole spec. One build argument referenced
+/// many times multiplies (100 KiB × 1,000 references = 100 MB of environment); this bounds what
+/// the frontend builds in memory, puts into the LLB and hands to every step. Each value counts
+/// once, so a step's share is at most this much, which stays within the 2 MiB Linux allows for
+/// a program's arguments and environment together (`ARG_MAX` with the default 8 MiB stack),
+/// leaving room for the SDK image's own environment. Real specs use a few KiB.
+pub(super) const MAX_INTERPOLATED_BYTES: usize = 1024 * 1024;
+
+/// Room kept in `CARGO_ENCODED_RUSTFLAGS` for the flags Cachet adds for the platform
+/// (`-C target-cpu=x86-64-v4`).
+const PLATFORM_RUSTFLAGS_ROOM: usize = 64;
 
 /// Who reads an env map: cargo (and build scripts) in a cargo step, or whatever runs in an image.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -82,6 +120,8 @@ struct Loader<'a> {
     file: &'a str,
     text: &'a str,
     args: BTreeMap<String, String>,
+    /// Bytes interpolation has produced so far (bounded by [`MAX_INTERPOLATED_BYTES`]).
+    interpolated: Cell<usize>,
 }
 
 impl Loader<'_> {
@@ -94,13 +134,54 @@ impl Loader<'_> {
         self.text.len()..self.text.len()
     }
 
+    /// `v` with build arguments applied, within the size limits and free of NUL.
     fn subst(&self, v: &Spanned<String>) -> Result<String, SpecError> {
-        let value =
-            interpolate(v.get_ref(), &self.args).map_err(|(_, msg)| self.err(v.span(), msg))?;
+        let remaining = MAX_INTERPOLATED_BYTES.saturating_sub(self.interpolated.get());
+        let limit = MAX_VALUE_BYTES.min(remaining);
+        let value = interpolate(v.get_ref(), &self.args, limit).map_err(|failure| {
+            let span = self.inner_span(v, failure.at());
+            let message = match failure {
+                Failure::Unterminated { .. } => "unterminated `${`: expected `}`".to_string(),
+                Failure::Undeclared { name, .. } => format!(
+                    "`${{{}}}` names no build argument; declare it under [args]",
+                    shown(&name)
+                ),
+                Failure::TooLong { .. } if limit == MAX_VALUE_BYTES => format!(
+                    "this value exceeds {MAX_VALUE_BYTES} bytes here once build arguments are \
+                     applied ({VALUE_LIMIT_WHY}); pass large inputs in the build context"
+                ),
+                Failure::TooLong { .. } => format!(
+                    "build arguments make the spec's values exceed {MAX_INTERPOLATED_BYTES} bytes \
+                     in total here; a build hands them all to its steps, so pass large inputs in \
+                     the build context"
+                ),
+            };
+            self.err(span, message)
+        })?;
         if value.contains('\0') {
             return Err(self.err(v.span(), format!("{}{}", HOLDS_NUL, via_args(v, &value))));
         }
+        self.interpolated.set(self.interpolated.get() + value.len());
         Ok(value)
+    }
+
+    /// The span from byte `offset` of `v`'s value on, when the value is written as a plain
+    /// one-line string (so value and source agree byte for byte); else `v`'s whole span.
+    fn inner_span(&self, v: &Spanned<String>, offset: usize) -> Range<usize> {
+        let span = v.span();
+        let source = self.text.get(span.clone()).unwrap_or("");
+        let quoted = ["\"", "'"].into_iter().any(|q| {
+            source.len() >= 2
+                && source.starts_with(q)
+                && source.ends_with(q)
+                && !source.starts_with(&q.repeat(3))
+        });
+        if quoted && source.get(1..source.len() - 1) == Some(v.get_ref().as_str()) {
+            let start = span.start + 1 + offset;
+            start..span.end
+        } else {
+            span
+        }
     }
 
     fn subst_map(
@@ -110,6 +191,28 @@ impl Loader<'_> {
         m.iter()
             .map(|(k, v)| Ok((k.clone(), self.subst(v)?)))
             .collect()
+    }
+
+    /// `[cargo] rustflags`, which all become one environment string, CARGO_ENCODED_RUSTFLAGS.
+    fn rustflags(&self, flags: &[Spanned<String>]) -> Result<Vec<String>, SpecError> {
+        let mut values = Vec::new();
+        let mut joined = "CARGO_ENCODED_RUSTFLAGS=".len() + PLATFORM_RUSTFLAGS_ROOM;
+        for flag in flags {
+            let value = self.subst(flag)?;
+            joined += value.len() + 1;
+            if joined > MAX_VALUE_BYTES {
+                return Err(self.err(
+                    flag.span(),
+                    format!(
+                        "with this flag, `rustflags` exceed {MAX_VALUE_BYTES} bytes: they are \
+                         passed as one environment variable, CARGO_ENCODED_RUSTFLAGS \
+                         ({VALUE_LIMIT_WHY})"
+                    ),
+                ));
+            }
+            values.push(value);
+        }
+        Ok(values)
     }
 
     /// An env map with build arguments applied and every name checked at its key.
@@ -129,7 +232,20 @@ impl Loader<'_> {
             if reader == EnvReader::Cargo {
                 self.check_owned_env(name)?;
             }
-            env.insert(name.get_ref().clone(), self.subst(value)?);
+            let value = self.subst(value)?;
+            // `NAME=value` is one environment string.
+            let entry = name.get_ref().len() + 1 + value.len();
+            if entry > MAX_VALUE_BYTES {
+                return Err(self.err(
+                    name.span(),
+                    format!(
+                        "`{}=…` is {entry} bytes; an environment variable holds at most \
+                         {MAX_VALUE_BYTES} ({VALUE_LIMIT_WHY})",
+                        shown(name.get_ref())
+                    ),
+                ));
+            }
+            env.insert(name.get_ref().clone(), value);
         }
         Ok(env)
     }
@@ -223,12 +339,7 @@ impl Loader<'_> {
                 .map(|v| self.subst(v))
                 .collect::<Result<_, _>>()?,
             default_features: raw.cargo.default_features.unwrap_or(true),
-            rustflags: raw
-                .cargo
-                .rustflags
-                .iter()
-                .map(|v| self.subst(v))
-                .collect::<Result<_, _>>()?,
+            rustflags: self.rustflags(&raw.cargo.rustflags)?,
             env: self.env_map(&raw.cargo.env, EnvReader::Cargo)?,
         };
 

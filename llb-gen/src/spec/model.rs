@@ -43,7 +43,7 @@ pub struct SpecFile {
     /// build, so an unrelated `--build-arg` never changes a key.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub args: BTreeMap<String, Spanned<String>>,
+    pub args: BTreeMap<Spanned<String>, Spanned<String>>,
     /// The build steps: a cargo step (`cargo = [...]`) or an image (`from = ...`) per name. At
     /// least one is required.
     #[serde(default, rename = "target")]

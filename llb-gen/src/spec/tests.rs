@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use super::load::{MAX_INTERPOLATED_BYTES, MAX_VALUE_BYTES};
 use super::*;
 
 const FULL: &str = r#"# syntax=cachet/frontend:dev
@@ -280,10 +281,20 @@ fn flags_that_are_key_inputs_are_refused_in_steps() {
 }
 
 #[test]
-fn undeclared_interpolation_is_an_error() {
+fn undeclared_interpolation_is_an_error_at_the_reference() {
     let text = FULL.replace("${CPU}\"]", "${CPUS}\"]");
     let e = err(&text);
-    assert!(e.contains("`${CPUS}` names no build argument"), "{e}");
+    assert_eq!(
+        e,
+        "Cachet.toml:13:32: `${CPUS}` names no build argument; declare it under [args]"
+    );
+    // Where escapes make the source differ from the value, the value's start stands in.
+    let e = err(&FULL.replace("target-cpu=${CPU}", "\\t${CPUS}"));
+    assert!(e.starts_with("Cachet.toml:13:20: `${CPUS}`"), "{e}");
+    let e = err(&FULL.replace("\"target-cpu=${CPU}\"", "'''${CPUS}'''"));
+    assert!(e.starts_with("Cachet.toml:13:20: `${CPUS}`"), "{e}");
+    let e = err(&FULL.replace("target-cpu=${CPU}", "é ${CPU"));
+    assert!(e.starts_with("Cachet.toml:13:23: unterminated `${`"), "{e}");
 }
 
 #[test]
@@ -661,5 +672,133 @@ fn values_cannot_hold_nul() {
     assert!(
         e.starts_with("Cachet.toml:23:1: `entrypoint`: this value holds a NUL"),
         "{e}"
+    );
+}
+
+/// FULL with `[cargo] env` replaced by `env` and the build argument `BIG` declared.
+fn with_big_arg(env: &str) -> String {
+    FULL.replace("env = { CFLAGS = \"-O2\" }", env)
+        .replace("CPU = \"x86-64\"", "CPU = \"x86-64\"\nBIG = \"\"")
+}
+
+#[test]
+fn one_value_is_bounded_once_build_arguments_are_applied() {
+    let big = "x".repeat(100 * 1024);
+    // A thousand references to 100 KiB would be 100 MB; it stops at the second one.
+    let text = with_big_arg(&format!("env = {{ X = \"{}\" }}", "${BIG}".repeat(1000)));
+    let e = err_with(&text, &[("BIG", &big)]);
+    assert_eq!(
+        e,
+        format!(
+            "Cachet.toml:15:20: this value exceeds {MAX_VALUE_BYTES} bytes here once build \
+             arguments are applied (Linux passes no longer argument or environment variable to a \
+             program); pass large inputs in the build context"
+        )
+    );
+    // Up to the limit is fine.
+    let text = with_big_arg("env = { X = \"${BIG}\" }");
+    assert!(load(
+        "Cachet.toml",
+        &text,
+        &BTreeMap::from([("BIG".into(), big.clone())])
+    )
+    .is_ok());
+    // A literal value is bounded too.
+    let long = "y".repeat(MAX_VALUE_BYTES + 1);
+    let e = err(&with_big_arg(&format!("env = {{ X = \"{long}\" }}")));
+    assert!(
+        e.starts_with("Cachet.toml:15:14: this value exceeds"),
+        "{}",
+        &e[..100]
+    );
+}
+
+#[test]
+fn all_values_together_are_bounded() {
+    // Twenty variables of 100 KiB each: the eleventh crosses 1 MiB.
+    let big = "x".repeat(100 * 1024);
+    let vars: String = (0..20)
+        .map(|i| format!("V{i:02} = \"${{BIG}}\"\n"))
+        .collect();
+    let text = with_big_arg("").replace(
+        "[target.build]",
+        &format!("[cargo.env]\n{vars}\n[target.build]"),
+    );
+    assert!(load("Cachet.toml", &text, &no_args()).is_ok());
+    let e = err_with(&text, &[("BIG", &big)]);
+    assert_eq!(
+        e,
+        format!(
+            "Cachet.toml:28:8: build arguments make the spec's values exceed \
+             {MAX_INTERPOLATED_BYTES} bytes in total here; a build hands them all to its steps, \
+             so pass large inputs in the build context"
+        )
+    );
+}
+
+#[test]
+fn build_arguments_themselves_are_bounded() {
+    let text = with_big_arg("");
+    let big = "x".repeat(MAX_VALUE_BYTES + 1);
+    let e = err_with(&text, &[("BIG", &big)]);
+    assert_eq!(
+        e,
+        format!(
+            "Cachet.toml:7:1: build argument `BIG` is {} bytes (from `--build-arg`); a build \
+             argument holds at most {MAX_VALUE_BYTES} bytes (Linux passes no longer argument or \
+             environment variable to a program); pass large inputs in the build context",
+            MAX_VALUE_BYTES + 1
+        )
+    );
+    // Even when no value uses it, and from the default too.
+    let text = FULL.replace(
+        "CPU = \"x86-64\"",
+        &format!("CPU = \"x86-64\"\nBIG = \"{big}\""),
+    );
+    let e = err(&text);
+    assert!(
+        e.starts_with("Cachet.toml:7:1: build argument `BIG` is "),
+        "{}",
+        &e[..100]
+    );
+    assert!(e.contains("(from its default)"), "{}", &e[..200]);
+    // Undeclared ones never reach the build, so they are not looked at.
+    assert!(load(
+        "Cachet.toml",
+        FULL,
+        &BTreeMap::from([("UNUSED".into(), big)])
+    )
+    .is_ok());
+}
+
+#[test]
+fn one_environment_string_and_the_rustflags_are_bounded_as_a_whole() {
+    // `AB=` and the value: one byte over.
+    let value = "v".repeat(MAX_VALUE_BYTES - 2);
+    let e = err(&with_big_arg(&format!("env = {{ AB = \"{value}\" }}")));
+    assert!(
+        e.starts_with(&format!(
+            "Cachet.toml:15:9: `AB=…` is {} bytes; an environment variable holds at most",
+            MAX_VALUE_BYTES + 1
+        )),
+        "{}",
+        &e[..100]
+    );
+    let text = with_big_arg(&format!("env = {{ A = \"{value}\" }}"));
+    assert!(load("Cachet.toml", &text, &no_args()).is_ok());
+
+    let flag = "f".repeat(70 * 1024);
+    let text = FULL.replace(
+        "\"-C\", \"target-cpu=${CPU}\"",
+        &format!("\"{flag}\", \"{flag}\""),
+    );
+    let e = err(&text);
+    let column = "rustflags = [\"\", ".len() + flag.len() + 1;
+    assert!(
+        e.starts_with(&format!(
+            "Cachet.toml:13:{column}: with this flag, `rustflags` exceed"
+        )),
+        "{}",
+        &e[..100]
     );
 }
