@@ -33,7 +33,8 @@ impl Position {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct SpecError {
     pub file: String,
-    /// `None` when the problem is about the file as a whole (for example a missing section).
+    /// Always set by the loader (a missing section is reported where it can be added, at the
+    /// end of the file); `None` is for callers with a problem not tied to the text.
     pub position: Option<Position>,
     pub message: String,
 }

@@ -802,3 +802,100 @@ fn one_environment_string_and_the_rustflags_are_bounded_as_a_whole() {
         &e[..100]
     );
 }
+
+/// Every target of `spec` compiled against a stand-in SDK and base images, as the frontend
+/// would after resolving them.
+fn compile_every_target(spec: &Spec) {
+    use crate::compile::{compile, BuildRequest, NoCache, ResolvedImage};
+    let config = br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    for target in spec.targets.keys() {
+        let images = spec
+            .images_for(target)
+            .into_iter()
+            .map(|image| {
+                let resolved = ResolvedImage {
+                    digest: format!("sha256:{}", "1".repeat(64)),
+                    config: config.to_vec(),
+                };
+                (image, resolved)
+            })
+            .collect();
+        let request = BuildRequest {
+            target: target.clone(),
+            platform: crate::llb::Platform::linux_amd64(),
+            session_id: "session".into(),
+            context_local: "context".into(),
+            images,
+            no_cache: NoCache::Off,
+            network_override: None,
+            resolve_mode: crate::llb::ResolveMode::Default,
+            labels: BTreeMap::new(),
+            cache_travels: false,
+            project: crate::project::ProjectFiles::default(),
+        };
+        if let Err(e) = compile(spec, &request) {
+            panic!("{target}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_base_chosen_by_a_build_argument_compiles() {
+    let text =
+        base_from_arg("[target.build]\ncargo = [\"build\"]\nartifacts = { app = \"app\" }\n");
+    for base in [
+        "+build",
+        "scratch",
+        "alpine:3.20",
+        "ghcr.io/o/r@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ] {
+        let args = BTreeMap::from([("BASE".to_string(), base.to_string())]);
+        let spec = load("Cachet.toml", &text, &args).unwrap();
+        compile_every_target(&spec);
+    }
+}
+
+/// Fragments that break strings, tables, references and character boundaries.
+const HOSTILE: &[&str] = &[
+    "${", "}", "$", "+", "\"", "'", "[", "]", "{", "=", ".", "\n", "é", "\\u0000", "${CPU}",
+    "+image",
+];
+
+#[test]
+fn no_edit_of_the_example_makes_load_panic() {
+    // Every prefix (an unterminated anything), and fragments at every character boundary, with
+    // build arguments that are themselves hostile. Whatever loads also compiles.
+    // The example as written, and with its image's base from the argument.
+    let from_arg = FULL.replace("from = \"scratch\"", "from = \"${CPU}\"");
+    let hostile_args = [
+        "+image", "+build", "+nosuch", "${CPU}", "é", "", "Alpine", "a=b", "\n",
+    ];
+    let mut loaded = 0;
+    let mut compiled: Vec<Spec> = Vec::new();
+    for base in [FULL, from_arg.as_str()] {
+        for (i, _) in base.char_indices() {
+            let mut texts = vec![base[..i].to_string()];
+            // Three fragments per place, rotating, so every fragment lands all over the file.
+            for j in 0..3 {
+                let fragment = HOSTILE[(i + j * 5) % HOSTILE.len()];
+                texts.push(format!("{}{fragment}{}", &base[..i], &base[i..]));
+            }
+            for (n, text) in texts.iter().enumerate() {
+                let arg = hostile_args[(i + n) % hostile_args.len()];
+                let args = BTreeMap::from([("CPU".to_string(), arg.to_string())]);
+                if let Ok(spec) = load("Cachet.toml", text, &args) {
+                    loaded += 1;
+                    // Each spec once (most edits land in comments and change nothing).
+                    if !compiled.contains(&spec) {
+                        compile_every_target(&spec);
+                        compiled.push(spec);
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        loaded > 0,
+        "some edits (inside comments and strings) still load"
+    );
+}
