@@ -12,16 +12,22 @@
 //! cargo's output away from the keyed target cache the cargo step copies `artifacts` from. A
 //! spec's env is applied after Cachet's (see `compile/cargo_step.rs`), so allowing them would
 //! silently override Cachet. They are refused with the setting to use instead:
-//! [`ENV_OWNED_BY_CACHET`], [`ENV_PREFIXES_OWNED_BY_CACHET`] and
-//! [`RUSTFLAGS_OWNED_BY_CACHET`] say why, name by name.
+//! [`ENV_OWNED_BY_CACHET`] and [`RUSTFLAGS_OWNED_BY_CACHET`] say why, name by name.
 //!
 //! Deliberately allowed, although they change the build: `CARGO_PROFILE_*`, `CC`, `CFLAGS`,
 //! `RUSTC_WRAPPER`, `CARGO_INCREMENTAL` and the like. They are cache-key inputs like the rest of
 //! the env (see `keys.rs`) and change what is built, not where it goes. `CARGO_TERM_COLOR` is
-//! set by Cachet only to keep logs plain; a spec may want colour.
+//! set by Cachet only to keep logs plain; a spec may want colour. Other `CACHET_*` names are
+//! the user's: only `CACHET_SDK` is set by Cachet, and build scripts read names like
+//! `CACHET_FACT` (the integration matrix does).
 
 /// Variables Cachet sets or relies on in cargo steps, with why and what to do instead.
 pub(super) const ENV_OWNED_BY_CACHET: &[(&str, &str)] = &[
+    (
+        "CACHET_SDK",
+        "Cachet sets it to the SDK image's identity in every step, so that a new SDK never \
+         reuses another SDK's cache; a spec that set it could",
+    ),
     (
         "CARGO_TARGET_DIR",
         "Cachet places the target directory on a keyed cache mount and copies `artifacts` out of \
@@ -64,13 +70,6 @@ pub(super) const ENV_OWNED_BY_CACHET: &[(&str, &str)] = &[
     ),
 ];
 
-/// Name prefixes Cachet owns, with why.
-pub(super) const ENV_PREFIXES_OWNED_BY_CACHET: &[(&str, &str)] = &[(
-    "CACHET_",
-    "names starting with `CACHET_` are Cachet's own: `CACHET_SDK` keys every step on the SDK \
-     image, so a spec that set it could reuse another SDK's cache",
-)];
-
 /// `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`: like `RUSTFLAGS`, cargo reads it only when no
 /// CARGO_ENCODED_RUSTFLAGS is set, so with Cachet's it would be silently ignored.
 pub(super) const RUSTFLAGS_OWNED_BY_CACHET: (&str, &str, &str) = (
@@ -100,12 +99,6 @@ pub(super) fn name_problem(name: &str) -> Option<&'static str> {
 /// Why Cachet owns `name` in the steps it runs, if it does: the reason and what to do instead.
 pub(super) fn owned(name: &str) -> Option<&'static str> {
     if let Some((_, why)) = ENV_OWNED_BY_CACHET.iter().find(|(n, _)| *n == name) {
-        return Some(why);
-    }
-    if let Some((_, why)) = ENV_PREFIXES_OWNED_BY_CACHET
-        .iter()
-        .find(|(prefix, _)| name.starts_with(prefix))
-    {
         return Some(why);
     }
     let (prefix, suffix, why) = RUSTFLAGS_OWNED_BY_CACHET;
@@ -146,7 +139,6 @@ mod tests {
             "CARGO_BUILD_RUSTFLAGS",
             "CARGO_HOME",
             "CACHET_SDK",
-            "CACHET_ANYTHING",
             "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
         ] {
             assert!(owned(name).is_some(), "{name}");
@@ -160,6 +152,8 @@ mod tests {
             "rustflags",
             "cargo_target_dir",
             "CACHET",
+            "CACHET_FACT",
+            "CACHET_SDK_",
             "MY_RUSTFLAGS",
         ] {
             assert_eq!(owned(name), None, "{name}");

@@ -556,7 +556,7 @@ fn variables_cachet_owns_are_refused_with_the_setting_to_use() {
             "name the outputs under `artifacts`",
         ),
         ("CARGO_HOME", "set it in the SDK image"),
-        ("CACHET_SDK", "keys every step on the SDK image"),
+        ("CACHET_SDK", "never reuses another SDK's cache"),
     ] {
         let e = err(&cargo_env(&format!("env = {{ {name} = \"x\" }}")));
         assert!(
@@ -576,9 +576,11 @@ fn variables_cachet_owns_are_refused_with_the_setting_to_use() {
         e.starts_with("Cachet.toml:22:9: `RUSTFLAGS` cannot be set in a spec: "),
         "{e}"
     );
-    // Profile settings are keyed inputs that do not move outputs.
-    let text =
-        cargo_env(r#"env = { CARGO_PROFILE_RELEASE_LTO = "true", CARGO_TERM_COLOR = "always" }"#);
+    // Profile settings are keyed inputs that do not move outputs; other `CACHET_` names are
+    // the user's (the integration matrix's build script reads CACHET_FACT).
+    let text = cargo_env(
+        r#"env = { CARGO_PROFILE_RELEASE_LTO = "1", CARGO_TERM_COLOR = "always", CACHET_FACT = "x" }"#,
+    );
     assert!(load("Cachet.toml", &text, &no_args()).is_ok());
 }
 
