@@ -323,7 +323,7 @@ impl Loader<'_> {
                 KeyMode::parse(&value).ok_or_else(|| {
                     self.err(
                         m.span(),
-                        format!("mode `{value}`: expected `strict` or `fast`"),
+                        format!("mode `{}`: expected `strict` or `fast`", shown(&value)),
                     )
                 })?
             }
@@ -398,7 +398,10 @@ impl Loader<'_> {
             if !is_valid_name(name) {
                 return Err(self.err(
                     section.span(),
-                    format!("target name `{name}`: expected lowercase letters, digits, `-` or `_`"),
+                    format!(
+                        "target name `{}`: expected lowercase letters, digits, `-` or `_`",
+                        shown(name)
+                    ),
                 ));
             }
             let (target, refs) = self.target(section)?;
@@ -414,7 +417,7 @@ impl Loader<'_> {
                 if !raw.targets.contains_key(d.get_ref()) {
                     return Err(self.err(
                         d.span(),
-                        format!("default target `{}` is not defined", d.get_ref()),
+                        format!("default target `{}` is not defined", shown(d.get_ref())),
                     ));
                 }
                 d.get_ref().clone()
@@ -482,7 +485,7 @@ impl Loader<'_> {
                 let mut artifacts = BTreeMap::new();
                 for (name, path) in &t.artifacts {
                     if !is_valid_name(name) {
-                        return Err(self.err(path.span(), format!("artifact name `{name}`: expected lowercase letters, digits, `-` or `_`")));
+                        return Err(self.err(path.span(), format!("artifact name `{}`: expected lowercase letters, digits, `-` or `_`", shown(name))));
                     }
                     check_relative_path(path.get_ref()).map_err(|m| self.err(path.span(), m))?;
                     artifacts.insert(name.clone(), path.get_ref().clone());
@@ -510,7 +513,7 @@ impl Loader<'_> {
                     return Err(self.err(
                         from.span(),
                         format!(
-                            "from `{}`{}: {problem}; expected `scratch`, `+target` or {IMAGE_FORM}, such as `alpine:3.20`",
+                            "image `{}`{}: {problem}; expected `scratch`, `+target` or {IMAGE_FORM}, such as `alpine:3.20`",
                             shown(&from_value),
                             via_args(from, &from_value),
                         ),
@@ -624,7 +627,7 @@ impl Loader<'_> {
                 value.span(),
                 format!(
                     "{what} `{}`: expected lowercase letters, digits, `-` or `_`",
-                    value.get_ref()
+                    shown(value.get_ref())
                 ),
             ))
         }
@@ -687,11 +690,15 @@ fn check_relative_path(path: &str) -> Result<(), String> {
     }
     if path.starts_with('/') {
         return Err(format!(
-            "`{path}` is absolute; artifact paths are relative to the profile's output directory"
+            "`{}` is absolute; artifact paths are relative to the profile's output directory",
+            shown(path)
         ));
     }
     if path.split('/').any(|c| c == "..") {
-        return Err(format!("`{path}` leaves the output directory through `..`"));
+        return Err(format!(
+            "`{}` leaves the output directory through `..`",
+            shown(path)
+        ));
     }
     Ok(())
 }
@@ -704,15 +711,20 @@ fn check_context_pattern(pattern: &str) -> Result<(), String> {
     }
     if pattern.starts_with('/') {
         return Err(format!(
-            "`{pattern}` is absolute; include patterns are relative to the context root"
+            "`{}` is absolute; include patterns are relative to the context root",
+            shown(pattern)
         ));
     }
     if pattern.split('/').any(|c| c == "..") {
-        return Err(format!("`{pattern}` leaves the build context through `..`"));
+        return Err(format!(
+            "`{}` leaves the build context through `..`",
+            shown(pattern)
+        ));
     }
     if pattern.starts_with('!') {
         return Err(format!(
-            "`{pattern}`: exclusions are not supported; list only what cargo reads"
+            "`{}`: exclusions are not supported; list only what cargo reads",
+            shown(pattern)
         ));
     }
     Ok(())

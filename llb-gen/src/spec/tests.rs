@@ -167,14 +167,14 @@ fn image_references_are_checked_where_they_are_written() {
     let e = err_with(&base_from_arg(""), &[("BASE", "Alpine:3.20")]);
     assert!(
         e.starts_with(
-            "Cachet.toml:6:8: from `Alpine:3.20` (from `${BASE}`): repository name must be \
+            "Cachet.toml:6:8: image `Alpine:3.20` (from `${BASE}`): repository name must be \
              lowercase; expected `scratch`, `+target` or an image reference"
         ),
         "{e}"
     );
     let e = err_with(&base_from_arg(""), &[("BASE", "")]);
     assert!(
-        e.starts_with("Cachet.toml:6:8: from `` (from `${BASE}`): empty reference"),
+        e.starts_with("Cachet.toml:6:8: image `` (from `${BASE}`): empty reference"),
         "{e}"
     );
     let spec = load(
@@ -900,4 +900,20 @@ fn no_edit_of_the_example_makes_load_panic() {
         loaded > 0,
         "some edits (inside comments and strings) still load"
     );
+}
+
+#[test]
+fn values_quoted_in_messages_are_escaped_and_short() {
+    let text = FULL
+        .replace("[cargo]", "[cargo]\nmode = \"${MODE}\"")
+        .replace("[args]", "[args]\nMODE = \"fast\"");
+    let mode = "quick\n".repeat(10_000);
+    let e = err_with(&text, &[("MODE", &mode)]);
+    assert!(
+        e.starts_with("Cachet.toml:13:8: mode `quick\\nquick\\n"),
+        "{}",
+        &e[..80]
+    );
+    assert!(e.len() < 200, "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
 }
