@@ -312,6 +312,13 @@ fn good_specs() -> Vec<(&'static str, String)> {
                 edit("\"scratch\"", "\"${BASE}\"")
             ),
         ),
+        (
+            "base target from a build argument",
+            format!(
+                "{}\n[args]\nSTAGE = \"build\"\n",
+                edit("\"scratch\"", "\"+${STAGE}\"")
+            ),
+        ),
         ("image base", edit("\"scratch\"", "\"alpine:3.20\"")),
         (
             "empty image keys on a cargo step",

@@ -33,7 +33,8 @@ impl Position {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct SpecError {
     pub file: String,
-    /// `None` when the problem is about the file as a whole (for example a missing section).
+    /// Always set by the loader (a missing section is reported where it can be added, at the
+    /// end of the file); `None` is for callers with a problem not tied to the text.
     pub position: Option<Position>,
     pub message: String,
 }
@@ -51,6 +52,28 @@ impl SpecError {
             message: message.into(),
         }
     }
+}
+
+/// How many characters of a user's value a message quotes: values can be long (up to the size
+/// limits in `load.rs`), and a message should stay readable on one line.
+const SHOWN_CHARS: usize = 60;
+
+/// `value` as a message quotes it: control characters (newlines, NUL) escaped, cut after
+/// [`SHOWN_CHARS`] characters with `…`.
+pub(super) fn shown(value: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for SpecError {
@@ -86,6 +109,15 @@ mod tests {
             Position::of_offset(text, 999),
             Position { line: 3, column: 1 }
         );
+    }
+
+    #[test]
+    fn shown_values_are_escaped_and_cut() {
+        assert_eq!(shown("a\nb\0c"), "a\\nb\\0c");
+        assert_eq!(shown("ç\"'"), "ç\"'");
+        let long = "é".repeat(100);
+        assert_eq!(shown(&long), format!("{}…", "é".repeat(SHOWN_CHARS)));
+        assert_eq!(shown(&"é".repeat(SHOWN_CHARS)), "é".repeat(SHOWN_CHARS));
     }
 
     #[test]

@@ -1,17 +1,26 @@
 //! Parsing and validating `Cachet.toml`: text in, [`Spec`] or a positioned [`SpecError`] out.
 //!
 //! Pure: no I/O. The frontend, the `llb-gen` CLI and the tests all come through here, so every
-//! rule about what a valid spec is lives in this file.
+//! rule about what a valid spec is lives here (references between targets in `graph.rs`).
+//!
+//! Every check runs on values as they are once build arguments are applied: a `--build-arg` is
+//! as untrusted as the file, and a value that passed as written may not once interpolated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 
-use super::error::SpecError;
-use super::interpolate::interpolate;
+use crate::llb::{ImageRef, LlbError};
+
+use super::env;
+use super::error::{shown, SpecError};
+use super::graph::{self, Reference, ReferenceKind};
+use super::interpolate::{interpolate, Failure};
 use super::model::{CopyEntry, SpecFile, TargetSection};
 use super::resolved::*;
+use super::syntax;
 
 /// Cargo flags the spec sets itself, because they are inputs to cache keys: letting a step pass
 /// them directly would change the output without changing the key.
@@ -44,27 +53,75 @@ pub fn load(
     text: &str,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Spec, SpecError> {
-    let raw: SpecFile =
-        toml::from_str(text).map_err(|e| SpecError::at(file, text, e.span(), e.message()))?;
+    let raw: SpecFile = toml::from_str(text).map_err(|e| {
+        let (span, message) = syntax::parse_error(text, &e);
+        SpecError::at(file, text, Some(span), message)
+    })?;
     // Only declared arguments exist for the spec; `--build-arg` overrides their defaults.
-    let args = raw
-        .args
-        .iter()
-        .map(|(name, default)| {
-            let value = build_args
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| default.get_ref().clone());
-            (name.clone(), value)
-        })
-        .collect();
-    Loader { file, text, args }.load(&raw)
+    let mut args = BTreeMap::new();
+    for (name, default) in &raw.args {
+        let (value, source) = match build_args.get(name.get_ref()) {
+            Some(v) => (v, "`--build-arg`"),
+            None => (default.get_ref(), "its default"),
+        };
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(SpecError::at(
+                file,
+                text,
+                Some(name.span()),
+                format!(
+                    "build argument `{}` is {} bytes (from {source}); a build argument holds at \
+                     most {MAX_VALUE_BYTES} bytes ({VALUE_LIMIT_WHY}); pass large inputs in the \
+                     build context",
+                    shown(name.get_ref()),
+                    value.len()
+                ),
+            ));
+        }
+        args.insert(name.get_ref().clone(), value.clone());
+    }
+    Loader {
+        file,
+        text,
+        args,
+        interpolated: Cell::new(0),
+    }
+    .load(&raw)
+}
+
+/// The longest value, in bytes, once build arguments are applied (and the longest build
+/// argument): every value reaches a program as an argument or environment string (or part of
+/// one), and Linux refuses to start a program with one of 128 KiB or more (`MAX_ARG_STRLEN`,
+/// which counts the terminating NUL).
+pub(super) const MAX_VALUE_BYTES: usize = 128 * 1024 - 1;
+const VALUE_LIMIT_WHY: &str =
+    "Linux passes no longer argument or environment variable to a program";
+
+/// The most bytes interpolation may produce over the whole spec. One build argument referenced
+/// many times multiplies (100 KiB × 1,000 references = 100 MB of environment); this bounds what
+/// the frontend builds in memory, puts into the LLB and hands to every step. Each value counts
+/// once, so a step's share is at most this much, which stays within the 2 MiB Linux allows for
+/// a program's arguments and environment together (`ARG_MAX` with the default 8 MiB stack),
+/// leaving room for the SDK image's own environment. Real specs use a few KiB.
+pub(super) const MAX_INTERPOLATED_BYTES: usize = 1024 * 1024;
+
+/// Room kept in `CARGO_ENCODED_RUSTFLAGS` for the flags Cachet adds for the platform
+/// (`-C target-cpu=x86-64-v4`).
+const PLATFORM_RUSTFLAGS_ROOM: usize = 64;
+
+/// Who reads an env map: cargo (and build scripts) in a cargo step, or whatever runs in an image.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EnvReader {
+    Cargo,
+    Image,
 }
 
 struct Loader<'a> {
     file: &'a str,
     text: &'a str,
     args: BTreeMap<String, String>,
+    /// Bytes interpolation has produced so far (bounded by [`MAX_INTERPOLATED_BYTES`]).
+    interpolated: Cell<usize>,
 }
 
 impl Loader<'_> {
@@ -72,8 +129,59 @@ impl Loader<'_> {
         SpecError::at(self.file, self.text, Some(span), message)
     }
 
+    /// The end of the file: where a missing section is to be added.
+    fn end(&self) -> Range<usize> {
+        self.text.len()..self.text.len()
+    }
+
+    /// `v` with build arguments applied, within the size limits and free of NUL.
     fn subst(&self, v: &Spanned<String>) -> Result<String, SpecError> {
-        interpolate(v.get_ref(), &self.args).map_err(|(_, msg)| self.err(v.span(), msg))
+        let remaining = MAX_INTERPOLATED_BYTES.saturating_sub(self.interpolated.get());
+        let limit = MAX_VALUE_BYTES.min(remaining);
+        let value = interpolate(v.get_ref(), &self.args, limit).map_err(|failure| {
+            let span = self.inner_span(v, failure.at());
+            let message = match failure {
+                Failure::Unterminated { .. } => "unterminated `${`: expected `}`".to_string(),
+                Failure::Undeclared { name, .. } => format!(
+                    "`${{{}}}` names no build argument; declare it under [args]",
+                    shown(&name)
+                ),
+                Failure::TooLong { .. } if limit == MAX_VALUE_BYTES => format!(
+                    "this value exceeds {MAX_VALUE_BYTES} bytes here once build arguments are \
+                     applied ({VALUE_LIMIT_WHY}); pass large inputs in the build context"
+                ),
+                Failure::TooLong { .. } => format!(
+                    "build arguments make the spec's values exceed {MAX_INTERPOLATED_BYTES} bytes \
+                     in total here; a build hands them all to its steps, so pass large inputs in \
+                     the build context"
+                ),
+            };
+            self.err(span, message)
+        })?;
+        if value.contains('\0') {
+            return Err(self.err(v.span(), format!("{}{}", HOLDS_NUL, via_args(v, &value))));
+        }
+        self.interpolated.set(self.interpolated.get() + value.len());
+        Ok(value)
+    }
+
+    /// The span from byte `offset` of `v`'s value on, when the value is written as a plain
+    /// one-line string (so value and source agree byte for byte); else `v`'s whole span.
+    fn inner_span(&self, v: &Spanned<String>, offset: usize) -> Range<usize> {
+        let span = v.span();
+        let source = self.text.get(span.clone()).unwrap_or("");
+        let quoted = ["\"", "'"].into_iter().any(|q| {
+            source.len() >= 2
+                && source.starts_with(q)
+                && source.ends_with(q)
+                && !source.starts_with(&q.repeat(3))
+        });
+        if quoted && source.get(1..source.len() - 1) == Some(v.get_ref().as_str()) {
+            let start = span.start + 1 + offset;
+            start..span.end
+        } else {
+            span
+        }
     }
 
     fn subst_map(
@@ -85,6 +193,74 @@ impl Loader<'_> {
             .collect()
     }
 
+    /// `[cargo] rustflags`, which all become one environment string, CARGO_ENCODED_RUSTFLAGS.
+    fn rustflags(&self, flags: &[Spanned<String>]) -> Result<Vec<String>, SpecError> {
+        let mut values = Vec::new();
+        let mut joined = "CARGO_ENCODED_RUSTFLAGS=".len() + PLATFORM_RUSTFLAGS_ROOM;
+        for flag in flags {
+            let value = self.subst(flag)?;
+            joined += value.len() + 1;
+            if joined > MAX_VALUE_BYTES {
+                return Err(self.err(
+                    flag.span(),
+                    format!(
+                        "with this flag, `rustflags` exceed {MAX_VALUE_BYTES} bytes: they are \
+                         passed as one environment variable, CARGO_ENCODED_RUSTFLAGS \
+                         ({VALUE_LIMIT_WHY})"
+                    ),
+                ));
+            }
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// An env map with build arguments applied and every name checked at its key.
+    fn env_map(
+        &self,
+        m: &BTreeMap<Spanned<String>, Spanned<String>>,
+        reader: EnvReader,
+    ) -> Result<BTreeMap<String, String>, SpecError> {
+        let mut env = BTreeMap::new();
+        for (name, value) in m {
+            if let Some(problem) = env::name_problem(name.get_ref()) {
+                return Err(self.err(
+                    name.span(),
+                    format!("`{}`: {problem}", shown(name.get_ref())),
+                ));
+            }
+            if reader == EnvReader::Cargo {
+                self.check_owned_env(name)?;
+            }
+            let value = self.subst(value)?;
+            // `NAME=value` is one environment string.
+            let entry = name.get_ref().len() + 1 + value.len();
+            if entry > MAX_VALUE_BYTES {
+                return Err(self.err(
+                    name.span(),
+                    format!(
+                        "`{}=…` is {entry} bytes; an environment variable holds at most \
+                         {MAX_VALUE_BYTES} ({VALUE_LIMIT_WHY})",
+                        shown(name.get_ref())
+                    ),
+                ));
+            }
+            env.insert(name.get_ref().clone(), value);
+        }
+        Ok(env)
+    }
+
+    /// Refuses a variable Cachet sets or relies on in the steps it runs (see `env.rs`).
+    fn check_owned_env(&self, name: &Spanned<String>) -> Result<(), SpecError> {
+        match env::owned(name.get_ref()) {
+            Some(why) => Err(self.err(
+                name.span(),
+                format!("`{}` cannot be set in a spec: {why}", name.get_ref()),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn load(&self, raw: &SpecFile) -> Result<Spec, SpecError> {
         let project = match &raw.project.name {
             Some(name) => {
@@ -94,12 +270,31 @@ impl Loader<'_> {
             None => DEFAULT_PROJECT.to_string(),
         };
 
-        let sdk_section = raw.sdk.get_ref();
-        let image = self.subst(&sdk_section.image)?;
-        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+        let Some(sdk) = &raw.sdk else {
             return Err(self.err(
-                sdk_section.image.span(),
-                "expected an image reference such as `cachet-sdk:rustup`",
+                self.end(),
+                "missing section [sdk]: add `[sdk]` with `image = \"…\"`, the image every cargo \
+                 step runs in (e.g. `image = \"cachet-sdk:rustup\"`)",
+            ));
+        };
+        let sdk_section = sdk.get_ref();
+        let Some(image_value) = &sdk_section.image else {
+            return Err(self.err(
+                sdk.span(),
+                "[sdk] has no `image`: add `image = \"…\"` under [sdk] (e.g. `image = \
+                 \"cachet-sdk:rustup\"`)",
+            ));
+        };
+        let image = self.subst(image_value)?;
+        if let Some(problem) = image_problem(&image) {
+            return Err(self.err(
+                image_value.span(),
+                format!(
+                    "[sdk] image `{}`{}: {problem}; expected {IMAGE_FORM}, such as \
+                     `cachet-sdk:rustup` or `ghcr.io/org/sdk:1.80`",
+                    shown(&image),
+                    via_args(image_value, &image),
+                ),
             ));
         }
         let digest_lock = match &sdk_section.digest {
@@ -128,7 +323,7 @@ impl Loader<'_> {
                 KeyMode::parse(&value).ok_or_else(|| {
                     self.err(
                         m.span(),
-                        format!("mode `{value}`: expected `strict` or `fast`"),
+                        format!("mode `{}`: expected `strict` or `fast`", shown(&value)),
                     )
                 })?
             }
@@ -144,13 +339,8 @@ impl Loader<'_> {
                 .map(|v| self.subst(v))
                 .collect::<Result<_, _>>()?,
             default_features: raw.cargo.default_features.unwrap_or(true),
-            rustflags: raw
-                .cargo
-                .rustflags
-                .iter()
-                .map(|v| self.subst(v))
-                .collect::<Result<_, _>>()?,
-            env: self.subst_map(&raw.cargo.env)?,
+            rustflags: self.rustflags(&raw.cargo.rustflags)?,
+            env: self.env_map(&raw.cargo.env, EnvReader::Cargo)?,
         };
 
         let mut include = Vec::new();
@@ -161,20 +351,34 @@ impl Loader<'_> {
         }
         let mut secrets = BTreeMap::new();
         for (var, id) in &raw.fetch.secrets {
-            if !is_env_name(var) {
+            // The fetch step's shell assigns and exports it, so it must be a shell name.
+            if !is_env_name(var.get_ref()) {
                 return Err(self.err(
-                    id.span(),
-                    format!("`{var}`: expected an environment variable name (A-Z, 0-9, `_`)"),
+                    var.span(),
+                    format!(
+                        "`{}`: expected an environment variable name (A-Z, 0-9, `_`)",
+                        shown(var.get_ref())
+                    ),
                 ));
             }
+            self.check_owned_env(var)?;
             let id_value = id.get_ref();
-            if id_value.is_empty() || id_value.contains(['/', ' ']) {
+            // It names a file under the secrets directory.
+            if id_value.is_empty()
+                || id_value == "."
+                || id_value == ".."
+                || id_value.contains('/')
+                || id_value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+            {
                 return Err(self.err(
                     id.span(),
-                    "expected a secret id as given to `--secret id=…` (no `/` or spaces)",
+                    "expected a secret id as given to `--secret id=…` (no `/`, spaces or \
+                     control characters)",
                 ));
             }
-            secrets.insert(var.clone(), id_value.clone());
+            secrets.insert(var.get_ref().clone(), id_value.clone());
         }
         let fetch = FetchSettings {
             secrets,
@@ -182,33 +386,38 @@ impl Loader<'_> {
         };
 
         if raw.targets.is_empty() {
-            return Err(SpecError::at(
-                self.file,
-                self.text,
-                None,
-                "no targets: add at least one `[target.NAME]` table",
+            return Err(self.err(
+                self.end(),
+                "no targets: add at least one `[target.NAME]` table, e.g. `[target.build]` with \
+                 `cargo = [\"build\"]`",
             ));
         }
         let mut targets = BTreeMap::new();
+        let mut references = BTreeMap::new();
         for (name, section) in &raw.targets {
             if !is_valid_name(name) {
                 return Err(self.err(
                     section.span(),
-                    format!("target name `{name}`: expected lowercase letters, digits, `-` or `_`"),
+                    format!(
+                        "target name `{}`: expected lowercase letters, digits, `-` or `_`",
+                        shown(name)
+                    ),
                 ));
             }
-            let target = self.target(section)?;
+            let (target, refs) = self.target(section)?;
             targets.insert(name.to_string(), target);
+            references.insert(name.to_string(), refs);
         }
-        self.check_references(&raw.targets)?;
-        self.check_cycles(&raw.targets)?;
+        // On the values as interpolated: `from = "${BASE}"` names a target only now.
+        graph::check_references(&targets, &references).map_err(|(span, m)| self.err(span, m))?;
+        graph::check_cycles(&references).map_err(|(span, m)| self.err(span, m))?;
 
         let default_target = match &raw.default {
             Some(d) => {
                 if !raw.targets.contains_key(d.get_ref()) {
                     return Err(self.err(
                         d.span(),
-                        format!("default target `{}` is not defined", d.get_ref()),
+                        format!("default target `{}` is not defined", shown(d.get_ref())),
                     ));
                 }
                 d.get_ref().clone()
@@ -234,7 +443,11 @@ impl Loader<'_> {
         })
     }
 
-    fn target(&self, section: &Spanned<TargetSection>) -> Result<Target, SpecError> {
+    /// The target and the `+target` references it makes (checked once every target is known).
+    fn target(
+        &self,
+        section: &Spanned<TargetSection>,
+    ) -> Result<(Target, Vec<Reference>), SpecError> {
         let t = section.get_ref();
         match (&t.cargo, &t.from) {
             (Some(cargo), None) => {
@@ -272,41 +485,71 @@ impl Loader<'_> {
                 let mut artifacts = BTreeMap::new();
                 for (name, path) in &t.artifacts {
                     if !is_valid_name(name) {
-                        return Err(self.err(path.span(), format!("artifact name `{name}`: expected lowercase letters, digits, `-` or `_`")));
+                        return Err(self.err(path.span(), format!("artifact name `{}`: expected lowercase letters, digits, `-` or `_`", shown(name))));
                     }
                     check_relative_path(path.get_ref()).map_err(|m| self.err(path.span(), m))?;
                     artifacts.insert(name.clone(), path.get_ref().clone());
                 }
-                Ok(Target::Cargo(CargoTarget { args, artifacts, env: self.subst_map(&t.env)? }))
+                let target = Target::Cargo(CargoTarget { args, artifacts, env: self.env_map(&t.env, EnvReader::Cargo)? });
+                Ok((target, Vec::new()))
             }
             (None, Some(from)) => {
                 if !t.artifacts.is_empty() {
                     return Err(self.err(section.span(), "`artifacts` belongs to a cargo step (one with `cargo`)"));
                 }
                 let from_value = self.subst(from)?;
+                let mut references = Vec::new();
                 let base = if from_value == "scratch" {
                     BaseRef::Scratch
                 } else if let Some(name) = from_value.strip_prefix('+') {
+                    references.push(Reference {
+                        to: name.to_string(),
+                        span: from.span(),
+                        written: (from.get_ref() != &from_value).then(|| from.get_ref().clone()),
+                        kind: ReferenceKind::Base,
+                    });
                     BaseRef::Target(name.to_string())
-                } else if from_value.is_empty() || from_value.chars().any(char::is_whitespace) {
-                    return Err(self.err(from.span(), "expected `scratch`, an image reference, or `+target`"));
+                } else if let Some(problem) = image_problem(&from_value) {
+                    return Err(self.err(
+                        from.span(),
+                        format!(
+                            "image `{}`{}: {problem}; expected `scratch`, `+target` or {IMAGE_FORM}, such as `alpine:3.20`",
+                            shown(&from_value),
+                            via_args(from, &from_value),
+                        ),
+                    ));
                 } else {
                     BaseRef::Image(from_value)
                 };
+                // Not interpolated, and without spans of their own: the target names the place.
+                let config_strings = [
+                    ("entrypoint", t.entrypoint.iter().flatten().collect::<Vec<_>>()),
+                    ("cmd", t.cmd.iter().flatten().collect()),
+                    ("workdir", t.workdir.iter().collect()),
+                    ("user", t.user.iter().collect()),
+                ];
+                for (key, values) in config_strings {
+                    if values.iter().any(|v| v.contains('\0')) {
+                        return Err(self.err(section.span(), format!("`{key}`: {HOLDS_NUL}")));
+                    }
+                }
                 let mut copies = Vec::new();
                 for entry in &t.copy {
-                    copies.push(self.copy_entry(entry)?);
+                    let (copy, reference) = self.copy_entry(entry)?;
+                    references.push(reference);
+                    copies.push(copy);
                 }
-                Ok(Target::Image(ImageTarget {
+                let target = Target::Image(ImageTarget {
                     from: base,
                     copies,
                     entrypoint: t.entrypoint.clone(),
                     cmd: t.cmd.clone(),
                     workdir: t.workdir.clone(),
                     user: t.user.clone(),
-                    env: self.subst_map(&t.env)?,
+                    env: self.env_map(&t.env, EnvReader::Image)?,
                     labels: self.subst_map(&t.labels)?,
-                }))
+                });
+                Ok((target, references))
             }
             (Some(_), Some(_)) => Err(self.err(
                 section.span(),
@@ -319,133 +562,61 @@ impl Loader<'_> {
         }
     }
 
-    fn copy_entry(&self, entry: &Spanned<CopyEntry>) -> Result<ArtifactCopy, SpecError> {
+    fn copy_entry(
+        &self,
+        entry: &Spanned<CopyEntry>,
+    ) -> Result<(ArtifactCopy, Reference), SpecError> {
         let c = entry.get_ref();
-        let Some(from_target) = c
-            .from
+        let (Some(from), Some(artifact), Some(to)) = (&c.from, &c.artifact, &c.to) else {
+            let missing: Vec<&str> = [
+                ("`from`", c.from.is_none()),
+                ("`artifact`", c.artifact.is_none()),
+                ("`to`", c.to.is_none()),
+            ]
+            .iter()
+            .filter(|(_, absent)| *absent)
+            .map(|(key, _)| *key)
+            .collect();
+            return Err(self.err(
+                entry.span(),
+                format!(
+                    "this copy entry has no {}: write `{{ from = \"+target\", artifact = \"name\", \
+                     to = \"/path/in/image\" }}`",
+                    missing.join(" or ")
+                ),
+            ));
+        };
+        let Some(from_target) = from
             .get_ref()
             .strip_prefix('+')
             .filter(|t| is_valid_name(t))
         else {
-            return Err(self.err(
-                c.from.span(),
-                "expected a target reference such as `+build`",
-            ));
+            return Err(self.err(from.span(), "expected a target reference such as `+build`"));
         };
-        if !c.to.get_ref().starts_with('/') {
+        if !to.get_ref().starts_with('/') {
             return Err(self.err(
-                c.to.span(),
+                to.span(),
                 "expected an absolute path in the image, such as `/usr/local/bin/app`",
             ));
         }
-        Ok(ArtifactCopy {
+        if to.get_ref().contains('\0') {
+            return Err(self.err(to.span(), HOLDS_NUL));
+        }
+        let reference = Reference {
+            to: from_target.to_string(),
+            span: from.span(),
+            written: None,
+            kind: ReferenceKind::Copy {
+                artifact: artifact.get_ref().clone(),
+                artifact_span: artifact.span(),
+            },
+        };
+        let copy = ArtifactCopy {
             from_target: from_target.to_string(),
-            artifact: c.artifact.get_ref().clone(),
-            to: c.to.get_ref().clone(),
-        })
-    }
-
-    fn check_references(
-        &self,
-        targets: &BTreeMap<String, Spanned<TargetSection>>,
-    ) -> Result<(), SpecError> {
-        for section in targets.values() {
-            let t = section.get_ref();
-            if let Some(from) = &t.from {
-                if let Some(name) = from.get_ref().strip_prefix('+') {
-                    if !targets.contains_key(name) {
-                        return Err(self.err(
-                            from.span(),
-                            format!("`+{name}` names no target{}", suggest(targets)),
-                        ));
-                    }
-                }
-            }
-            for entry in &t.copy {
-                let c = entry.get_ref();
-                let Some(name) = c.from.get_ref().strip_prefix('+') else {
-                    continue; // reported by `copy_entry`
-                };
-                let Some(source) = targets.get(name) else {
-                    return Err(self.err(
-                        c.from.span(),
-                        format!("`+{name}` names no target{}", suggest(targets)),
-                    ));
-                };
-                let source = source.get_ref();
-                if source.cargo.is_none() {
-                    return Err(self.err(
-                        c.from.span(),
-                        format!("`+{name}` is an image target; artifacts come from cargo steps"),
-                    ));
-                }
-                if !source.artifacts.contains_key(c.artifact.get_ref()) {
-                    let known: Vec<&str> = source.artifacts.keys().map(String::as_str).collect();
-                    return Err(self.err(
-                        c.artifact.span(),
-                        format!(
-                            "target `{name}` has no artifact `{}` (it has: {})",
-                            c.artifact.get_ref(),
-                            list_or_none(&known)
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn check_cycles(
-        &self,
-        targets: &BTreeMap<String, Spanned<TargetSection>>,
-    ) -> Result<(), SpecError> {
-        fn edges(t: &TargetSection) -> Vec<&Spanned<String>> {
-            t.from
-                .iter()
-                .filter(|f| f.get_ref().starts_with('+'))
-                .chain(t.copy.iter().map(|c| &c.get_ref().from))
-                .collect()
-        }
-        // Depth-first search with an explicit path; the first back edge found is reported.
-        fn visit<'a>(
-            name: &'a str,
-            targets: &'a BTreeMap<String, Spanned<TargetSection>>,
-            path: &mut Vec<&'a str>,
-            done: &mut BTreeSet<&'a str>,
-        ) -> Option<(Vec<String>, Range<usize>)> {
-            if done.contains(name) {
-                return None;
-            }
-            path.push(name);
-            if let Some(section) = targets.get(name) {
-                for edge in edges(section.get_ref()) {
-                    let Some(next) = edge.get_ref().strip_prefix('+') else {
-                        continue;
-                    };
-                    if let Some(pos) = path.iter().position(|p| *p == next) {
-                        let mut cycle: Vec<String> =
-                            path[pos..].iter().map(|s| format!("+{s}")).collect();
-                        cycle.push(format!("+{next}"));
-                        return Some((cycle, edge.span()));
-                    }
-                    if let Some((key, _)) = targets.get_key_value(next) {
-                        if let Some(found) = visit(key, targets, path, done) {
-                            return Some(found);
-                        }
-                    }
-                }
-            }
-            path.pop();
-            done.insert(name);
-            None
-        }
-        let mut done = BTreeSet::new();
-        for name in targets.keys() {
-            if let Some((cycle, span)) = visit(name, targets, &mut Vec::new(), &mut done) {
-                return Err(self.err(span, format!("targets form a cycle: {}", cycle.join(" → "))));
-            }
-        }
-        Ok(())
+            artifact: artifact.get_ref().clone(),
+            to: to.get_ref().clone(),
+        };
+        Ok((copy, reference))
     }
 
     fn check_name(&self, value: &Spanned<String>, what: &str) -> Result<(), SpecError> {
@@ -456,10 +627,39 @@ impl Loader<'_> {
                 value.span(),
                 format!(
                     "{what} `{}`: expected lowercase letters, digits, `-` or `_`",
-                    value.get_ref()
+                    shown(value.get_ref())
                 ),
             ))
         }
+    }
+}
+
+/// Every value ends up in an exec's arguments or environment, a path or an image config, and none
+/// of them can carry a NUL character: the kernel reads C strings.
+const HOLDS_NUL: &str = "this value holds a NUL character, which no argument, environment \
+                         variable or path can carry";
+
+/// The shape of an image reference, for messages.
+const IMAGE_FORM: &str =
+    "an image reference `[registry/]repository[:tag][@sha256:<64 hex digits>]` with a lowercase \
+     repository";
+
+/// What is wrong with `reference` as an image reference (as BuildKit would parse it), if
+/// anything. Checked here so the error names the value's position, not only the value.
+fn image_problem(reference: &str) -> Option<String> {
+    match ImageRef::parse(reference) {
+        Ok(_) => None,
+        Err(LlbError::InvalidReference { reason, .. }) => Some(reason.to_string()),
+        Err(other) => Some(other.to_string()),
+    }
+}
+
+/// ` (from `${BASE}`)` when build arguments made `value` out of what `written` says.
+fn via_args(written: &Spanned<String>, value: &str) -> String {
+    if written.get_ref() == value {
+        String::new()
+    } else {
+        format!(" (from `{}`)", shown(written.get_ref()))
     }
 }
 
@@ -480,6 +680,9 @@ fn is_sha256_digest(s: &str) -> bool {
 
 /// Artifact paths must stay inside the profile's output directory.
 fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.contains('\0') {
+        return Err(HOLDS_NUL.into());
+    }
     if path.is_empty() {
         return Err(
             "expected a path relative to the profile's output directory, e.g. `app`".into(),
@@ -487,11 +690,15 @@ fn check_relative_path(path: &str) -> Result<(), String> {
     }
     if path.starts_with('/') {
         return Err(format!(
-            "`{path}` is absolute; artifact paths are relative to the profile's output directory"
+            "`{}` is absolute; artifact paths are relative to the profile's output directory",
+            shown(path)
         ));
     }
     if path.split('/').any(|c| c == "..") {
-        return Err(format!("`{path}` leaves the output directory through `..`"));
+        return Err(format!(
+            "`{}` leaves the output directory through `..`",
+            shown(path)
+        ));
     }
     Ok(())
 }
@@ -504,15 +711,20 @@ fn check_context_pattern(pattern: &str) -> Result<(), String> {
     }
     if pattern.starts_with('/') {
         return Err(format!(
-            "`{pattern}` is absolute; include patterns are relative to the context root"
+            "`{}` is absolute; include patterns are relative to the context root",
+            shown(pattern)
         ));
     }
     if pattern.split('/').any(|c| c == "..") {
-        return Err(format!("`{pattern}` leaves the build context through `..`"));
+        return Err(format!(
+            "`{}` leaves the build context through `..`",
+            shown(pattern)
+        ));
     }
     if pattern.starts_with('!') {
         return Err(format!(
-            "`{pattern}`: exclusions are not supported; list only what cargo reads"
+            "`{}`: exclusions are not supported; list only what cargo reads",
+            shown(pattern)
         ));
     }
     Ok(())
@@ -522,18 +734,4 @@ fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// The list of defined targets, to append to a "names no target" message.
-fn suggest(targets: &BTreeMap<String, Spanned<TargetSection>>) -> String {
-    let known: Vec<&str> = targets.keys().map(String::as_str).collect();
-    format!(" (targets: {})", list_or_none(&known))
-}
-
-fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() {
-        "none".to_string()
-    } else {
-        items.join(", ")
-    }
 }

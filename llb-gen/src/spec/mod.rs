@@ -3,12 +3,15 @@
 //! [`load`] turns the file's text into a validated [`Spec`] (build arguments applied, targets and
 //! references checked) or a [`SpecError`] naming file, line and column. It does no I/O.
 
+mod env;
 mod error;
+mod graph;
 mod interpolate;
 mod load;
 mod model;
 mod resolved;
 mod schema;
+mod syntax;
 
 pub use error::{Position, SpecError};
 pub use load::load;

@@ -1,7 +1,7 @@
 //! The `Cachet.toml` data model, exactly as written by the user.
 //!
-//! These types mirror the file one to one (serde + toml), keep the source span of every value a
-//! later check may need to point at, and refuse unknown keys, so a typo is an error with a
+//! These types mirror the file one to one (serde + toml), keep the source span of every value (and
+//! map key) a later check may need to point at, and refuse unknown keys, so a typo is an error with a
 //! position instead of a silently ignored setting.
 //!
 //! The JSON Schema of the file (`llb-gen schema`) is derived from these types: doc comments
@@ -29,8 +29,10 @@ pub struct SpecFile {
     #[schemars(with = "Option<String>", regex(pattern = rules::NAME))]
     pub default: Option<Spanned<String>>,
     /// The SDK image every cargo step runs in.
+    // Required, but optional here so the loader can say where to add it (`toml` would report
+    // the missing field at the start of the file).
     #[schemars(with = "SdkSection")]
-    pub sdk: Spanned<SdkSection>,
+    pub sdk: Option<Spanned<SdkSection>>,
     /// Settings shared by every cargo step; all of them are cache-key inputs.
     #[serde(default)]
     pub cargo: CargoSection,
@@ -41,7 +43,7 @@ pub struct SpecFile {
     /// build, so an unrelated `--build-arg` never changes a key.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub args: BTreeMap<String, Spanned<String>>,
+    pub args: BTreeMap<Spanned<String>, Spanned<String>>,
     /// The build steps: a cargo step (`cargo = [...]`) or an image (`from = ...`) per name. At
     /// least one is required.
     #[serde(default, rename = "target")]
@@ -70,8 +72,9 @@ pub struct ProjectSection {
 #[serde(deny_unknown_fields)]
 pub struct SdkSection {
     /// The SDK image reference; a tag is resolved to a digest at build time.
+    // Required; optional here for the loader's message (see `SpecFile::sdk`).
     #[schemars(with = "String", transform = rules::image_reference)]
-    pub image: Spanned<String>,
+    pub image: Option<Spanned<String>>,
     /// Optional lock: the build fails if the tag no longer resolves to this digest.
     #[schemars(with = "Option<String>", regex(pattern = rules::DIGEST))]
     pub digest: Option<Spanned<String>>,
@@ -101,7 +104,7 @@ pub struct CargoSection {
     /// Every environment variable that reaches cargo, build scripts and C compilers.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub env: BTreeMap<String, Spanned<String>>,
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -115,7 +118,7 @@ pub struct FetchSection {
         with = "BTreeMap<String, String>",
         transform = rules::secret_env
     )]
-    pub secrets: BTreeMap<String, Spanned<String>>,
+    pub secrets: BTreeMap<Spanned<String>, Spanned<String>>,
     /// Forward the client's default SSH agent (`--ssh default`) for git dependencies.
     #[serde(default)]
     pub ssh: bool,
@@ -156,7 +159,7 @@ pub struct TargetSection {
     /// step it is written into the image config.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub env: BTreeMap<String, Spanned<String>>,
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
     /// Labels written into the image config.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
@@ -165,14 +168,15 @@ pub struct TargetSection {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// All three keys are required; optional here so the loader can name the missing ones.
 pub struct CopyEntry {
     /// The target that produced the artifact, as `+name`.
     #[schemars(with = "String", regex(pattern = rules::TARGET_REF))]
-    pub from: Spanned<String>,
+    pub from: Option<Spanned<String>>,
     /// The artifact's name under that target's `artifacts`.
     #[schemars(with = "String", regex(pattern = rules::NAME))]
-    pub artifact: Spanned<String>,
+    pub artifact: Option<Spanned<String>>,
     /// Absolute destination path in the image.
     #[schemars(with = "String", regex(pattern = rules::ABSOLUTE_PATH))]
-    pub to: Spanned<String>,
+    pub to: Option<Spanned<String>>,
 }

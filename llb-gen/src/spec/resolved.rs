@@ -2,7 +2,7 @@
 //! defaults filled in. Nothing here carries source positions any more; every check that needs
 //! one ran in [`super::load`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::keys::KeyMode;
 
@@ -143,22 +143,38 @@ impl Spec {
     }
 
     /// `target` and every target it depends on, dependencies first (`X.deps` needs `X`).
+    /// Only defined targets are listed (none for an unknown `target`), each once, even in a
+    /// hand-built spec with a cycle that `load` would have refused. The walk is iterative: a
+    /// long chain of targets cannot overflow the stack.
     pub fn closure(&self, target: &str) -> Vec<String> {
         let mut order = Vec::new();
-        self.visit(split_dependency_target(target).0, &mut order);
-        order
-    }
-
-    fn visit(&self, name: &str, order: &mut Vec<String>) {
-        if order.iter().any(|n| n == name) {
-            return;
-        }
-        if let Some(t) = self.targets.get(name) {
-            for dep in t.dependencies() {
-                self.visit(dep, order);
+        let root = split_dependency_target(target).0;
+        let Some((root, _)) = self.targets.get_key_value(root) else {
+            return order;
+        };
+        let mut seen: BTreeSet<&str> = BTreeSet::from([root.as_str()]);
+        // Targets being visited, each with the index of its next dependency.
+        let mut stack: Vec<(&str, usize)> = vec![(root.as_str(), 0)];
+        while let Some(&(name, next)) = stack.last() {
+            let deps = self.targets.get(name).map(Target::dependencies);
+            match deps.as_deref().and_then(|d| d.get(next)) {
+                Some(&dep) => {
+                    if let Some(top) = stack.last_mut() {
+                        top.1 += 1;
+                    }
+                    if let Some((dep, _)) = self.targets.get_key_value(dep) {
+                        if seen.insert(dep.as_str()) {
+                            stack.push((dep.as_str(), 0));
+                        }
+                    }
+                }
+                None => {
+                    order.push(name.to_string());
+                    stack.pop();
+                }
             }
         }
-        order.push(name.to_string());
+        order
     }
 }
 

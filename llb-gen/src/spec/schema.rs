@@ -148,15 +148,15 @@ pub(super) fn artifacts(schema: &mut Schema) {
     }
 }
 
-/// `from`: `scratch`, an image reference or `+target`. A `+` reference is resolved before
-/// interpolation, so it must be a literal target name.
+/// `from`: `scratch`, an image reference or `+target`. The loader checks references once build
+/// arguments are applied, so an interpolated value may name a target too (`+${STAGE}`).
 pub(super) fn base(schema: &mut Schema) {
     schema.insert(
         "anyOf".into(),
         json!([
             { "pattern": TARGET_REF },
             { "pattern": "^[^+\\s]\\S*$" },
-            { "allOf": [{ "pattern": "^[^+]" }, { "pattern": INTERPOLATED }] },
+            { "pattern": INTERPOLATED },
         ]),
     );
 }
