@@ -35,11 +35,13 @@
 //!   never for flags smuggled through config; a separate mount is correct and makes reverting a
 //!   flag a warm build;
 //! * `env` — every variable the spec passes to cargo, its build scripts and C compilers:
-//!   RUSTFLAGS and its target-specific `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`, CFLAGS, CXXFLAGS,
-//!   LDFLAGS, CC, CXX, AR and their `_<triple>` forms, `CARGO_PROFILE_*`, or anything a build
-//!   script reads without declaring `rerun-if-env-changed`: cargo cannot see undeclared reads,
-//!   so the mount must. Only the spec's env reaches cargo (the SDK's own env is covered by
-//!   `sdk`, and undeclared `--build-arg`s never reach a step), so this map is complete;
+//!   CFLAGS, CXXFLAGS, LDFLAGS, CC, CXX, AR and their `_<triple>` forms, `CARGO_PROFILE_*`, or
+//!   anything a build script reads without declaring `rerun-if-env-changed`: cargo cannot see
+//!   undeclared reads, so the mount must. Only the spec's env reaches cargo (the SDK's own env
+//!   is covered by `sdk`, and undeclared `--build-arg`s never reach a step), so this map is
+//!   complete. The variables Cachet sets itself (`CARGO_TARGET_DIR`, `CARGO_HOME`, the
+//!   RUSTFLAGS family, `CACHET_SDK`, …) are refused in the spec's env (`spec/env.rs`), so no
+//!   env entry can move the target directory off this mount or override a keyed input;
 //! * `toolchain_files` — content digests of `rust-toolchain` / `rust-toolchain.toml` in the
 //!   context: they select the compiler inside the SDK;
 //! * `cargo_config` — content digests of `.cargo/config` / `.cargo/config.toml` in the context:
