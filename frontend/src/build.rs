@@ -66,7 +66,19 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
                 resolve_mode.as_str(),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                let setting = if image == spec.sdk.image {
+                    "[sdk] image"
+                } else {
+                    "an image target's `from`"
+                };
+                unresolvable_image(
+                    &opts.filename,
+                    setting,
+                    &normalized.to_string(),
+                    &e.to_string(),
+                )
+            })?;
         tracing::info!(image, digest = resolved.digest, "resolved");
         images.insert(
             image,
@@ -271,6 +283,30 @@ async fn read_matching(
     Ok(project)
 }
 
+/// The message for an image the daemon could not resolve. dockerd 20.10 looks an image up in
+/// its own store first and then asks the image's registry; when neither has it, it reports only
+/// the registry's failure (for a short name, a DNS error for the public registry), which reads
+/// as a network problem. Say what was looked for and where.
+fn unresolvable_image(spec: &str, setting: &str, image: &str, error: &str) -> String {
+    let unreachable = [
+        "no such host",
+        "dial tcp",
+        "i/o timeout",
+        "connection refused",
+    ]
+    .iter()
+    .any(|m| error.contains(m));
+    let hint = if unreachable {
+        "it is not in the daemon's image store, and the daemon could not reach the image's \
+         registry: load or build it into this daemon (`docker load`, `docker build -t`), or \
+         push it to a registry the daemon can reach (a registry mirror counts)"
+    } else {
+        "it is neither in the daemon's image store nor in the configured registry: check the \
+         name and tag, or load, build or push the image first"
+    };
+    format!("{spec}: {setting} `{image}` cannot be resolved: {hint} (the daemon said: {error})")
+}
+
 /// The first platform of the first worker, as BuildKit's own frontends default.
 fn default_platform(pong: &gw::PongResponse) -> Platform {
     pong.workers
@@ -291,4 +327,29 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unresolvable_image_says_what_was_looked_for_and_where() {
+        let dns = "failed to do request: Head \"https://registry-1.docker.io/v2/library/x/manifests/y\": \
+                   dial tcp: lookup registry-1.docker.io: no such host";
+        let text = unresolvable_image("Cachet.toml", "[sdk] image", "docker.io/library/x:y", dns);
+        assert!(
+            text.starts_with("Cachet.toml: [sdk] image `docker.io/library/x:y` cannot be resolved: it is not in the daemon's image store, and the daemon could not reach"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("(the daemon said: {dns})")),
+            "{text}"
+        );
+        let missing = unresolvable_image("Cachet.toml", "[sdk] image", "x", "x: not found");
+        assert!(
+            missing.contains("neither in the daemon's image store nor in the configured registry"),
+            "{missing}"
+        );
+    }
 }

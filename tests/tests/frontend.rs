@@ -138,6 +138,85 @@ fn a_spec_error_names_file_line_and_column() {
     });
 }
 
+/// Hostile or mistaken input through a real build: each error names the place and what to do,
+/// and no frontend crash (a build arg that makes a target its own base used to overflow the
+/// stack: `exit code: 139`).
+#[test]
+fn bad_input_gets_a_positioned_actionable_error() {
+    on_each_engine(|engine| {
+        let project = hello_project(&format!("bad-input-{engine}"));
+        let good = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+        let line_of = |text: &str, prefix: &str| {
+            text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1
+        };
+        let with_arg = good.replace(
+            "[target.image]\nfrom = \"scratch\"",
+            "[args]\nBASE = \"scratch\"\n\n[target.image]\nfrom = \"${BASE}\"",
+        );
+        assert_ne!(with_arg, good, "the example has an image target on scratch");
+        let missing_sdk: String = good
+            .lines()
+            .filter(|l| !l.starts_with("[sdk]") && !l.starts_with("image ="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let cases: Vec<(&str, String, Vec<(&str, &str)>, String)> = vec![
+            (
+                "a self reference through a build arg",
+                with_arg.clone(),
+                vec![("BASE", "+image")],
+                format!(
+                    "Cachet.toml:{}:8: ",
+                    line_of(&with_arg, "from = \"${BASE}\"")
+                ),
+            ),
+            (
+                "an invalid image reference",
+                good.replace("cachet-sdk:rustup", "Alpine"),
+                vec![],
+                format!(
+                    "Cachet.toml:{}:9: [sdk] image `Alpine`: repository name must be lowercase",
+                    line_of(&good, "image =")
+                ),
+            ),
+            (
+                "a missing [sdk] section",
+                missing_sdk.clone(),
+                vec![],
+                format!(
+                    "Cachet.toml:{}:1: missing section [sdk]: add `[sdk]`",
+                    missing_sdk.lines().count() + 1
+                ),
+            ),
+            (
+                "an image that is nowhere",
+                good.replace("cachet-sdk:rustup", "cachet-sdk:nosuch"),
+                vec![],
+                "Cachet.toml: [sdk] image `docker.io/library/cachet-sdk:nosuch` cannot be resolved: "
+                    .to_string(),
+            ),
+        ];
+        for (what, spec, args, expected) in cases {
+            project.write("Cachet.toml", spec);
+            let mut build = engine
+                .build(project.path())
+                .file(project.path().join("Cachet.toml"));
+            for (k, v) in args {
+                build = build.build_arg(k, v);
+            }
+            let result = build.run().assert_failure();
+            let progress = result.progress();
+            assert!(
+                progress.contains(&expected),
+                "{engine}: {what}: expected `{expected}` in:\n{progress}"
+            );
+            assert!(
+                !progress.contains("exit code: 139") && !progress.contains("exit code: 134"),
+                "{engine}: {what}: the frontend crashed:\n{progress}"
+            );
+        }
+    });
+}
+
 /// A failed cargo step names the cargo command, with cargo's own error above it; the step's
 /// shell script stays out of the message.
 #[test]
