@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "proto/types/worker.proto",
     "proto/fsutil/stat.proto",
     "proto/google/rpc/status.proto",
+    "proto/errdefs/errdefs.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

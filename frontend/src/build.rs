@@ -12,13 +12,14 @@ use llb_gen::proto::gateway as gw;
 use llb_gen::spec;
 
 use crate::caps::{Caps, CAP_SECRET_MOUNT, CAP_SSH_MOUNT};
+use crate::failure::Failure;
 use crate::gateway::Gateway;
 use crate::opts::{self, FrontendOpts, NetworkMode};
 
 /// `--build-arg CACHET_DEBUG=panic` makes the frontend panic on purpose (see `crate::panics`).
 const DEBUG_ARG: &str = "CACHET_DEBUG";
 
-pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result, String> {
+pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result, Failure> {
     let pong = gateway.ping().await.map_err(|e| e.to_string())?;
     let opts = FrontendOpts::from_env().map_err(|e| e.to_string())?;
     // A diagnostic: proves on a real daemon that a panic reaches the user as a message.
@@ -35,7 +36,8 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     };
 
     let text = read_spec(gateway, &opts, &session_id).await?;
-    let spec = spec::load(&opts.filename, &text, &opts.build_args).map_err(|e| e.to_string())?;
+    let spec = spec::load(&opts.filename, &text, &opts.build_args)
+        .map_err(|e| Failure::in_spec(&e, &text))?;
     let target = spec
         .select_target(opts.target.as_deref())
         .map_err(|e| format!("{}: {e}", opts.filename))?;

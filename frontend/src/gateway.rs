@@ -6,7 +6,10 @@ use llb_gen::proto::gateway::{
     ReturnRequest, SolveRequest,
 };
 use llb_gen::proto::{pb, rpc};
+use prost::Message;
 use tonic::transport::Channel;
+
+use crate::failure::Failure;
 
 /// Largest message we accept from BuildKit (files and image configs can be large).
 const MAX_DECODE_BYTES: usize = 256 * 1024 * 1024;
@@ -163,12 +166,21 @@ impl Gateway {
     }
 
     /// Fails the build with `message`, which BuildKit shows to the user.
-    pub async fn return_error(&mut self, message: String) -> Result<(), GatewayError> {
+    pub async fn return_error(&mut self, failure: Failure) -> Result<(), GatewayError> {
         // google.rpc.Code UNKNOWN (2) is what BuildKit's own frontends use for build errors.
+        let details = failure
+            .source
+            .map(|source| prost_types::Any {
+                // Resolved by BuildKit through the protobuf registry (`errdefs.Source`).
+                type_url: "type.googleapis.com/errdefs.Source".to_string(),
+                value: source.encode_to_vec(),
+            })
+            .into_iter()
+            .collect();
         let status = rpc::Status {
             code: 2,
-            message,
-            details: vec![],
+            message: failure.message,
+            details,
         };
         let request = ReturnRequest {
             result: None,

@@ -8,6 +8,7 @@
 
 mod build;
 mod caps;
+mod failure;
 mod gateway;
 mod opts;
 mod panics;
@@ -61,14 +62,14 @@ async fn run() -> ExitCode {
             let spec = opts::FrontendOpts::from_env()
                 .map(|o| o.filename)
                 .unwrap_or_else(|_| "the spec".to_string());
-            Err(panics::message(&spec, payload.as_ref()))
+            Err(panics::message(&spec, payload.as_ref()).into())
         }
     };
     let returned = match outcome {
         Ok(result) => gateway.return_result(result).await,
-        Err(message) => {
-            tracing::warn!("build failed: {message}");
-            gateway.return_error(message).await
+        Err(failure) => {
+            tracing::warn!("build failed: {}", failure.message);
+            gateway.return_error(failure).await
         }
     };
     match returned {

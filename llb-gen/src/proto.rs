@@ -26,6 +26,11 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/pb.rs"));
 }
 
+/// Error details a frontend attaches to a returned error (package `errdefs`).
+pub mod errdefs {
+    include!(concat!(env!("OUT_DIR"), "/errdefs.rs"));
+}
+
 /// Protobuf packages under `moby.*`.
 pub mod moby {
     /// Protobuf packages under `moby.buildkit`.

@@ -135,6 +135,23 @@ fn a_spec_error_names_file_line_and_column() {
             "{engine}: expected `{expected}` in:\n{}",
             result.progress()
         );
+        // The error carries its place in the spec, so the client shows that line, not the
+        // `# syntax=` line the forwarding dockerfile frontend would point at.
+        let shown = format!("{line:>4} | >>> imgae = \"cachet-sdk:rustup\"");
+        let mut seen = result.progress().lines().filter(|l| l.contains(">>>"));
+        if engine == Engine::Buildx {
+            assert!(
+                seen.any(|l| l.trim_end() == shown.trim_start()
+                    || l.trim_end().ends_with(">>> imgae = \"cachet-sdk:rustup\"")),
+                "{engine}: expected the excerpt `{shown}` in:\n{}",
+                result.progress()
+            );
+        }
+        assert!(
+            !result.progress().contains(">>> # syntax="),
+            "{engine}: the excerpt points at the syntax line:\n{}",
+            result.progress()
+        );
     });
 }
 
