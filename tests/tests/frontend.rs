@@ -155,6 +155,10 @@ fn a_spec_error_names_file_line_and_column() {
     });
 }
 
+/// What a bad-input case writes as the spec, the build args it passes, and the message part
+/// it expects.
+type BadInput = (&'static str, String, Vec<(&'static str, &'static str)>, String);
+
 /// Hostile or mistaken input through a real build: each error names the place and what to do,
 /// and no frontend crash (a build arg that makes a target its own base used to overflow the
 /// stack: `exit code: 139`).
@@ -176,7 +180,7 @@ fn bad_input_gets_a_positioned_actionable_error() {
             .filter(|l| !l.starts_with("[sdk]") && !l.starts_with("image ="))
             .map(|l| format!("{l}\n"))
             .collect();
-        let cases: Vec<(&str, String, Vec<(&str, &str)>, String)> = vec![
+        let cases: Vec<BadInput> = vec![
             (
                 "a self reference through a build arg",
                 with_arg.clone(),
