@@ -157,7 +157,12 @@ fn a_spec_error_names_file_line_and_column() {
 
 /// What a bad-input case writes as the spec, the build args it passes, and the message part
 /// it expects.
-type BadInput = (&'static str, String, Vec<(&'static str, &'static str)>, String);
+type BadInput = (
+    &'static str,
+    String,
+    Vec<(&'static str, &'static str)>,
+    String,
+);
 
 /// Hostile or mistaken input through a real build: each error names the place and what to do,
 /// and no frontend crash (a build arg that makes a target its own base used to overflow the
@@ -206,6 +211,15 @@ fn bad_input_gets_a_positioned_actionable_error() {
                 format!(
                     "Cachet.toml:{}:1: missing section [sdk]: add `[sdk]`",
                     missing_sdk.lines().count() + 1
+                ),
+            ),
+            (
+                "a variable Cachet owns in the cargo env",
+                good.replace("[cargo]\n", "[cargo]\nenv = { CARGO_TARGET_DIR = \"/tmp/t\" }\n"),
+                vec![],
+                format!(
+                    "Cachet.toml:{}:9: `CARGO_TARGET_DIR` cannot be set in a spec",
+                    line_of(&good, "[cargo]") + 1
                 ),
             ),
             (
