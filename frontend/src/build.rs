@@ -225,6 +225,7 @@ async fn read_matching(
         .solve(local.marshal(), Vec::new(), true, "load cargo manifests")
         .await
         .map_err(|e| e.to_string())?;
+    let matcher = project::PatternSet::new(patterns);
     let mut project = ProjectFiles::default();
     let mut dirs = vec![String::new()];
     while let Some(dir) = dirs.pop() {
@@ -247,7 +248,7 @@ async fn read_matching(
             } else if entry.mode & SYMLINK == 0
                 && entry.size <= MAX_METADATA_BYTES
                 // Older file syncs also send files that only partly match a pattern.
-                && project::matches_any(patterns, &path)
+                && matcher.is_match(&path)
             {
                 if project.files.len() >= MAX_METADATA_FILES {
                     tracing::warn!("too many manifests; using the whole context");

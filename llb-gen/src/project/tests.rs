@@ -295,7 +295,7 @@ fn metadata_is_discovered_in_rounds_with_patterns_old_file_sync_understands() {
         read.files = all
             .files
             .iter()
-            .filter(|(p, _)| matches_any(&patterns, p))
+            .filter(|(p, _)| PatternSet::new(&patterns).is_match(p))
             .map(|(p, c)| (p.clone(), c.clone()))
             .collect();
         let next = metadata_patterns(&read);
@@ -317,11 +317,12 @@ fn metadata_is_discovered_in_rounds_with_patterns_old_file_sync_understands() {
 
 #[test]
 fn matching_follows_buildkit_include_semantics() {
-    let p: BTreeSet<String> = ["crates/*/Cargo.toml".to_string(), "Cargo.lock".to_string()].into();
-    assert!(matches_any(&p, "crates/a/Cargo.toml"));
-    assert!(!matches_any(&p, "crates/a/b/Cargo.toml"));
-    assert!(!matches_any(&p, "README.md"));
-    assert!(matches_any(&p, "Cargo.lock"));
+    let p = PatternSet::new(["crates/*/Cargo.toml", "Cargo.lock"]);
+    assert!(p.is_match("crates/a/Cargo.toml"));
+    assert!(!p.is_match("crates/a/b/Cargo.toml"));
+    assert!(!p.is_match("README.md"));
+    assert!(p.is_match("Cargo.lock"));
+    assert!(!p.is_match("Cargo.lock.orig"));
 }
 
 #[test]
@@ -347,4 +348,200 @@ fn workspace_inherited_path_dependencies_are_followed() {
         "{plan:?}"
     );
     assert!(plan.stubs.contains(&"crates/other/src/lib.rs".to_string()));
+}
+
+/// A workspace of `n` members under `crates/`, each with path dependencies on a few
+/// lower-numbered ones (one through `[workspace.dependencies]`), some excluded, some nested, and
+/// `members` written by `members` from the member directories.
+fn generated(n: usize, members: impl Fn(&[String]) -> String) -> ProjectFiles {
+    let dirs: Vec<String> = (0..n).map(|i| format!("crates/c{i}")).collect();
+    let mut files = BTreeMap::new();
+    let root = format!(
+        "[workspace]\nmembers = {}\nexclude = [\"crates/c3\", \"crates/c1/nested\"]\n\
+         [workspace.dependencies]\nc0 = {{ path = \"crates/c0\" }}\n",
+        members(&dirs)
+    );
+    files.insert("Cargo.toml".to_string(), root.into_bytes());
+    for (i, dir) in dirs.iter().enumerate() {
+        let mut manifest = format!("[package]\nname = \"c{i}\"\n[dependencies]\n");
+        if i > 0 {
+            manifest.push_str("c0 = { workspace = true }\n");
+        }
+        let half = Some(i / 2).filter(|d| *d != i.saturating_sub(1));
+        for d in half.into_iter().chain([i.saturating_sub(1)]) {
+            if d > 0 && d < i {
+                manifest.push_str(&format!("c{d} = {{ path = \"../c{d}\" }}\n"));
+            }
+        }
+        if i % 7 == 0 {
+            manifest.push_str("[[bin]]\nname = \"tool\"\npath = \"cli/main.rs\"\n");
+        }
+        files.insert(format!("{dir}/Cargo.toml"), manifest.into_bytes());
+    }
+    files.insert(
+        "crates/c1/nested/Cargo.toml".to_string(),
+        b"[package]\nname = \"nested\"\n".to_vec(),
+    );
+    ProjectFiles { files }
+}
+
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|d| format!("\"{d}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[test]
+fn explicit_member_lists_and_globs_give_the_same_layout() {
+    let glob = analyze(&generated(60, |_| "[\"crates/*\"]".to_string()));
+    let listed = analyze(&generated(60, toml_list));
+    let mixed = analyze(&generated(60, |dirs| {
+        let mut items: Vec<String> = dirs[..30].to_vec();
+        items.push("crates/c[3-5]*".to_string());
+        items.extend(dirs[30..].iter().cloned());
+        toml_list(&items)
+    }));
+    let ws = glob.workspace.as_ref().unwrap();
+    assert_eq!(ws.members.len(), 59, "c3 is excluded");
+    assert!(!ws.members.contains("crates/c3"));
+    assert!(ws.packages.contains_key("crates/c1"));
+    for other in [&listed, &mixed] {
+        assert_eq!(other, &glob);
+        for cargo in [
+            args(&["build"]),
+            args(&["build", "-p", "c40"]),
+            args(&["test", "-p", "c7", "-p", "c12"]),
+        ] {
+            let selected = glob.select(&cargo);
+            assert_eq!(other.select(&cargo), selected);
+            assert_eq!(
+                other.source_snapshot(selected.as_ref(), &[]),
+                glob.source_snapshot(selected.as_ref(), &[])
+            );
+            assert_eq!(
+                other.dependency_members(&cargo),
+                glob.dependency_members(&cargo)
+            );
+        }
+        assert_eq!(other.manifest_snapshot(), glob.manifest_snapshot());
+    }
+}
+
+#[test]
+fn exclusion_covers_a_directory_and_everything_below_it_only() {
+    let layout = analyze(&files(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\", \"crates/a/*\", \"ab\"]\nexclude = [\"crates/a\", \"a\"]\n",
+        ),
+        ("crates/a/Cargo.toml", "[package]\nname = \"a\"\n"),
+        ("crates/a/inner/Cargo.toml", "[package]\nname = \"inner\"\n"),
+        ("crates/ab/Cargo.toml", "[package]\nname = \"ab\"\n"),
+        ("ab/Cargo.toml", "[package]\nname = \"ab2\"\n"),
+    ]));
+    assert_eq!(
+        layout.workspace.unwrap().members,
+        set(&["crates/ab", "ab"]),
+        "`crates/a` excludes itself and `crates/a/inner`, not `crates/ab`; `a` not `ab`"
+    );
+}
+
+/// The definition [`ProjectLayout::dependency_members`] implements: packages in the closure of
+/// the roots whose own closure holds no root.
+fn dependency_members_by_definition(layout: &ProjectLayout, cargo: &[String]) -> BTreeSet<String> {
+    let ws = layout.workspace.as_ref().unwrap();
+    let roots = layout.roots(cargo).unwrap();
+    path_closure(ws, roots.clone())
+        .into_iter()
+        .filter(|d| {
+            path_closure(ws, BTreeSet::from([d.clone()]))
+                .iter()
+                .all(|x| !roots.contains(x))
+        })
+        .collect()
+}
+
+#[test]
+fn dependency_members_match_their_definition_with_cycles() {
+    // c(i) depends on c(i/2) and c(i-1); add back edges so some packages reach a root.
+    let mut project = generated(40, |_| "[\"crates/*\"]".to_string());
+    for (from, to) in [(5, 20), (9, 9), (2, 35)] {
+        let path = format!("crates/c{from}/Cargo.toml");
+        let mut manifest = project.files[&path].clone();
+        manifest.extend(format!("back{to} = {{ path = \"../c{to}\" }}\n").as_bytes());
+        project.files.insert(path, manifest);
+    }
+    let layout = analyze(&project);
+    for cargo in [
+        args(&["build", "-p", "c20"]),
+        args(&["build", "-p", "c35"]),
+        args(&["build", "-p", "c39", "-p", "c4"]),
+        args(&["build", "--workspace"]),
+        args(&["build"]),
+    ] {
+        let fast = layout.dependency_members(&cargo);
+        assert_eq!(
+            fast,
+            dependency_members_by_definition(&layout, &cargo),
+            "{cargo:?}"
+        );
+    }
+    assert_eq!(
+        layout.dependency_members(&args(&["build", "-p", "c20"])),
+        set(&["crates/c0", "crates/c1"]),
+        "c5 depends back on c20, and so does everything reaching c5 or c35 (c2 → c35 → … → c21)"
+    );
+}
+
+#[test]
+fn stand_ins_under_an_included_glob_are_left_out() {
+    let layout = analyze(&workspace());
+    let selected = set(&["crates/other"]);
+    let plan = layout.source_snapshot(Some(&selected), &["crates/app/src/*.rs".to_string()]);
+    assert!(
+        !plan.stubs.contains(&"crates/app/src/lib.rs".to_string()),
+        "the glob may bring the real file: {plan:?}"
+    );
+    assert!(
+        plan.stubs.contains(&"crates/core/lib/core.rs".to_string()),
+        "{plan:?}"
+    );
+    let plan = layout.source_snapshot(Some(&selected), &["./crates/core/lib".to_string()]);
+    assert!(!plan.stubs.iter().any(|s| s.starts_with("crates/core/lib/")));
+    assert!(plan.stubs.contains(&"crates/core/gen/build.rs".to_string()));
+}
+
+#[test]
+fn pattern_sets_match_literals_exactly_and_globs_by_component() {
+    let p = PatternSet::new([
+        "a/Cargo.toml",
+        "b/*/Cargo.toml",
+        "c/**/Cargo.toml",
+        "d/{x,y}/Cargo.toml",
+        "broken[",
+    ]);
+    for yes in [
+        "a/Cargo.toml",
+        "b/q/Cargo.toml",
+        "c/Cargo.toml",
+        "c/q/r/Cargo.toml",
+        "d/y/Cargo.toml",
+        "broken[",
+    ] {
+        assert!(p.is_match(yes), "{yes}");
+    }
+    for no in [
+        "a/Cargo.toml/x",
+        "x/a/Cargo.toml",
+        "b/q/r/Cargo.toml",
+        "d/z/Cargo.toml",
+        "broken",
+    ] {
+        assert!(!p.is_match(no), "{no}");
+    }
+    assert!(PatternSet::new(Vec::<String>::new()).is_empty());
+    assert!(PatternSet::strict(["crates/*", "tools/x"]).is_some());
+    assert!(
+        PatternSet::strict(["crates/[a"]).is_none(),
+        "cargo refuses it"
+    );
 }
