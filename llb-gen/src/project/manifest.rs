@@ -184,7 +184,7 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
 /// (their globs as written), `[workspace.dependencies]` and patch paths, and the path
 /// dependencies of each manifest present. Reading these and asking again reaches the
 /// workspace's closure in a few rounds, with patterns even BuildKit v0.8's file sync matches
-/// correctly (it has no `**`). Discovery computes the same set a round
+/// correctly (it has no `**`). [`super::discovery::Discovery`] computes the same set a round
 /// at a time, looking at each file once.
 pub fn manifest_patterns(files: &ProjectFiles) -> BTreeSet<String> {
     let root = RootFacts::new(parse(files, "").as_ref());
@@ -245,6 +245,11 @@ impl RootFacts {
             patterns,
             inherited,
         }
+    }
+
+    /// From the root manifest's bytes.
+    pub fn from_bytes(bytes: &[u8]) -> RootFacts {
+        RootFacts::new(parse_bytes(bytes).as_ref())
     }
 
     /// Manifest paths of the path dependencies of the manifest in `dir` (nothing when it does

@@ -19,6 +19,7 @@
 //! wrong or missing file.
 
 mod cargo_config;
+pub mod discovery;
 mod lockfile;
 mod manifest;
 mod patterns;
@@ -27,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::keys::content_digest;
 
+pub use discovery::{Discovery, DiscoveryError, MAX_METADATA_FILE_BYTES};
 pub use manifest::{PackageLayout, Workspace};
 pub use patterns::PatternSet;
 
@@ -42,7 +44,7 @@ pub const ROOT_METADATA: &[&str] = &[
 ];
 
 /// Every metadata file at any depth. The analysis only uses the files [`metadata_patterns`]
-/// leads to, so reading these gives the same layout as a discovery (which both the
+/// leads to, so reading these gives the same layout as a [`Discovery`] (which both the
 /// frontend and the `llb-gen` CLI use, reading less).
 pub const METADATA_PATTERNS: &[&str] = &[
     "**/Cargo.toml",
@@ -55,8 +57,9 @@ pub const METADATA_PATTERNS: &[&str] = &[
 
 /// Include patterns for the metadata to read given what has been read so far: the root files
 /// plus every manifest they point to. Reading these and asking again until the set stops
-/// growing (each round follows one more level of path dependencies) reaches what a
-/// discovery reaches; that is the way to drive it, looking at each file once.
+/// growing (each round follows one more level of path dependencies) ends where a [`Discovery`]
+/// ends; this is the statement of what it computes, a [`Discovery`] the way to compute it
+/// (each file looked at once, each pattern asked for once).
 pub fn metadata_patterns(files: &ProjectFiles) -> BTreeSet<String> {
     let mut patterns: BTreeSet<String> = ROOT_METADATA.iter().map(|s| s.to_string()).collect();
     patterns.extend(manifest::manifest_patterns(files));

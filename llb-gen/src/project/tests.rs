@@ -545,3 +545,198 @@ fn pattern_sets_match_literals_exactly_and_globs_by_component() {
         "cargo refuses it"
     );
 }
+
+/// Drives a [`Discovery`] over files in memory the way the frontend drives it over a context:
+/// each round lists every file, reads those it wants and feeds them. Returns the files read and
+/// the patterns of each round.
+fn discover_in(
+    context: &ProjectFiles,
+) -> Result<(ProjectFiles, Vec<BTreeSet<String>>), DiscoveryError> {
+    let mut discovery = Discovery::new();
+    let mut rounds = Vec::new();
+    while let Some(patterns) = discovery.next_patterns() {
+        rounds.push(patterns.clone());
+        let mut read = Vec::new();
+        for (path, bytes) in &context.files {
+            if discovery.wants(path, bytes.len() as u64)? {
+                read.push((path.clone(), bytes.clone()));
+            }
+        }
+        discovery.feed(read)?;
+    }
+    assert_eq!(discovery.rounds(), rounds.len());
+    Ok((discovery.into_files(), rounds))
+}
+
+#[test]
+fn discovery_reads_what_the_batch_rounds_read_asking_each_pattern_once() {
+    let all = workspace();
+    let (read, rounds) = discover_in(&all).unwrap();
+    assert!(!read.files.contains_key("fixtures/unrelated/Cargo.toml"));
+    assert_eq!(analyze(&read), analyze(&all));
+    let asked: Vec<&String> = rounds.iter().flatten().collect();
+    let distinct: BTreeSet<&String> = asked.iter().copied().collect();
+    assert_eq!(
+        asked.len(),
+        distinct.len(),
+        "no pattern asked twice: {rounds:?}"
+    );
+    assert_eq!(
+        distinct.into_iter().cloned().collect::<BTreeSet<_>>(),
+        metadata_patterns(&read),
+        "ends where the batch statement ends"
+    );
+    assert!(rounds.iter().flatten().all(|p| !p.contains("**")));
+    assert_eq!(
+        rounds[0],
+        ROOT_METADATA.iter().map(|s| s.to_string()).collect()
+    );
+}
+
+#[test]
+fn a_twenty_deep_path_dependency_chain_is_fully_discovered() {
+    let mut context = BTreeMap::new();
+    // The root depends on d/1, d/1 on d/2, …, d/19 on d/20 (each path relative to the last).
+    context.insert(
+        "Cargo.toml".to_string(),
+        "[package]\nname = \"root\"\n[dependencies]\nd1 = { path = \"d/1\" }\n".into(),
+    );
+    for i in 1..=20 {
+        let mut manifest = format!("[package]\nname = \"d{i}\"\n");
+        if i < 20 {
+            let next = i + 1;
+            manifest.push_str(&format!(
+                "[dependencies]\nd{next} = {{ path = \"../{next}\" }}\n"
+            ));
+        }
+        context.insert(format!("d/{i}/Cargo.toml"), manifest);
+    }
+    let context = ProjectFiles {
+        files: context
+            .into_iter()
+            .map(|(p, c)| (p, c.into_bytes()))
+            .collect(),
+    };
+    let (read, rounds) = discover_in(&context).unwrap();
+    assert_eq!(read, context, "every manifest of the chain is read");
+    assert_eq!(rounds.len(), 21, "one round per level: {rounds:?}");
+    let layout = analyze(&read);
+    assert_eq!(layout.workspace.as_ref().unwrap().packages.len(), 21);
+    assert_eq!(
+        layout.select(&args(&["build"])).unwrap().len(),
+        21,
+        "the root builds the whole chain"
+    );
+}
+
+#[test]
+fn twelve_thousand_manifests_are_all_kept() {
+    let n = 12_000;
+    let mut files = BTreeMap::new();
+    files.insert(
+        "Cargo.toml".to_string(),
+        b"[workspace]\nmembers = [\"crates/*\", \"tools/*\"]\n".to_vec(),
+    );
+    for i in 0..n {
+        let group = if i % 2 == 0 { "crates" } else { "tools" };
+        files.insert(
+            format!("{group}/m{i}/Cargo.toml"),
+            format!("[package]\nname = \"m{i}\"\n").into_bytes(),
+        );
+    }
+    files.insert(
+        "Cargo.lock".to_string(),
+        b"version = 3\n[[package]]\nname = \"libc\"\nversion = \"0.2.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n".to_vec(),
+    );
+    let context = ProjectFiles { files };
+    let (read, rounds) = discover_in(&context).unwrap();
+    assert_eq!(read.files.len(), n + 2);
+    assert_eq!(rounds.len(), 2);
+    let layout = analyze(&read);
+    assert_eq!(layout.workspace.as_ref().unwrap().members.len(), n);
+    assert!(layout.needs_fetch(), "the fetch step is planned");
+}
+
+#[test]
+fn an_oversized_metadata_file_is_an_error_naming_it_and_the_limit() {
+    let discovery = Discovery::new();
+    let err = discovery
+        .wants("Cargo.lock", MAX_METADATA_FILE_BYTES + 1)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DiscoveryError::TooLarge {
+            path: "Cargo.lock".into(),
+            size: MAX_METADATA_FILE_BYTES + 1,
+            limit: MAX_METADATA_FILE_BYTES,
+        }
+    );
+    let message = err.to_string();
+    for part in ["Cargo.lock", "1073741825", "1 GiB", ".dockerignore"] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert_eq!(
+        discovery.wants("Cargo.lock", MAX_METADATA_FILE_BYTES),
+        Ok(true)
+    );
+    assert_eq!(
+        discovery.wants("README.md", u64::MAX),
+        Ok(false),
+        "a file nobody asked for is never an error"
+    );
+
+    // In a later round the limit applies to the manifests it names.
+    let mut discovery = Discovery::new();
+    discovery
+        .feed([(
+            "Cargo.toml".to_string(),
+            b"[workspace]\nmembers = [\"big\"]\n".to_vec(),
+        )])
+        .unwrap();
+    assert!(matches!(
+        discovery.wants("big/Cargo.toml", u64::MAX),
+        Err(DiscoveryError::TooLarge { path, .. }) if path == "big/Cargo.toml"
+    ));
+}
+
+#[test]
+fn discovery_ignores_files_it_did_not_ask_for() {
+    let mut discovery = Discovery::new();
+    discovery
+        .feed([
+            (
+                "Cargo.toml".to_string(),
+                b"[workspace]\nmembers = [\"a\"]\n".to_vec(),
+            ),
+            // An older file sync sends what only partly matches; a reader may send anything.
+            (
+                "b/Cargo.toml".to_string(),
+                b"[package]\nname = \"b\"\n".to_vec(),
+            ),
+        ])
+        .unwrap();
+    assert_eq!(
+        discovery.next_patterns(),
+        Some(&set(&["a/Cargo.toml"])),
+        "b was not asked for, so it names nothing"
+    );
+    discovery
+        .feed([
+            (
+                "a/Cargo.toml".to_string(),
+                b"[package]\nname = \"a\"\n".to_vec(),
+            ),
+            ("Cargo.toml".to_string(), b"not read twice".to_vec()),
+        ])
+        .unwrap();
+    assert!(discovery.is_done());
+    let files = discovery.into_files();
+    assert_eq!(
+        files.files.keys().collect::<Vec<_>>(),
+        ["Cargo.toml", "a/Cargo.toml"]
+    );
+    assert_eq!(
+        files.get("Cargo.toml"),
+        Some(&b"[workspace]\nmembers = [\"a\"]\n"[..])
+    );
+}
