@@ -2,7 +2,11 @@
 //! path dependencies that pull more packages in.
 //!
 //! Only the parts that decide which files cargo reads are looked at; everything else is left
-//! to cargo, which reports its own errors in the build output.
+//! to cargo, which reports its own errors in the build output. So a manifest that does not
+//! parse gives no layout at all ([`discover`] is `None`: the whole context is used, and cargo
+//! names the broken manifest), a path dependency without a manifest is skipped (cargo names
+//! the missing path), and a package without a name gets `""` (cargo refuses it). Nothing here
+//! is limited in count or depth.
 
 use std::collections::{BTreeMap, BTreeSet};
 

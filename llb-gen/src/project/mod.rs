@@ -1,9 +1,9 @@
 //! What the build context holds for cargo: which files cargo reads, which files key the target
 //! cache, and whether there is anything to fetch.
 //!
-//! The frontend reads a handful of small files from the context first — every `Cargo.toml`,
-//! `Cargo.lock`, `.cargo/config(.toml)` and the toolchain files ([`METADATA_PATTERNS`]) — and
-//! hands them here as [`ProjectFiles`]. [`analyze`] is pure: it finds the workspace's packages
+//! The frontend reads the metadata files from the context first — the workspace's
+//! `Cargo.toml`s, `Cargo.lock`, `.cargo/config(.toml)` and the toolchain files, in rounds a
+//! [`Discovery`] plans — and hands them here as [`ProjectFiles`]. [`analyze`] is pure: it finds the workspace's packages
 //! (members, globs, path dependencies) and turns them into
 //! * the source snapshot of each cargo step: the packages it builds with their path
 //!   dependencies, manifests and empty stand-ins for the other members, so a README, CI-config
