@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::manifest::{keep_pattern, manifest_dir, RootFacts};
-use super::patterns::PatternSet;
+use super::patterns::{is_glob, PatternSet};
 use super::{ProjectFiles, ROOT_METADATA};
 
 /// Largest metadata file read: 1 GiB, some hundred times the largest real `Cargo.lock`.
@@ -93,7 +93,8 @@ impl Discovery {
         }
     }
 
-    /// The include patterns to read next (only ones not asked for before); `None` when done.
+    /// The include patterns to read next (only ones not asked for before, and no path of a file
+    /// already read); `None` when done.
     pub fn next_patterns(&self) -> Option<&BTreeSet<String>> {
         (!self.round.is_empty()).then_some(&self.round)
     }
@@ -143,9 +144,12 @@ impl Discovery {
             named.extend(self.root.manifest_patterns(dir, bytes));
         }
         self.rounds += 1;
+        // A path that names a file already read (a path dependency on a member a glob brought)
+        // needs no round of its own.
         self.round = named
             .into_iter()
             .filter(|p| keep_pattern(p) && !self.requested.contains(p))
+            .filter(|p| is_glob(p) || !self.files.contains_key(p))
             .collect();
         self.requested.extend(self.round.iter().cloned());
         self.matcher = PatternSet::new(&self.round);
@@ -157,7 +161,7 @@ impl Discovery {
         self.rounds
     }
 
-    /// Every pattern asked for so far.
+    /// Every pattern asked for so far (with the files read, everything the files name).
     pub fn requested(&self) -> &BTreeSet<String> {
         &self.requested
     }
