@@ -312,6 +312,7 @@ fn lockfile_table(runs: usize, bytes: usize) {
     let analysis = time(runs, || {
         black_box(project::analyze(black_box(&read)));
     });
+    let peak = peak_rss_mib();
     println!();
     println!(
         "a {:.1} MB Cargo.lock ({remote} remote packages), {runs} runs per phase ({} warm-up \
@@ -343,4 +344,17 @@ fn lockfile_table(runs: usize, bytes: usize) {
             }
         );
     }
+    println!();
+    println!(
+        "peak resident memory of this process after the lockfile phases: {}",
+        peak.map_or("unknown".to_string(), |m| format!("{m} MiB"))
+    );
+}
+
+/// Peak resident memory of this process (`VmHWM` in `/proc/self/status`), when known.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }

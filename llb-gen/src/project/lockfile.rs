@@ -3,7 +3,7 @@
 //! Lockfiles are the largest metadata files (tens of thousands of packages in big monorepos)
 //! and are parsed on every build, so only `package[].source` is deserialized: nothing else is
 //! built into values, which keeps a 100 MB lockfile well within a second or two (see
-//! `benches/metadata.rs`).
+//! the lockfile table of `benches/workspace_table.rs`).
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;

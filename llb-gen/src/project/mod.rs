@@ -241,24 +241,25 @@ impl ProjectLayout {
         );
         // Never stand in for a file that is really there (nested packages): a literal pattern
         // covers a stand-in when it is one of its ancestors, a glob (conservatively) when the
-        // stand-in starts with its literal prefix. Both are lookups per stand-in, never a scan
-        // of the patterns.
+        // stand-in starts with its literal prefix. Both are hash lookups per stand-in (one per
+        // ancestor, one per distinct prefix length), never a scan of the patterns.
+        let literals: HashSet<&str> = include.iter().map(String::as_str).collect();
         let glob_prefixes: HashSet<&str> = include
             .iter()
             .filter(|p| p.contains(GLOB_CHARS))
             .map(|p| glob_prefix(p))
             .collect();
+        let prefix_lengths: BTreeSet<usize> = glob_prefixes.iter().map(|p| p.len()).collect();
         let stubs = stub_candidates
             .into_iter()
             .filter(|stub| {
                 let literal = std::iter::successors(Some(stub.as_str()), |p| {
                     p.rsplit_once('/').map(|(parent, _)| parent)
                 })
-                .any(|ancestor| include.contains(ancestor));
-                let glob = !glob_prefixes.is_empty()
-                    && (0..=stub.len())
-                        .filter(|i| stub.is_char_boundary(*i))
-                        .any(|i| glob_prefixes.contains(&stub[..i]));
+                .any(|ancestor| literals.contains(ancestor));
+                let glob = prefix_lengths
+                    .iter()
+                    .any(|n| stub.get(..*n).is_some_and(|p| glob_prefixes.contains(p)));
                 !literal && !glob
             })
             .collect();
