@@ -6,25 +6,56 @@
 //! solve), so a [`PatternSet`] is built once per set of patterns: patterns without glob syntax
 //! are looked up in a hash set, the others are compiled together into one `globset::GlobSet`.
 //! Matching a path then costs one hash lookup plus one `GlobSet` match, whatever the number of
-//! literal patterns.
+//! literal patterns. Should the globs be too many to compile into one set (its regex has a size
+//! limit), each is matched on its own: slower, never wrong.
 
 use std::collections::HashSet;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
 /// Patterns compiled for repeated matching. `*` and `?` stay within one path component, `**`
 /// spans any (BuildKit's include semantics and cargo's member globs alike).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PatternSet {
     literals: HashSet<String>,
-    globs: GlobSet,
+    globs: Globs,
 }
 
-impl Default for PatternSet {
+#[derive(Debug, Clone)]
+enum Globs {
+    Set(GlobSet),
+    Each(Vec<GlobMatcher>),
+}
+
+impl Default for Globs {
     fn default() -> Self {
-        PatternSet {
-            literals: HashSet::new(),
-            globs: GlobSet::empty(),
+        Globs::Set(GlobSet::empty())
+    }
+}
+
+impl Globs {
+    fn new(globs: Vec<Glob>) -> Globs {
+        let mut set = GlobSetBuilder::new();
+        for glob in &globs {
+            set.add(glob.clone());
+        }
+        match set.build() {
+            Ok(set) => Globs::Set(set),
+            Err(_) => Globs::Each(globs.iter().map(Glob::compile_matcher).collect()),
+        }
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            Globs::Set(set) => !set.is_empty() && set.is_match(path),
+            Globs::Each(each) => each.iter().any(|g| g.is_match(path)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Globs::Set(set) => set.is_empty(),
+            Globs::Each(each) => each.is_empty(),
         }
     }
 }
@@ -35,7 +66,7 @@ pub fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }
 
-fn compile(pattern: &str) -> Result<globset::Glob, globset::Error> {
+fn compile(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(pattern).literal_separator(true).build()
 }
 
@@ -48,13 +79,11 @@ impl PatternSet {
         S: AsRef<str>,
     {
         let mut literals = HashSet::new();
-        let mut globs = GlobSetBuilder::new();
+        let mut globs = Vec::new();
         for pattern in patterns {
             let pattern = pattern.as_ref();
             match is_glob(pattern).then(|| compile(pattern)) {
-                Some(Ok(glob)) => {
-                    globs.add(glob);
-                }
+                Some(Ok(glob)) => globs.push(glob),
                 Some(Err(_)) | None => {
                     literals.insert(pattern.to_string());
                 }
@@ -62,8 +91,7 @@ impl PatternSet {
         }
         PatternSet {
             literals,
-            // Each glob compiled on its own already; a set of valid globs builds.
-            globs: globs.build().unwrap_or_else(|_| GlobSet::empty()),
+            globs: Globs::new(globs),
         }
     }
 
@@ -75,26 +103,58 @@ impl PatternSet {
         S: AsRef<str>,
     {
         let mut literals = HashSet::new();
-        let mut globs = GlobSetBuilder::new();
+        let mut globs = Vec::new();
         for pattern in patterns {
             let pattern = pattern.as_ref();
             if is_glob(pattern) {
-                globs.add(compile(pattern).ok()?);
+                globs.push(compile(pattern).ok()?);
             } else {
                 literals.insert(pattern.to_string());
             }
         }
         Some(PatternSet {
             literals,
-            globs: globs.build().ok()?,
+            globs: Globs::new(globs),
         })
     }
 
     pub fn is_match(&self, path: &str) -> bool {
-        self.literals.contains(path) || (!self.globs.is_empty() && self.globs.is_match(path))
+        self.literals.contains(path) || self.globs.is_match(path)
     }
 
     pub fn is_empty(&self) -> bool {
         self.literals.is_empty() && self.globs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_matched_one_by_one_agree_with_the_set() {
+        let globs: Vec<Glob> = [
+            "crates/*/Cargo.toml",
+            "c/**/Cargo.toml",
+            "d/{x,y}/C?rgo.toml",
+        ]
+        .iter()
+        .map(|p| compile(p).unwrap())
+        .collect();
+        let set = Globs::new(globs.clone());
+        assert!(matches!(set, Globs::Set(_)));
+        let each = Globs::Each(globs.iter().map(Glob::compile_matcher).collect());
+        for path in [
+            "crates/a/Cargo.toml",
+            "crates/a/b/Cargo.toml",
+            "c/Cargo.toml",
+            "c/q/r/Cargo.toml",
+            "d/y/Cargo.toml",
+            "d/z/Cargo.toml",
+            "Cargo.toml",
+        ] {
+            assert_eq!(each.is_match(path), set.is_match(path), "{path}");
+        }
+        assert!(!Globs::Each(Vec::new()).is_match("a") && Globs::Each(Vec::new()).is_empty());
     }
 }
