@@ -3,8 +3,8 @@
 //!
 //! The frontend reads the metadata files from the context first — the workspace's
 //! `Cargo.toml`s, `Cargo.lock`, `.cargo/config(.toml)` and the toolchain files, in rounds a
-//! [`Discovery`] plans — and hands them here as [`ProjectFiles`]. [`analyze`] is pure: it finds the workspace's packages
-//! (members, globs, path dependencies) and turns them into
+//! [`Discovery`] plans — and hands them here as [`ProjectFiles`]. [`analyze`] is pure: it
+//! finds the workspace's packages (members, globs, path dependencies) and turns them into
 //! * the source snapshot of each cargo step: the packages it builds with their path
 //!   dependencies, manifests and empty stand-ins for the other members, so a README, CI-config
 //!   or docs edit never reaches a compile step, and an edit to member A never reaches a step
