@@ -194,43 +194,39 @@ async fn read_spec(
     String::from_utf8(bytes).map_err(|_| format!("{}: the spec is not UTF-8 text", opts.filename))
 }
 
-/// Most metadata files read from one context; a context with more is read no further (the
-/// build then uses the whole context rather than guess).
-const MAX_METADATA_FILES: usize = 10_000;
-/// Largest metadata file read; manifests and lockfiles are far smaller.
-const MAX_METADATA_BYTES: i64 = 16 << 20;
-/// Rounds of discovery: each follows one more level of path dependencies.
-const MAX_METADATA_ROUNDS: usize = 16;
+/// Files larger than this are read in pieces of this size: each piece is one gateway message,
+/// well under the largest message the gateway client accepts.
+const READ_CHUNK_BYTES: u64 = 64 << 20;
 
-/// The context's manifests, lockfile, cargo config and toolchain files. Read in rounds: the
-/// root files first, then the manifests they name ([`project::metadata_patterns`]), until
-/// nothing new is named. Each round is a local that transfers only those files.
+/// The context's manifests, lockfile, cargo config and toolchain files, found by a
+/// [`project::Discovery`]: the root files first, then the manifests they name, round after
+/// round until nothing new is named (the discovery argues why that ends). Each round is a local
+/// that transfers only the files of that round's patterns. There is no limit on files or
+/// rounds, and a file too large to hold is an error naming it: never a silent fallback to "no
+/// layout", which would drop the fetch step and fail the build later in cargo.
 async fn read_project_files(
     gateway: &mut Gateway,
     opts: &FrontendOpts,
     session_id: &str,
 ) -> Result<ProjectFiles, String> {
-    let mut project = ProjectFiles::default();
-    let mut patterns = project::metadata_patterns(&project);
-    for _ in 0..MAX_METADATA_ROUNDS {
-        project = read_matching(gateway, opts, session_id, &patterns).await?;
-        let next = project::metadata_patterns(&project);
-        if next.is_subset(&patterns) {
-            return Ok(project);
-        }
-        patterns.extend(next);
+    let mut discovery = project::Discovery::new();
+    while let Some(patterns) = discovery.next_patterns() {
+        let files = read_matching(gateway, opts, session_id, &discovery, patterns).await?;
+        discovery.feed(files).map_err(|e| e.to_string())?;
     }
-    tracing::warn!("path dependencies nest too deep; using the whole context");
-    Ok(ProjectFiles::default())
+    tracing::info!(rounds = discovery.rounds(), "discovered project metadata");
+    Ok(discovery.into_files())
 }
 
-/// The files matching `patterns`, through a local that transfers only those.
+/// The files of this round of `discovery` (matching `patterns`), through a local that transfers
+/// only those.
 async fn read_matching(
     gateway: &mut Gateway,
     opts: &FrontendOpts,
     session_id: &str,
+    discovery: &project::Discovery,
     patterns: &BTreeSet<String>,
-) -> Result<ProjectFiles, String> {
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let local = Local::new(&opts.context_local)
         .map_err(|e| e.to_string())?
         .session(session_id.to_string())
@@ -246,7 +242,7 @@ async fn read_matching(
         .solve(local.marshal(), Vec::new(), true, "load cargo manifests")
         .await
         .map_err(|e| e.to_string())?;
-    let mut project = ProjectFiles::default();
+    let mut files = Vec::new();
     let mut dirs = vec![String::new()];
     while let Some(dir) = dirs.pop() {
         let listing = if dir.is_empty() { "/" } else { dir.as_str() };
@@ -265,24 +261,50 @@ async fn read_matching(
             const SYMLINK: u32 = 1 << 27;
             if entry.mode & DIRECTORY != 0 {
                 dirs.push(path);
-            } else if entry.mode & SYMLINK == 0
-                && entry.size <= MAX_METADATA_BYTES
-                // Older file syncs also send files that only partly match a pattern.
-                && project::matches_any(patterns, &path)
+                continue;
+            }
+            // Sizes are never negative; what is read is checked again when fed.
+            let size = u64::try_from(entry.size).unwrap_or(0);
+            // Older file syncs also send files that only partly match a pattern: the discovery
+            // wants only this round's matches, and refuses one too large to hold.
+            if entry.mode & SYMLINK == 0
+                && discovery.wants(&path, size).map_err(|e| e.to_string())?
             {
-                if project.files.len() >= MAX_METADATA_FILES {
-                    tracing::warn!("too many manifests; using the whole context");
-                    return Ok(ProjectFiles::default());
-                }
-                let bytes = gateway
-                    .read_file(&reference, &path)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                project.files.insert(path, bytes);
+                let bytes = read_whole(gateway, &reference, &path, size).await?;
+                files.push((path, bytes));
             }
         }
     }
-    Ok(project)
+    Ok(files)
+}
+
+/// A file of `size` bytes: in one message, or in [`READ_CHUNK_BYTES`] pieces when larger.
+async fn read_whole(
+    gateway: &mut Gateway,
+    reference: &str,
+    path: &str,
+    size: u64,
+) -> Result<Vec<u8>, String> {
+    if size <= READ_CHUNK_BYTES {
+        return gateway
+            .read_file(reference, path)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    loop {
+        let offset = bytes.len() as u64;
+        let chunk = gateway
+            .read_file_range(reference, path, offset as i64, READ_CHUNK_BYTES as i64)
+            .await
+            .map_err(|e| e.to_string())?;
+        let short = (chunk.len() as u64) < READ_CHUNK_BYTES;
+        bytes.extend_from_slice(&chunk);
+        // A short piece is the end; past the size the discovery refuses what it is fed.
+        if short || bytes.len() as u64 > project::MAX_METADATA_FILE_BYTES {
+            return Ok(bytes);
+        }
+    }
 }
 
 /// The message for an image the daemon could not resolve. dockerd 20.10 looks an image up in

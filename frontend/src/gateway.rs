@@ -108,6 +108,29 @@ impl Gateway {
             .data)
     }
 
+    /// Up to `length` bytes of a file of a solved ref from `offset` (fewer at its end): how
+    /// files larger than one message are read.
+    pub async fn read_file_range(
+        &mut self,
+        reference: &str,
+        path: &str,
+        offset: i64,
+        length: i64,
+    ) -> Result<Vec<u8>, GatewayError> {
+        let request = ReadFileRequest {
+            r#ref: reference.into(),
+            file_path: path.into(),
+            range: Some(gw::FileRange { offset, length }),
+        };
+        Ok(self
+            .client
+            .read_file(request)
+            .await
+            .map_err(rpc_err(format!("read {path} from byte {offset}")))?
+            .into_inner()
+            .data)
+    }
+
     /// The entries of one directory of a solved ref (names relative to that directory).
     pub async fn read_dir(
         &mut self,

@@ -1,18 +1,20 @@
 //! Spec → LLB on a generated 200-member cargo workspace (target: under 50 ms end to end).
 //!
 //! The workspace is generated in memory, as the metadata files the frontend reads from the
-//! context ([`llb_gen::project::METADATA_PATTERNS`]): a virtual root manifest with
-//! `members = ["crates/*"]` and `[workspace.dependencies]`, 200 member manifests with path
-//! dependencies on lower-numbered members (a few shared "core" crates plus neighbours in the
-//! same group of twenty), explicit build scripts, dev- and build-dependencies and some
-//! `[[bin]]` targets, a `Cargo.lock` with the 200 path packages and 300 crates.io packages (so
-//! the fetch step is planned), a `rust-toolchain.toml` and a `.cargo/config.toml`.
+//! context: a virtual root manifest with `members = ["crates/*"]` (or, for the scale table of
+//! `benches/workspace_table.rs`, every member listed: [`Listing`]) and
+//! `[workspace.dependencies]`, member manifests with path dependencies on lower-numbered
+//! members (a few shared "core" crates plus neighbours in the same group of twenty), explicit
+//! build scripts, dev- and build-dependencies and some `[[bin]]` targets, a `Cargo.lock` with
+//! the path packages and 300 crates.io packages (so the fetch step is planned), a
+//! `rust-toolchain.toml` and a `.cargo/config.toml`.
 //!
 //! Measured separately: `spec::load`, `project::analyze` and `compile::compile`; together:
 //! load + compile + encoding the Definition bytes, for a five-target spec (`build --workspace`
 //! with artifacts, `test`, `lint`, `build -p m150`, and the default image target that copies
 //! artifacts from two of them) and for a one-target spec. Generation is outside every timed
-//! closure. `benches/workspace_table.rs` reuses this module and prints a markdown table.
+//! closure. `benches/workspace_table.rs` reuses this module and prints markdown tables,
+//! including the metadata discovery ([`discover`]) and larger workspaces.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,11 +24,20 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use llb_gen::compile::{compile, BuildRequest, NoCache, ResolvedImage};
 use llb_gen::llb::{definition_bytes, Platform, ResolveMode};
-use llb_gen::project::{self, ProjectFiles};
+use llb_gen::project::{self, Discovery, ProjectFiles};
 use llb_gen::spec;
 
-/// Workspace members generated.
+/// Workspace members generated for the criterion bench and the first table.
 pub const MEMBERS: usize = 200;
+
+/// How the root manifest names its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// `members = ["crates/*"]`.
+    Glob,
+    /// `members = ["crates/m000", "crates/m001", …]`.
+    Explicit,
+}
 /// crates.io packages in the generated `Cargo.lock`.
 pub const REGISTRY_PACKAGES: usize = 300;
 /// Members `m000`..`m009` that most others depend on.
@@ -183,10 +194,19 @@ fn member_manifest(i: usize) -> String {
     s
 }
 
-fn root_manifest() -> String {
-    let mut s = String::from(
-        "[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n\n\
-         [workspace.package]\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT OR Apache-2.0\"\n\n\
+fn root_manifest(members: usize, listing: Listing) -> String {
+    let list = match listing {
+        Listing::Glob => "\"crates/*\"".to_string(),
+        Listing::Explicit => {
+            (0..members)
+                .map(|i| format!("\n  \"crates/{}\",", member(i)))
+                .collect::<String>()
+                + "\n"
+        }
+    };
+    let mut s = format!("[workspace]\nresolver = \"2\"\nmembers = [{list}]\n\n");
+    s.push_str(
+        "[workspace.package]\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT OR Apache-2.0\"\n\n\
          [workspace.dependencies]\n",
     );
     for (name, version) in DIRECT {
@@ -231,7 +251,7 @@ fn checksum(name: &str, version: &str) -> String {
     (0..4).map(|_| format!("{:016x}", rng.next())).collect()
 }
 
-fn lockfile() -> String {
+fn lockfile(members: usize) -> String {
     // name → (version, checksum of a registry package, dependencies)
     type Entry = (String, Option<String>, Vec<String>);
     let mut packages: BTreeMap<String, Entry> = BTreeMap::new();
@@ -254,7 +274,7 @@ fn lockfile() -> String {
         let sum = checksum(&name, &version);
         packages.insert(name, (version, Some(sum), deps));
     }
-    for i in 0..MEMBERS {
+    for i in 0..members {
         let (deps, dev) = member_deps(i);
         let mut names: Vec<String> = deps.iter().chain(&dev).map(|d| member(*d)).collect();
         names.extend(
@@ -290,20 +310,74 @@ fn lockfile() -> String {
     s
 }
 
-/// The generated workspace, as the metadata files the frontend reads from the context.
+/// A `Cargo.lock` of at least `bytes` bytes in cargo's own format: registry packages with
+/// checksums and dependency lists, a git package every 50th and a path package every 10th.
+/// Returns it with the number of packages that have a source (what a fetch downloads).
+pub fn large_lockfile(bytes: usize) -> (String, usize) {
+    let mut s = String::with_capacity(bytes + 4096);
+    s.push_str(
+        "# This file is automatically @generated by Cargo.\n\
+         # It is not intended for manual editing.\nversion = 4\n",
+    );
+    let mut remote = 0;
+    let mut rng = Rng(0x10c4);
+    let mut k = 0usize;
+    while s.len() < bytes {
+        let name = format!("dep-{k:07}");
+        let version = format!("{}.{}.{}", k % 3, k % 17, k % 31);
+        let _ = write!(
+            s,
+            "\n[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n"
+        );
+        if k.is_multiple_of(50) {
+            let _ = writeln!(
+                s,
+                "source = \"git+https://example.com/{name}?branch=main#{:016x}{:016x}\"",
+                rng.next(),
+                rng.next()
+            );
+            remote += 1;
+        } else if !k.is_multiple_of(10) {
+            let _ = write!(
+                s,
+                "source = \"{CRATES_IO}\"\nchecksum = \"{}\"\n",
+                checksum(&name, &version)
+            );
+            remote += 1;
+        }
+        let deps = rng.below(6);
+        if deps > 0 {
+            s.push_str("dependencies = [\n");
+            for _ in 0..deps {
+                let _ = writeln!(s, " \"dep-{:07}\",", k + 1 + rng.below(1000));
+            }
+            s.push_str("]\n");
+        }
+        k += 1;
+    }
+    (s, remote)
+}
+
+/// The generated 200-member workspace (`crates/*`), as the metadata files the frontend reads
+/// from the context.
 pub fn project() -> ProjectFiles {
+    project_with(MEMBERS, Listing::Glob)
+}
+
+/// A generated workspace of `members` members (at least 200: the specs name `m150`).
+pub fn project_with(members: usize, listing: Listing) -> ProjectFiles {
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut add = |path: String, text: String| {
         files.insert(path, text.into_bytes());
     };
-    add("Cargo.toml".into(), root_manifest());
-    for i in 0..MEMBERS {
+    add("Cargo.toml".into(), root_manifest(members, listing));
+    for i in 0..members {
         add(
             format!("crates/{}/Cargo.toml", member(i)),
             member_manifest(i),
         );
     }
-    add("Cargo.lock".into(), lockfile());
+    add("Cargo.lock".into(), lockfile(members));
     add(
         "rust-toolchain.toml".into(),
         "[toolchain]\nchannel = \"1.82.0\"\ncomponents = [\"clippy\", \"rustfmt\"]\nprofile = \"minimal\"\n"
@@ -323,7 +397,12 @@ pub fn project() -> ProjectFiles {
 /// Five targets: `build --workspace` with every binary as an artifact, `test`, `lint`, a
 /// `-p m150` build, and the default image target copying artifacts from two of them.
 pub fn multi_target_spec() -> String {
-    let artifacts: Vec<String> = (0..MEMBERS)
+    multi_target_spec_for(MEMBERS)
+}
+
+/// [`multi_target_spec`] over a workspace of `members` members.
+pub fn multi_target_spec_for(members: usize) -> String {
+    let artifacts: Vec<String> = (0..members)
         .filter(|i| has_bin(*i))
         .map(|i| format!("{0} = \"{0}\"", bin_name(i)))
         .collect();
@@ -342,7 +421,7 @@ pub fn multi_target_spec() -> String {
         .collect();
     format!(
         r#"# syntax=cachet/frontend:dev
-# A generated {MEMBERS}-member workspace: every binary, tests, lints, one package, one image.
+# A generated {members}-member workspace: every binary, tests, lints, one package, one image.
 
 [project]
 name = "bigws"
@@ -392,7 +471,12 @@ labels = {{ "org.opencontainers.image.title" = "bigws" }}
 
 /// One target over the same workspace: `build --workspace` with every binary as an artifact.
 pub fn one_target_spec() -> String {
-    let artifacts: Vec<String> = (0..MEMBERS)
+    one_target_spec_for(MEMBERS)
+}
+
+/// [`one_target_spec`] over a workspace of `members` members.
+pub fn one_target_spec_for(members: usize) -> String {
+    let artifacts: Vec<String> = (0..members)
         .filter(|i| has_bin(*i))
         .map(|i| format!("{0} = \"{0}\"", bin_name(i)))
         .collect();
@@ -459,12 +543,39 @@ pub fn end_to_end(text: &str, request: &BuildRequest) -> Vec<u8> {
 
 /// The analyzed layout, checked to be what the generator meant.
 pub fn checked_layout(files: &ProjectFiles) -> project::ProjectLayout {
+    checked_layout_for(files, MEMBERS)
+}
+
+/// [`checked_layout`] for a workspace of `expected` members.
+pub fn checked_layout_for(files: &ProjectFiles, expected: usize) -> project::ProjectLayout {
     let layout = project::analyze(files);
     let members = layout.workspace.as_ref().map_or(0, |ws| ws.members.len());
-    assert_eq!(members, MEMBERS, "every generated member is found");
+    assert_eq!(members, expected, "every generated member is found");
     assert_eq!(layout.remote_packages, REGISTRY_PACKAGES);
     assert!(layout.needs_fetch(), "the fetch step is planned");
     layout
+}
+
+/// What the frontend does before compiling: a [`Discovery`] driven over the context, each
+/// round offering it every metadata file of the context (more than BuildKit would transfer for
+/// the round) and reading those it wants. Returns the files read and the number of rounds.
+pub fn discover(context: &ProjectFiles) -> (ProjectFiles, usize) {
+    let mut discovery = Discovery::new();
+    while discovery.next_patterns().is_some() {
+        let mut read = Vec::new();
+        for (path, bytes) in &context.files {
+            match discovery.wants(path, bytes.len() as u64) {
+                Ok(true) => read.push((path.clone(), bytes.clone())),
+                Ok(false) => {}
+                Err(e) => panic!("generated context: {e}"),
+            }
+        }
+        if let Err(e) = discovery.feed(read) {
+            panic!("generated context: {e}");
+        }
+    }
+    let rounds = discovery.rounds();
+    (discovery.into_files(), rounds)
 }
 
 fn bench(c: &mut Criterion) {

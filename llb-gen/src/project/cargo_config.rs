@@ -1,5 +1,11 @@
 //! `.cargo/config(.toml)` in the context: the directories it makes cargo read, and whether the
 //! user vendors their dependencies already.
+//!
+//! A config file that is not UTF-8 TOML contributes no directories here, on purpose: cargo
+//! reads the same file (the snapshots always carry `.cargo`) and refuses it with an error
+//! naming it, which is clearer than anything said here. Its digest still keys the target
+//! cache, so fixing it rebuilds. Absolute directories and ones outside the context are not the
+//! context's to include: cargo finds them in the SDK image or reports them missing.
 
 use toml::{Table, Value};
 

@@ -2,13 +2,17 @@
 //! path dependencies that pull more packages in.
 //!
 //! Only the parts that decide which files cargo reads are looked at; everything else is left
-//! to cargo, which reports its own errors in the build output.
+//! to cargo, which reports its own errors in the build output. So a manifest that does not
+//! parse gives no layout at all ([`discover`] is `None`: the whole context is used, and cargo
+//! names the broken manifest), a path dependency without a manifest is skipped (cargo names
+//! the missing path), and a package without a name gets `""` (cargo refuses it). Nothing here
+//! is limited in count or depth.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use globset::{GlobBuilder, GlobSetBuilder};
 use toml::{Table, Value};
 
+use super::patterns::PatternSet;
 use super::{join, normalize, ProjectFiles};
 
 /// Where one package keeps what cargo reads.
@@ -133,16 +137,14 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
         members.insert(String::new());
     }
     if let Some(ws) = workspace {
-        let excluded: Vec<String> = strings(ws.get("exclude"))
+        let excluded: BTreeSet<String> = strings(ws.get("exclude"))
             .into_iter()
             .filter_map(|p| normalize(&p))
             .collect();
-        let patterns = strings(ws.get("members"));
-        let globs = glob_set(&patterns)?;
+        let globs = member_set(&strings(ws.get("members")))?;
         for dir in manifest_dirs {
-            let is_excluded = excluded
-                .iter()
-                .any(|e| dir == e || dir.starts_with(&format!("{e}/")));
+            // Excluded: the directory or one of its ancestors is listed under `exclude`.
+            let is_excluded = ancestors(dir).any(|a| excluded.contains(a));
             if !dir.is_empty() && !is_excluded && globs.is_match(dir.as_str()) {
                 members.insert(dir.clone());
             }
@@ -152,7 +154,7 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
     wanted.extend(patch_paths(&root));
     let default_members = match workspace.and_then(|ws| ws.get("default-members")) {
         Some(list) => {
-            let globs = glob_set(&strings(Some(list)))?;
+            let globs = member_set(&strings(Some(list)))?;
             members
                 .iter()
                 .filter(|d| globs.is_match(d.as_str()))
@@ -186,46 +188,99 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
 /// (their globs as written), `[workspace.dependencies]` and patch paths, and the path
 /// dependencies of each manifest present. Reading these and asking again reaches the
 /// workspace's closure in a few rounds, with patterns even BuildKit v0.8's file sync matches
-/// correctly (it has no `**`).
+/// correctly (it has no `**`). [`super::discovery::Discovery`] computes the same set a round
+/// at a time, looking at each file once.
 pub fn manifest_patterns(files: &ProjectFiles) -> BTreeSet<String> {
-    let mut patterns = BTreeSet::new();
-    let root = parse(files, "");
-    let inherited = workspace_path_deps(root.as_ref());
-    if let Some(root) = &root {
-        if let Some(ws) = root.get("workspace").and_then(Value::as_table) {
-            for member in strings(ws.get("members")) {
-                if let Some(member) = normalize(&member) {
-                    patterns.insert(join(&member, "Cargo.toml"));
-                }
-            }
-            patterns.extend(inherited.values().map(|d| join(d, "Cargo.toml")));
-        }
-        patterns.extend(
-            patch_paths(root)
-                .into_iter()
-                .map(|d| join(&d, "Cargo.toml")),
-        );
-    }
+    let root = RootFacts::new(parse(files, "").as_ref());
+    let mut patterns = root.patterns.clone();
     for path in files.files.keys() {
-        let dir = if path == "Cargo.toml" {
-            ""
-        } else if let Some(dir) = path.strip_suffix("/Cargo.toml") {
-            dir
-        } else {
-            continue;
-        };
-        if let Some(manifest) = parse(files, dir) {
-            let package = package_layout(dir, &manifest, &inherited);
-            patterns.extend(package.path_deps.iter().map(|d| join(d, "Cargo.toml")));
+        if let Some(dir) = manifest_dir(path) {
+            patterns.extend(root.manifest_patterns(dir, files.get(path).unwrap_or_default()));
         }
     }
-    patterns.retain(|p| !p.is_empty() && p != "Cargo.toml");
+    patterns.retain(|p| keep_pattern(p));
     patterns
 }
 
+/// The directory of a manifest path (`""` for the root manifest); `None` for other files.
+pub fn manifest_dir(path: &str) -> Option<&str> {
+    if path == "Cargo.toml" {
+        Some("")
+    } else {
+        path.strip_suffix("/Cargo.toml")
+    }
+}
+
+/// Whether a manifest pattern is worth asking for: the root manifest is always read first.
+pub fn keep_pattern(pattern: &str) -> bool {
+    !pattern.is_empty() && pattern != "Cargo.toml"
+}
+
+/// What the root manifest says about where the other manifests are.
+#[derive(Debug, Clone, Default)]
+pub struct RootFacts {
+    /// Member globs as written, `[workspace.dependencies]` and patch paths, as manifest paths.
+    pub patterns: BTreeSet<String>,
+    /// `[workspace.dependencies]` entries with a path: name → directory.
+    inherited: BTreeMap<String, String>,
+}
+
+impl RootFacts {
+    /// From the parsed root manifest; empty when there is none (or it does not parse).
+    pub fn new(root: Option<&Table>) -> RootFacts {
+        let inherited = workspace_path_deps(root);
+        let mut patterns = BTreeSet::new();
+        if let Some(root) = root {
+            if let Some(ws) = root.get("workspace").and_then(Value::as_table) {
+                for member in strings(ws.get("members")) {
+                    if let Some(member) = normalize(&member) {
+                        patterns.insert(join(&member, "Cargo.toml"));
+                    }
+                }
+                patterns.extend(inherited.values().map(|d| join(d, "Cargo.toml")));
+            }
+            patterns.extend(
+                patch_paths(root)
+                    .into_iter()
+                    .map(|d| join(&d, "Cargo.toml")),
+            );
+        }
+        RootFacts {
+            patterns,
+            inherited,
+        }
+    }
+
+    /// From the root manifest's bytes.
+    pub fn from_bytes(bytes: &[u8]) -> RootFacts {
+        RootFacts::new(parse_bytes(bytes).as_ref())
+    }
+
+    /// Manifest paths of the path dependencies of the manifest in `dir` (nothing when it does
+    /// not parse: [`discover`] then gives up on the layout anyway).
+    pub fn manifest_patterns(&self, dir: &str, manifest: &[u8]) -> Vec<String> {
+        let Some(manifest) = parse_bytes(manifest) else {
+            return Vec::new();
+        };
+        package_layout(dir, &manifest, &self.inherited)
+            .path_deps
+            .iter()
+            .map(|d| join(d, "Cargo.toml"))
+            .collect()
+    }
+}
+
+/// `path` and its ancestors, nearest first, ending with the first component.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(path), |p| p.rsplit_once('/').map(|(parent, _)| parent))
+}
+
 fn parse(files: &ProjectFiles, dir: &str) -> Option<Table> {
-    let text = std::str::from_utf8(files.get(&join(dir, "Cargo.toml"))?).ok()?;
-    text.parse::<Table>().ok()
+    parse_bytes(files.get(&join(dir, "Cargo.toml"))?)
+}
+
+fn parse_bytes(bytes: &[u8]) -> Option<Table> {
+    std::str::from_utf8(bytes).ok()?.parse::<Table>().ok()
 }
 
 fn package_layout(
@@ -360,16 +415,12 @@ fn strings(value: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-/// Cargo expands member globs with `*` not crossing `/`.
-fn glob_set(patterns: &[String]) -> Option<globset::GlobSet> {
-    let mut set = GlobSetBuilder::new();
-    for pattern in patterns {
-        let pattern = normalize(pattern)?;
-        let glob = GlobBuilder::new(&pattern)
-            .literal_separator(true)
-            .build()
-            .ok()?;
-        set.add(glob);
-    }
-    set.build().ok()
+/// Cargo expands member globs with `*` not crossing `/`; a literal member is looked up, not
+/// globbed. `None` when a pattern leaves the context or is not a valid glob.
+fn member_set(patterns: &[String]) -> Option<PatternSet> {
+    let normalized: Vec<String> = patterns
+        .iter()
+        .map(|p| normalize(p))
+        .collect::<Option<_>>()?;
+    PatternSet::strict(normalized)
 }

@@ -1,10 +1,10 @@
 //! What the build context holds for cargo: which files cargo reads, which files key the target
 //! cache, and whether there is anything to fetch.
 //!
-//! The frontend reads a handful of small files from the context first — every `Cargo.toml`,
-//! `Cargo.lock`, `.cargo/config(.toml)` and the toolchain files ([`METADATA_PATTERNS`]) — and
-//! hands them here as [`ProjectFiles`]. [`analyze`] is pure: it finds the workspace's packages
-//! (members, globs, path dependencies) and turns them into
+//! The frontend reads the metadata files from the context first — the workspace's
+//! `Cargo.toml`s, `Cargo.lock`, `.cargo/config(.toml)` and the toolchain files, in rounds a
+//! [`Discovery`] plans — and hands them here as [`ProjectFiles`]. [`analyze`] is pure: it
+//! finds the workspace's packages (members, globs, path dependencies) and turns them into
 //! * the source snapshot of each cargo step: the packages it builds with their path
 //!   dependencies, manifests and empty stand-ins for the other members, so a README, CI-config
 //!   or docs edit never reaches a compile step, and an edit to member A never reaches a step
@@ -19,14 +19,18 @@
 //! wrong or missing file.
 
 mod cargo_config;
+pub mod discovery;
 mod lockfile;
 mod manifest;
+mod patterns;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::keys::content_digest;
 
+pub use discovery::{Discovery, DiscoveryError, MAX_METADATA_FILE_BYTES};
 pub use manifest::{PackageLayout, Workspace};
+pub use patterns::PatternSet;
 
 /// The metadata files read first: root manifest, lockfile, cargo config, toolchain files.
 /// [`metadata_patterns`] then names the member manifests to read next.
@@ -39,9 +43,9 @@ pub const ROOT_METADATA: &[&str] = &[
     ".cargo/config.toml",
 ];
 
-/// Every metadata file at any depth, for callers that can walk the context themselves (the
-/// `llb-gen` CLI). The analysis only uses the files [`metadata_patterns`] leads to, so both
-/// ways of reading give the same layout.
+/// Every metadata file at any depth. The analysis only uses the files [`metadata_patterns`]
+/// leads to, so reading these gives the same layout as a [`Discovery`] (which both the
+/// frontend and the `llb-gen` CLI use, reading less).
 pub const METADATA_PATTERNS: &[&str] = &[
     "**/Cargo.toml",
     "Cargo.lock",
@@ -52,25 +56,14 @@ pub const METADATA_PATTERNS: &[&str] = &[
 ];
 
 /// Include patterns for the metadata to read given what has been read so far: the root files
-/// plus every manifest they point to. A caller reads these, and asks again until the set stops
-/// growing (each round follows one more level of path dependencies).
+/// plus every manifest they point to. Reading these and asking again until the set stops
+/// growing (each round follows one more level of path dependencies) ends where a [`Discovery`]
+/// ends; this is the statement of what it computes, a [`Discovery`] the way to compute it
+/// (each file looked at once, each pattern asked for once).
 pub fn metadata_patterns(files: &ProjectFiles) -> BTreeSet<String> {
     let mut patterns: BTreeSet<String> = ROOT_METADATA.iter().map(|s| s.to_string()).collect();
     patterns.extend(manifest::manifest_patterns(files));
     patterns
-}
-
-/// Whether `path` matches one of `patterns` the way BuildKit matches include patterns (`*`
-/// stays within one path component, `**` spans any). Used to drop whatever an older file sync
-/// sent beyond the patterns.
-pub fn matches_any(patterns: &BTreeSet<String>, path: &str) -> bool {
-    patterns.iter().any(|pattern| {
-        globset::GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map(|g| g.compile_matcher().is_match(path))
-            .unwrap_or(pattern == path)
-    })
 }
 
 /// Paths that never enter any snapshot: build output and VCS data change on every build and
@@ -150,13 +143,33 @@ impl ProjectLayout {
         let (Some(ws), Some(roots)) = (self.workspace.as_ref(), self.roots(cargo_args)) else {
             return BTreeSet::new();
         };
+        // Everything that reaches a root through path dependencies, found once walking the
+        // dependency edges backwards from the roots (not one closure per package).
+        let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+        for package in ws.packages.values() {
+            for dep in package
+                .path_deps
+                .iter()
+                .filter(|d| ws.packages.contains_key(*d))
+            {
+                dependents
+                    .entry(dep.as_str())
+                    .or_default()
+                    .push(package.dir.as_str());
+            }
+        }
+        let mut reaches_root: HashSet<&str> = roots.iter().map(String::as_str).collect();
+        let mut queue: Vec<&str> = reaches_root.iter().copied().collect();
+        while let Some(dir) = queue.pop() {
+            for dependent in dependents.get(dir).into_iter().flatten() {
+                if reaches_root.insert(dependent) {
+                    queue.push(dependent);
+                }
+            }
+        }
         path_closure(ws, roots.clone())
             .into_iter()
-            .filter(|dir| {
-                path_closure(ws, BTreeSet::from([dir.clone()]))
-                    .iter()
-                    .all(|d| !roots.contains(d))
-            })
+            .filter(|dir| !reaches_root.contains(dir.as_str()))
             .collect()
     }
 
@@ -227,19 +240,27 @@ impl ProjectLayout {
                 .map(|p| p.trim_start_matches("./").to_string()),
         );
         // Never stand in for a file that is really there (nested packages): a literal pattern
-        // covers a stand-in when it is one of its ancestors; globs are checked one by one.
-        let globs: Vec<&String> = include
+        // covers a stand-in when it is one of its ancestors, a glob (conservatively) when the
+        // stand-in starts with its literal prefix. Both are hash lookups per stand-in (one per
+        // ancestor, one per distinct prefix length), never a scan of the patterns.
+        let literals: HashSet<&str> = include.iter().map(String::as_str).collect();
+        let glob_prefixes: HashSet<&str> = include
             .iter()
-            .filter(|p| p.contains(['*', '?', '[']))
+            .filter(|p| p.contains(GLOB_CHARS))
+            .map(|p| glob_prefix(p))
             .collect();
+        let prefix_lengths: BTreeSet<usize> = glob_prefixes.iter().map(|p| p.len()).collect();
         let stubs = stub_candidates
             .into_iter()
             .filter(|stub| {
                 let literal = std::iter::successors(Some(stub.as_str()), |p| {
                     p.rsplit_once('/').map(|(parent, _)| parent)
                 })
-                .any(|ancestor| include.contains(ancestor));
-                !literal && !globs.iter().any(|g| covers(g, stub))
+                .any(|ancestor| literals.contains(ancestor));
+                let glob = prefix_lengths
+                    .iter()
+                    .any(|n| stub.get(..*n).is_some_and(|p| glob_prefixes.contains(p)));
+                !literal && !glob
             })
             .collect();
         SnapshotPlan {
@@ -288,15 +309,13 @@ fn path_closure(ws: &Workspace, mut packages: BTreeSet<String>) -> BTreeSet<Stri
     packages
 }
 
-/// Whether include pattern `pattern` (a path, or a path with `*`) covers `path`.
-fn covers(pattern: &str, path: &str) -> bool {
-    if pattern.contains(['*', '?', '[']) {
-        // Conservative: a glob might cover anything below its literal prefix.
-        let prefix = pattern.split(['*', '?', '[']).next().unwrap_or_default();
-        return path.starts_with(prefix);
-    }
-    path.strip_prefix(pattern)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+/// What makes an include pattern a glob when planning stand-ins.
+const GLOB_CHARS: [char; 3] = ['*', '?', '['];
+
+/// The part of a glob before its first wildcard: conservatively, the glob might cover anything
+/// that starts with it.
+fn glob_prefix(pattern: &str) -> &str {
+    pattern.split(GLOB_CHARS).next().unwrap_or_default()
 }
 
 fn root_files() -> BTreeSet<String> {

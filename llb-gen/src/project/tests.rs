@@ -295,7 +295,7 @@ fn metadata_is_discovered_in_rounds_with_patterns_old_file_sync_understands() {
         read.files = all
             .files
             .iter()
-            .filter(|(p, _)| matches_any(&patterns, p))
+            .filter(|(p, _)| PatternSet::new(&patterns).is_match(p))
             .map(|(p, c)| (p.clone(), c.clone()))
             .collect();
         let next = metadata_patterns(&read);
@@ -317,11 +317,12 @@ fn metadata_is_discovered_in_rounds_with_patterns_old_file_sync_understands() {
 
 #[test]
 fn matching_follows_buildkit_include_semantics() {
-    let p: BTreeSet<String> = ["crates/*/Cargo.toml".to_string(), "Cargo.lock".to_string()].into();
-    assert!(matches_any(&p, "crates/a/Cargo.toml"));
-    assert!(!matches_any(&p, "crates/a/b/Cargo.toml"));
-    assert!(!matches_any(&p, "README.md"));
-    assert!(matches_any(&p, "Cargo.lock"));
+    let p = PatternSet::new(["crates/*/Cargo.toml", "Cargo.lock"]);
+    assert!(p.is_match("crates/a/Cargo.toml"));
+    assert!(!p.is_match("crates/a/b/Cargo.toml"));
+    assert!(!p.is_match("README.md"));
+    assert!(p.is_match("Cargo.lock"));
+    assert!(!p.is_match("Cargo.lock.orig"));
 }
 
 #[test]
@@ -347,4 +348,400 @@ fn workspace_inherited_path_dependencies_are_followed() {
         "{plan:?}"
     );
     assert!(plan.stubs.contains(&"crates/other/src/lib.rs".to_string()));
+}
+
+/// A workspace of `n` members under `crates/`, each with path dependencies on a few
+/// lower-numbered ones (one through `[workspace.dependencies]`), some excluded, some nested, and
+/// `members` written by `members` from the member directories.
+fn generated(n: usize, members: impl Fn(&[String]) -> String) -> ProjectFiles {
+    let dirs: Vec<String> = (0..n).map(|i| format!("crates/c{i}")).collect();
+    let mut files = BTreeMap::new();
+    let root = format!(
+        "[workspace]\nmembers = {}\nexclude = [\"crates/c3\", \"crates/c1/nested\"]\n\
+         [workspace.dependencies]\nc0 = {{ path = \"crates/c0\" }}\n",
+        members(&dirs)
+    );
+    files.insert("Cargo.toml".to_string(), root.into_bytes());
+    for (i, dir) in dirs.iter().enumerate() {
+        let mut manifest = format!("[package]\nname = \"c{i}\"\n[dependencies]\n");
+        if i > 0 {
+            manifest.push_str("c0 = { workspace = true }\n");
+        }
+        let half = Some(i / 2).filter(|d| *d != i.saturating_sub(1));
+        for d in half.into_iter().chain([i.saturating_sub(1)]) {
+            if d > 0 && d < i {
+                manifest.push_str(&format!("c{d} = {{ path = \"../c{d}\" }}\n"));
+            }
+        }
+        if i % 7 == 0 {
+            manifest.push_str("[[bin]]\nname = \"tool\"\npath = \"cli/main.rs\"\n");
+        }
+        files.insert(format!("{dir}/Cargo.toml"), manifest.into_bytes());
+    }
+    files.insert(
+        "crates/c1/nested/Cargo.toml".to_string(),
+        b"[package]\nname = \"nested\"\n".to_vec(),
+    );
+    ProjectFiles { files }
+}
+
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|d| format!("\"{d}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[test]
+fn explicit_member_lists_and_globs_give_the_same_layout() {
+    let glob = analyze(&generated(60, |_| "[\"crates/*\"]".to_string()));
+    let listed = analyze(&generated(60, toml_list));
+    let mixed = analyze(&generated(60, |dirs| {
+        let mut items: Vec<String> = dirs[..30].to_vec();
+        items.push("crates/c[3-5]*".to_string());
+        items.extend(dirs[30..].iter().cloned());
+        toml_list(&items)
+    }));
+    let ws = glob.workspace.as_ref().unwrap();
+    assert_eq!(ws.members.len(), 59, "c3 is excluded");
+    assert!(!ws.members.contains("crates/c3"));
+    assert!(ws.packages.contains_key("crates/c1"));
+    for other in [&listed, &mixed] {
+        assert_eq!(other, &glob);
+        for cargo in [
+            args(&["build"]),
+            args(&["build", "-p", "c40"]),
+            args(&["test", "-p", "c7", "-p", "c12"]),
+        ] {
+            let selected = glob.select(&cargo);
+            assert_eq!(other.select(&cargo), selected);
+            assert_eq!(
+                other.source_snapshot(selected.as_ref(), &[]),
+                glob.source_snapshot(selected.as_ref(), &[])
+            );
+            assert_eq!(
+                other.dependency_members(&cargo),
+                glob.dependency_members(&cargo)
+            );
+        }
+        assert_eq!(other.manifest_snapshot(), glob.manifest_snapshot());
+    }
+}
+
+#[test]
+fn exclusion_covers_a_directory_and_everything_below_it_only() {
+    let layout = analyze(&files(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\", \"crates/a/*\", \"ab\"]\nexclude = [\"crates/a\", \"a\"]\n",
+        ),
+        ("crates/a/Cargo.toml", "[package]\nname = \"a\"\n"),
+        ("crates/a/inner/Cargo.toml", "[package]\nname = \"inner\"\n"),
+        ("crates/ab/Cargo.toml", "[package]\nname = \"ab\"\n"),
+        ("ab/Cargo.toml", "[package]\nname = \"ab2\"\n"),
+    ]));
+    assert_eq!(
+        layout.workspace.unwrap().members,
+        set(&["crates/ab", "ab"]),
+        "`crates/a` excludes itself and `crates/a/inner`, not `crates/ab`; `a` not `ab`"
+    );
+}
+
+/// The definition [`ProjectLayout::dependency_members`] implements: packages in the closure of
+/// the roots whose own closure holds no root.
+fn dependency_members_by_definition(layout: &ProjectLayout, cargo: &[String]) -> BTreeSet<String> {
+    let ws = layout.workspace.as_ref().unwrap();
+    let roots = layout.roots(cargo).unwrap();
+    path_closure(ws, roots.clone())
+        .into_iter()
+        .filter(|d| {
+            path_closure(ws, BTreeSet::from([d.clone()]))
+                .iter()
+                .all(|x| !roots.contains(x))
+        })
+        .collect()
+}
+
+#[test]
+fn dependency_members_match_their_definition_with_cycles() {
+    // c(i) depends on c(i/2) and c(i-1); add back edges so some packages reach a root.
+    let mut project = generated(40, |_| "[\"crates/*\"]".to_string());
+    for (from, to) in [(5, 20), (9, 9), (2, 35)] {
+        let path = format!("crates/c{from}/Cargo.toml");
+        let mut manifest = project.files[&path].clone();
+        manifest.extend(format!("back{to} = {{ path = \"../c{to}\" }}\n").as_bytes());
+        project.files.insert(path, manifest);
+    }
+    let layout = analyze(&project);
+    for cargo in [
+        args(&["build", "-p", "c20"]),
+        args(&["build", "-p", "c35"]),
+        args(&["build", "-p", "c39", "-p", "c4"]),
+        args(&["build", "--workspace"]),
+        args(&["build"]),
+    ] {
+        let fast = layout.dependency_members(&cargo);
+        assert_eq!(
+            fast,
+            dependency_members_by_definition(&layout, &cargo),
+            "{cargo:?}"
+        );
+    }
+    assert_eq!(
+        layout.dependency_members(&args(&["build", "-p", "c20"])),
+        set(&["crates/c0", "crates/c1"]),
+        "c5 depends back on c20, and so does everything reaching c5 or c35 (c2 → c35 → … → c21)"
+    );
+}
+
+#[test]
+fn stand_ins_under_an_included_glob_are_left_out() {
+    let layout = analyze(&workspace());
+    let selected = set(&["crates/other"]);
+    let plan = layout.source_snapshot(Some(&selected), &["crates/app/src/*.rs".to_string()]);
+    assert!(
+        !plan.stubs.contains(&"crates/app/src/lib.rs".to_string()),
+        "the glob may bring the real file: {plan:?}"
+    );
+    assert!(
+        plan.stubs.contains(&"crates/core/lib/core.rs".to_string()),
+        "{plan:?}"
+    );
+    let plan = layout.source_snapshot(Some(&selected), &["./crates/core/lib".to_string()]);
+    assert!(!plan.stubs.iter().any(|s| s.starts_with("crates/core/lib/")));
+    assert!(plan.stubs.contains(&"crates/core/gen/build.rs".to_string()));
+}
+
+#[test]
+fn pattern_sets_match_literals_exactly_and_globs_by_component() {
+    let p = PatternSet::new([
+        "a/Cargo.toml",
+        "b/*/Cargo.toml",
+        "c/**/Cargo.toml",
+        "d/{x,y}/Cargo.toml",
+        "broken[",
+    ]);
+    for yes in [
+        "a/Cargo.toml",
+        "b/q/Cargo.toml",
+        "c/Cargo.toml",
+        "c/q/r/Cargo.toml",
+        "d/y/Cargo.toml",
+        "broken[",
+    ] {
+        assert!(p.is_match(yes), "{yes}");
+    }
+    for no in [
+        "a/Cargo.toml/x",
+        "x/a/Cargo.toml",
+        "b/q/r/Cargo.toml",
+        "d/z/Cargo.toml",
+        "broken",
+    ] {
+        assert!(!p.is_match(no), "{no}");
+    }
+    assert!(PatternSet::new(Vec::<String>::new()).is_empty());
+    assert!(PatternSet::strict(["crates/*", "tools/x"]).is_some());
+    assert!(
+        PatternSet::strict(["crates/[a"]).is_none(),
+        "cargo refuses it"
+    );
+}
+
+/// Drives a [`Discovery`] over files in memory the way the frontend drives it over a context:
+/// each round lists every file, reads those it wants and feeds them. Returns the files read and
+/// the patterns of each round.
+fn discover_in(
+    context: &ProjectFiles,
+) -> Result<(ProjectFiles, Vec<BTreeSet<String>>), DiscoveryError> {
+    let mut discovery = Discovery::new();
+    let mut rounds = Vec::new();
+    while let Some(patterns) = discovery.next_patterns() {
+        rounds.push(patterns.clone());
+        let mut read = Vec::new();
+        for (path, bytes) in &context.files {
+            if discovery.wants(path, bytes.len() as u64)? {
+                read.push((path.clone(), bytes.clone()));
+            }
+        }
+        discovery.feed(read)?;
+    }
+    assert_eq!(discovery.rounds(), rounds.len());
+    Ok((discovery.into_files(), rounds))
+}
+
+#[test]
+fn discovery_reads_what_the_batch_rounds_read_asking_each_pattern_once() {
+    let all = workspace();
+    let (read, rounds) = discover_in(&all).unwrap();
+    assert!(!read.files.contains_key("fixtures/unrelated/Cargo.toml"));
+    assert_eq!(analyze(&read), analyze(&all));
+    let asked: Vec<&String> = rounds.iter().flatten().collect();
+    let distinct: BTreeSet<&String> = asked.iter().copied().collect();
+    assert_eq!(
+        asked.len(),
+        distinct.len(),
+        "no pattern asked twice: {rounds:?}"
+    );
+    let asked: BTreeSet<String> = distinct.into_iter().cloned().collect();
+    let named = metadata_patterns(&read);
+    assert!(asked.is_subset(&named), "asks only for what files name");
+    assert_eq!(
+        named.difference(&asked).collect::<Vec<_>>(),
+        ["crates/core/Cargo.toml"],
+        "ends where the batch statement ends, without asking again for a member the glob \
+         brought that is also a path dependency (app's)"
+    );
+    assert_eq!(rounds.len(), 2, "{rounds:?}");
+    assert!(rounds.iter().flatten().all(|p| !p.contains("**")));
+    assert_eq!(
+        rounds[0],
+        ROOT_METADATA.iter().map(|s| s.to_string()).collect()
+    );
+}
+
+#[test]
+fn a_twenty_deep_path_dependency_chain_is_fully_discovered() {
+    let mut context = BTreeMap::new();
+    // The root depends on d/1, d/1 on d/2, …, d/19 on d/20 (each path relative to the last).
+    context.insert(
+        "Cargo.toml".to_string(),
+        "[package]\nname = \"root\"\n[dependencies]\nd1 = { path = \"d/1\" }\n".into(),
+    );
+    for i in 1..=20 {
+        let mut manifest = format!("[package]\nname = \"d{i}\"\n");
+        if i < 20 {
+            let next = i + 1;
+            manifest.push_str(&format!(
+                "[dependencies]\nd{next} = {{ path = \"../{next}\" }}\n"
+            ));
+        }
+        context.insert(format!("d/{i}/Cargo.toml"), manifest);
+    }
+    let context = ProjectFiles {
+        files: context
+            .into_iter()
+            .map(|(p, c)| (p, c.into_bytes()))
+            .collect(),
+    };
+    let (read, rounds) = discover_in(&context).unwrap();
+    assert_eq!(read, context, "every manifest of the chain is read");
+    assert_eq!(rounds.len(), 21, "one round per level: {rounds:?}");
+    let layout = analyze(&read);
+    assert_eq!(layout.workspace.as_ref().unwrap().packages.len(), 21);
+    assert_eq!(
+        layout.select(&args(&["build"])).unwrap().len(),
+        21,
+        "the root builds the whole chain"
+    );
+}
+
+#[test]
+fn twelve_thousand_manifests_are_all_kept() {
+    let n = 12_000;
+    let mut files = BTreeMap::new();
+    files.insert(
+        "Cargo.toml".to_string(),
+        b"[workspace]\nmembers = [\"crates/*\", \"tools/*\"]\n".to_vec(),
+    );
+    for i in 0..n {
+        let group = if i % 2 == 0 { "crates" } else { "tools" };
+        files.insert(
+            format!("{group}/m{i}/Cargo.toml"),
+            format!("[package]\nname = \"m{i}\"\n").into_bytes(),
+        );
+    }
+    files.insert(
+        "Cargo.lock".to_string(),
+        b"version = 3\n[[package]]\nname = \"libc\"\nversion = \"0.2.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n".to_vec(),
+    );
+    let context = ProjectFiles { files };
+    let (read, rounds) = discover_in(&context).unwrap();
+    assert_eq!(read.files.len(), n + 2);
+    assert_eq!(rounds.len(), 2);
+    let layout = analyze(&read);
+    assert_eq!(layout.workspace.as_ref().unwrap().members.len(), n);
+    assert!(layout.needs_fetch(), "the fetch step is planned");
+}
+
+#[test]
+fn an_oversized_metadata_file_is_an_error_naming_it_and_the_limit() {
+    let discovery = Discovery::new();
+    let err = discovery
+        .wants("Cargo.lock", MAX_METADATA_FILE_BYTES + 1)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DiscoveryError::TooLarge {
+            path: "Cargo.lock".into(),
+            size: MAX_METADATA_FILE_BYTES + 1,
+            limit: MAX_METADATA_FILE_BYTES,
+        }
+    );
+    let message = err.to_string();
+    for part in ["Cargo.lock", "1073741825", "1 GiB", ".dockerignore"] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert_eq!(
+        discovery.wants("Cargo.lock", MAX_METADATA_FILE_BYTES),
+        Ok(true)
+    );
+    assert_eq!(
+        discovery.wants("README.md", u64::MAX),
+        Ok(false),
+        "a file nobody asked for is never an error"
+    );
+
+    // In a later round the limit applies to the manifests it names.
+    let mut discovery = Discovery::new();
+    discovery
+        .feed([(
+            "Cargo.toml".to_string(),
+            b"[workspace]\nmembers = [\"big\"]\n".to_vec(),
+        )])
+        .unwrap();
+    assert!(matches!(
+        discovery.wants("big/Cargo.toml", u64::MAX),
+        Err(DiscoveryError::TooLarge { path, .. }) if path == "big/Cargo.toml"
+    ));
+}
+
+#[test]
+fn discovery_ignores_files_it_did_not_ask_for() {
+    let mut discovery = Discovery::new();
+    discovery
+        .feed([
+            (
+                "Cargo.toml".to_string(),
+                b"[workspace]\nmembers = [\"a\"]\n".to_vec(),
+            ),
+            // An older file sync sends what only partly matches; a reader may send anything.
+            (
+                "b/Cargo.toml".to_string(),
+                b"[package]\nname = \"b\"\n".to_vec(),
+            ),
+        ])
+        .unwrap();
+    assert_eq!(
+        discovery.next_patterns(),
+        Some(&set(&["a/Cargo.toml"])),
+        "b was not asked for, so it names nothing"
+    );
+    discovery
+        .feed([
+            (
+                "a/Cargo.toml".to_string(),
+                b"[package]\nname = \"a\"\n".to_vec(),
+            ),
+            ("Cargo.toml".to_string(), b"not read twice".to_vec()),
+        ])
+        .unwrap();
+    assert!(discovery.is_done());
+    let files = discovery.into_files();
+    assert_eq!(
+        files.files.keys().collect::<Vec<_>>(),
+        ["Cargo.toml", "a/Cargo.toml"]
+    );
+    assert_eq!(
+        files.get("Cargo.toml"),
+        Some(&b"[workspace]\nmembers = [\"a\"]\n"[..])
+    );
 }

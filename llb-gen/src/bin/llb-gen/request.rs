@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
 use llb_gen::compile::{self, BuildRequest, Compiled, NoCache, ResolvedImage};
 use llb_gen::llb::{Digest, ImageRef, Platform, ResolveMode, State};
-use llb_gen::project::{ProjectFiles, ALWAYS_EXCLUDED, METADATA_PATTERNS};
+use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
 use llb_gen::spec::{self, BaseRef, ImageTarget, Spec, Target};
 
 /// Local name of the build context, as the frontend uses unless `contextkey` is set.
@@ -105,14 +104,31 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
     })
 }
 
-/// The files of [`METADATA_PATTERNS`] under `root`, as the frontend reads them from the context.
+/// The metadata files under `root` that the frontend reads from the context, found by the same
+/// [`Discovery`]: the context is listed once (regular files only, `target/` and `.git` left out
+/// as the frontend's transfers leave them out), then each round reads the listed files it wants.
 fn read_project_files(root: &Path) -> Result<ProjectFiles, String> {
-    let mut patterns = GlobSetBuilder::new();
-    for pattern in METADATA_PATTERNS {
-        patterns.add(Glob::new(pattern).map_err(|e| e.to_string())?);
+    let listed = list_files(root)?;
+    let mut discovery = Discovery::new();
+    while discovery.next_patterns().is_some() {
+        let mut read = Vec::new();
+        for (name, size) in &listed {
+            if discovery.wants(name, *size).map_err(|e| e.to_string())? {
+                let path = root.join(name);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                read.push((name.clone(), bytes));
+            }
+        }
+        discovery.feed(read).map_err(|e| e.to_string())?;
     }
-    let patterns = patterns.build().map_err(|e| e.to_string())?;
-    let mut files = ProjectFiles::default();
+    Ok(discovery.into_files())
+}
+
+/// Every regular file under `root` (symlinks are not followed, as the frontend reads none) as
+/// a `/`-separated path relative to `root`, with its size.
+fn list_files(root: &Path) -> Result<Vec<(String, u64)>, String> {
+    let mut files = Vec::new();
     let mut dirs = vec![PathBuf::new()];
     while let Some(dir) = dirs.pop() {
         let full = root.join(&dir);
@@ -121,6 +137,7 @@ fn read_project_files(root: &Path) -> Result<ProjectFiles, String> {
         for entry in entries {
             let entry = entry.map_err(|e| e.to_string())?;
             let relative = dir.join(entry.file_name());
+            // A name that is not UTF-8 is no metadata file (and no include pattern names it).
             let Some(name) = relative.to_str().map(str::to_string) else {
                 continue;
             };
@@ -130,10 +147,12 @@ fn read_project_files(root: &Path) -> Result<ProjectFiles, String> {
             let kind = entry.file_type().map_err(|e| e.to_string())?;
             if kind.is_dir() {
                 dirs.push(relative);
-            } else if kind.is_file() && patterns.is_match(&name) {
-                let bytes = std::fs::read(entry.path())
-                    .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
-                files.files.insert(name, bytes);
+            } else if kind.is_file() {
+                let size = entry
+                    .metadata()
+                    .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?
+                    .len();
+                files.push((name, size));
             }
         }
     }
@@ -317,4 +336,88 @@ fn read_config(path: &str, image: &str, is_base: bool) -> Result<Vec<u8>, String
             .map_err(|e| invalid(&e))?;
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::read_project_files;
+
+    /// A directory under the system temp dir, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "llb-gen-{name}-{}-{:?}",
+                std::process::id(),
+                std::time::SystemTime::now()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            let path = self.0.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn reads_what_the_discovery_names_and_nothing_else() {
+        let dir = TempDir::new("discovery");
+        dir.write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*\"]\n[workspace.dependencies]\nx = { path = \"libs/x\" }\n",
+        );
+        dir.write("Cargo.lock", "version = 4\n");
+        dir.write(
+            "crates/a/Cargo.toml",
+            "[package]\nname = \"a\"\n[dependencies]\nx = { workspace = true }\n",
+        );
+        dir.write(
+            "libs/x/Cargo.toml",
+            "[package]\nname = \"x\"\n[dependencies]\ny = { path = \"../y\" }\n",
+        );
+        dir.write("libs/y/Cargo.toml", "[package]\nname = \"y\"\n");
+        dir.write("fixtures/z/Cargo.toml", "[package]\nname = \"z\"\n");
+        dir.write("target/package/a/Cargo.toml", "[package]\nname = \"a\"\n");
+        dir.write("crates/a/src/lib.rs", "");
+        // `crates/b/Cargo.toml` would match `crates/*/Cargo.toml` through the link; the frontend
+        // reads no symlinks, so neither does the CLI.
+        std::os::unix::fs::symlink(dir.path().join("libs/y"), dir.path().join("crates/b")).unwrap();
+
+        let files = read_project_files(dir.path()).unwrap();
+        assert_eq!(
+            files.files.keys().collect::<Vec<_>>(),
+            [
+                "Cargo.lock",
+                "Cargo.toml",
+                "crates/a/Cargo.toml",
+                "libs/x/Cargo.toml",
+                "libs/y/Cargo.toml"
+            ],
+            "the path-dependency chain, not unrelated, linked or build-output manifests"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_context_is_an_error() {
+        let dir = TempDir::new("missing");
+        let missing = dir.path().join("nope");
+        let err = read_project_files(&missing).unwrap_err();
+        assert!(err.contains("cannot read the context"), "{err}");
+    }
 }
