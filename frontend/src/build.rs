@@ -48,10 +48,9 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         caps.check_llb(CAP_SSH_MOUNT)?;
     }
     let project = read_project_files(gateway, &opts, &session_id).await?;
-    tracing::info!(
-        files = ?project.files.keys().collect::<Vec<_>>(),
-        "read project metadata"
-    );
+    // A count, not the names: a large workspace has thousands of manifests.
+    tracing::info!(files = project.files.len(), "read project metadata");
+    tracing::debug!(files = ?project.files.keys().collect::<Vec<_>>(), "project metadata files");
 
     let resolve_mode = match opts.image_resolve_mode.as_deref() {
         Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
