@@ -39,7 +39,7 @@ impl StepScript {
             .file()
             // A fixed time keeps the layer (and so the step's cache key) deterministic.
             .mkfile(Mkfile::new(file, 0o755, text).timestamp(0))
-            .custom_name(format!("{progress} · write step script"))
+            .custom_name(format!("[cachet] step script of {progress}"))
             .platform(platform.clone())
             .build()?;
         Ok(StepScript {
