@@ -557,3 +557,62 @@ fn a_private_crate_never_reaches_the_shared_download_cache() {
         "a build without the token read the private crate from the shared download cache"
     );
 }
+
+/// How deep the test's path-dependency chain goes: deeper than the 16 rounds of discovery the
+/// frontend once stopped at (then silently dropping the layout and the fetch step).
+const CHAIN: usize = 20;
+
+#[test]
+fn a_twenty_deep_path_dependency_chain_still_gets_its_fetch_step() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-chain-{engine}");
+        let registry = Registry::start(&label);
+        let line = format!("{DEP} 1.0.0 deep ({})", fixtures::nonce());
+        registry.publish(DEP, "1.0.0", &dep_source(&line));
+        // app -> link0 -> link1 -> … -> link19 -> the registry crate.
+        let project = app_project(&label, "\"1.0.0\"", "deep", "");
+        let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+        project.write(
+            "Cargo.toml",
+            manifest.replace(
+                &format!("{DEP} = \"1.0.0\""),
+                "link0 = { path = \"links/link0\" }",
+            ),
+        );
+        project.write(
+            "src/main.rs",
+            "fn main() {\n    println!(\"{} | deep\", link0::line());\n}\n",
+        );
+        for i in 0..CHAIN {
+            let (dep, call) = if i + 1 == CHAIN {
+                (
+                    format!("{DEP} = \"1.0.0\""),
+                    "cachet_dep_a::line()".to_string(),
+                )
+            } else {
+                (
+                    format!("link{} = {{ path = \"../link{}\" }}", i + 1, i + 1),
+                    format!("link{}::line()", i + 1),
+                )
+            };
+            project.write(
+                format!("links/link{i}/Cargo.toml"),
+                format!(
+                    "[package]\nname = \"link{i}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                     [dependencies]\n{dep}\n"
+                ),
+            );
+            project.write(
+                format!("links/link{i}/src/lib.rs"),
+                format!("pub fn line() -> &'static str {{\n    {call}\n}}\n"),
+            );
+        }
+        registry.replace_crates_io(&project);
+        registry.generate_lockfile(&project);
+        let (out, progress, _) =
+            build_and_run(spec_build(engine, &project, "fetch-chain"), &registry);
+        assert_eq!(out, format!("{line} | deep"), "{engine}:\n{progress}");
+        let (name, cached) = fetch_step(&progress);
+        assert!(!cached, "{engine}: `{name}` ran:\n{progress}");
+    });
+}

@@ -96,7 +96,8 @@ pub fn cargo_steps(vertices: &[Vertex]) -> Vec<&Vertex> {
 
 /// The steps a cache-hit count is over: every named vertex except BuildKit's and the
 /// frontend's bookkeeping (loading the definition, metadata and contexts, resolving and
-/// pulling images).
+/// pulling images, writing a step's script file: an op without inputs, which BuildKit v0.8
+/// re-runs in no time instead of reporting it CACHED).
 pub fn counted_steps(vertices: &[Vertex]) -> Vec<&Vertex> {
     vertices
         .iter()
@@ -106,6 +107,7 @@ pub fn counted_steps(vertices: &[Vertex]) -> Vec<&Vertex> {
                 || v.name.contains(" load ")
                 || v.name.contains(" resolve ")
                 || v.name.starts_with("[cachet] image ")
+                || v.name.starts_with("[cachet] step script ")
                 || v.name.contains("FROM "))
         })
         .collect()
