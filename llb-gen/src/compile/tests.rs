@@ -1177,7 +1177,9 @@ fn a_travelling_cache_gets_the_workspace_dependencies_layered_on_the_third_party
     );
     let script = exec(&on_top).meta.unwrap().args[2].clone();
     assert!(
-        script.contains("/cachet/target/release/.fingerprint/hello-????????????????"),
+        script.contains(
+            "/cachet/target/x86_64-unknown-linux-gnu/release/.fingerprint/hello-????????????????"
+        ),
         "{script}"
     );
     assert!(
