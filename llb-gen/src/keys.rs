@@ -27,6 +27,7 @@
 //! * `project` — two projects never share a `target/`, even with equal settings;
 //! * `sdk` — the SDK identity above;
 //! * `platform` and `triple` — objects for one architecture must never be linked into another;
+//!   the triple is also what every cargo step passes as `--target`;
 //! * `profile` — cargo keeps profiles apart, but a separate mount keeps their caches from
 //!   evicting each other and makes "switch back" warm;
 //! * `features` (sorted, deduplicated) and `default_features` — feature unification changes the
@@ -62,8 +63,8 @@
 //! # Dependency layer — keyed by BuildKit on content, no mount id of its own
 //! A cargo step's third-party crates are compiled by a step whose inputs are the SDK, the
 //! manifests-only snapshot, the fetch step's layer and *exactly* the cargo step's environment,
-//! profile and feature flags (so every strict-key input that reaches cargo is in it, and its
-//! fingerprints match the cargo step's). Source edits never change those inputs; a new
+//! profile, feature and `--target` flags (so every strict-key input that reaches cargo is in it,
+//! and its fingerprints match the cargo step's). Source edits never change those inputs; a new
 //! dependency, lockfile change or flag always does. Its output is a layer, so it is exported
 //! with the build cache; it only ever seeds an *empty* target cache mount.
 //!

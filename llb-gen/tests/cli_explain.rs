@@ -146,9 +146,13 @@ fn text_lists_the_build_step_its_mount_and_its_inputs() {
 
     assert!(text.contains(&format!("sdk         {DIGEST_A}")), "{text}");
     assert!(text.contains(&build.name), "the progress name: {text}");
-    assert!(build
-        .name
-        .starts_with("[build] cargo build --profile release --bin hello · "));
+    assert!(
+        build.name.starts_with(
+            "[build] cargo build --profile release --target x86_64-unknown-linux-gnu --bin hello · "
+        ),
+        "{}",
+        build.name
+    );
     assert!(
         text.contains(&format!("target cache  {} (strict mode)", keys.mount_id)),
         "{text}"
@@ -158,6 +162,9 @@ fn text_lists_the_build_step_its_mount_and_its_inputs() {
         "    env              = {\"CFLAGS\":\"-O2\"}",
         &format!("    sdk              = \"{DIGEST_A}\""),
         "    toolchain_files  = {}",
+        "    command          = [\"cargo\",\"--locked\",\"--offline\",\"build\",\"--profile\",\
+         \"release\",\"--target\",\"x86_64-unknown-linux-gnu\",\"--bin\",\"hello\"]",
+        "    triple           = \"x86_64-unknown-linux-gnu\"",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
     }

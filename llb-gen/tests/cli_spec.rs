@@ -340,3 +340,64 @@ fn a_missing_file_is_one_line() {
     assert!(err.contains("cannot read Cachet.toml"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn cachet_passes_target_itself_and_a_step_may_not() {
+    // The example's build, for two platforms: cargo gets the platform's triple.
+    let dir = write_spec("target-flag", &hello_example());
+    for (platform, triple) in [
+        ("linux/amd64", "x86_64-unknown-linux-gnu"),
+        ("linux/arm64", "aarch64-unknown-linux-gnu"),
+    ] {
+        let (v, _) = json(
+            &dir,
+            &[
+                "--target",
+                "build",
+                "--platform",
+                platform,
+                "--sdk-digest",
+                DIGEST_A,
+            ],
+        );
+        let definition = strings(&v["definition"]);
+        let at = definition
+            .windows(2)
+            .position(|w| w == ["--target", triple])
+            .unwrap_or_else(|| panic!("{platform}: no `--target {triple}` in {definition:?}"));
+        assert_eq!(
+            definition[at - 3..at],
+            ["build", "--profile", "release"],
+            "{platform}: right after the spec's profile, before the step's own arguments"
+        );
+    }
+
+    // A step's own `--target`, in either spelling, is refused where it is written.
+    for flag in [
+        "\"--target\", \"x86_64-unknown-linux-musl\"",
+        "\"--target=x86_64-unknown-linux-musl\"",
+    ] {
+        let text = hello_example().replace(
+            "cargo = [\"build\", \"--bin\", \"hello\"]",
+            &format!("cargo = [\"build\", {flag}]"),
+        );
+        assert!(
+            text.contains(flag),
+            "examples/hello changed; update this test"
+        );
+        let line = text.lines().position(|l| l.contains(flag)).unwrap() + 1;
+        let dir = write_spec("own-target", &text);
+        let out = spec(&dir, &["--sdk-digest", DIGEST_A]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("Cachet.toml:{line}:"))
+                && err.contains(
+                    "`--target` is not allowed in a cargo step: Cachet always passes `--target` \
+                     for the platform's triple"
+                )
+                && err.contains("`--platform`"),
+            "{err}"
+        );
+    }
+}

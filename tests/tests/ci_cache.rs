@@ -581,6 +581,43 @@ fn files_under(dir: &Path) -> BTreeSet<String> {
     out
 }
 
+/// The triple the engines build for (they run on this machine): the directory under the target
+/// cache where cargo, given `--target`, puts target code.
+fn triple() -> String {
+    format!("{}-unknown-linux-gnu", std::env::consts::ARCH)
+}
+
+/// Files of an exported dependency layer (paths relative to its target directory) that were
+/// built for the workspace crates `stand_ins` (by package or crate name), or that the layer
+/// must not carry at all: incremental state, examples, Cachet's files other than the freshness
+/// manifest. Both profile directories count: `<triple>/release/` (target code) and `release/`
+/// (host code: build scripts, proc-macros).
+fn stand_in_leaks<'f>(files: &'f BTreeSet<String>, stand_ins: &[&str]) -> Vec<&'f String> {
+    let names: Vec<String> = stand_ins
+        .iter()
+        .flat_map(|c| [c.to_string(), c.replace('-', "_")])
+        .collect();
+    files
+        .iter()
+        .filter(|f| {
+            let parts: Vec<&str> = f.split('/').collect();
+            let name = parts.last().copied().unwrap_or_default();
+            names.iter().any(|c| {
+                name == c
+                    || name.starts_with(&format!("{c}-"))
+                    || name.starts_with(&format!("{c}."))
+                    || name.starts_with(&format!("lib{c}-"))
+                    || name.starts_with(&format!("lib{c}."))
+                    || f.contains(&format!("/{c}-"))
+            }) || parts
+                .windows(2)
+                .any(|w| w[0] == "release" && (w[1] == "incremental" || w[1] == "examples"))
+                // The freshness manifest belongs in the layer; nothing else of Cachet's.
+                || (f.starts_with(".cachet") && *f != ".cachet/sources.tsv")
+        })
+        .collect()
+}
+
 /// A string field (`target_cache`, `platform`, …) of an exported `cachet-provenance.json`.
 fn provenance_field(dir: &Path, field: &str) -> String {
     let text = std::fs::read_to_string(dir.join("cachet-provenance.json"))
@@ -892,30 +929,14 @@ fn seeding_does_not_change_the_output() {
         );
         let files = files_under(&layer_dir);
         let dep_crate = DEP.replace('-', "_");
+        // Cargo runs with `--target`: target code is under `<triple>/release/`.
         assert!(
-            files
-                .iter()
-                .any(|f| f.starts_with(&format!("release/deps/lib{dep_crate}-"))
-                    && f.ends_with(".rlib")),
+            files.iter().any(|f| f
+                .starts_with(&format!("{}/release/deps/lib{dep_crate}-", triple()))
+                && f.ends_with(".rlib")),
             "{engine}: the dependency layer holds {DEP}'s rlib: {files:#?}"
         );
-        let leaks: Vec<&String> = files
-            .iter()
-            .filter(|f| {
-                let name = f.rsplit('/').next().unwrap_or(f);
-                let dir = f.split('/').nth(1).unwrap_or_default();
-                name == APP
-                    || [APP, LIB].iter().any(|c| {
-                        name.starts_with(&format!("{c}-"))
-                            || name.starts_with(&format!("lib{c}-"))
-                            || f.contains(&format!("/{c}-"))
-                    })
-                    || dir == "incremental"
-                    || dir == "examples"
-                    // The freshness manifest belongs in the layer; nothing else of Cachet's.
-                    || (f.starts_with(".cachet") && *f != ".cachet/sources.tsv")
-            })
-            .collect();
+        let leaks = stand_in_leaks(&files, &[APP, LIB]);
         assert!(
             leaks.is_empty(),
             "{engine}: stand-in artifacts in the dependency layer: {leaks:#?}"
@@ -1052,11 +1073,49 @@ fn a_discovered_binary_gets_a_dependency_layer() {
 
 /// The vendored crate of [`a_project_that_vendors_its_crates_starts_warm_too`].
 const VENDORED: &str = "cachet-vendored-ci";
+/// Its vendored derive macro (a proc-macro: host code).
+const VENDORED_DERIVE: &str = "cachet-vendored-derive";
+/// The workspace's own derive macro, which the workspace library uses.
+const LIB_DERIVE: &str = "greeting-derive";
 
-/// A project that vendors its third-party crate itself (`.cargo/config.toml` replaces
-/// crates.io with `vendor/`), and that crate has a build script watching its own file
-/// (`rerun-if-changed=build.rs`), as libc, serde and many more do. After a registry round trip
-/// to a wiped builder, neither the vendored crate nor the workspace library compile again.
+/// A proc-macro crate deriving `name` that adds `fn <method>() -> &'static str` returning
+/// `says` to a struct; `proc_macro` only (no registry).
+fn derive_crate(name: &str, derive: &str, method: &str, says: &str) -> [(String, String); 2] {
+    [
+        (
+            "Cargo.toml".to_string(),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n\
+                 [lib]\nproc-macro = true\n"
+            ),
+        ),
+        (
+            "src/lib.rs".to_string(),
+            format!(
+                "use proc_macro::TokenStream;\n\n\
+                 const SAYS: &str = {says:?};\n\n\
+                 #[proc_macro_derive({derive})]\n\
+                 pub fn derive(input: TokenStream) -> TokenStream {{\n    \
+                 let name = input\n        .into_iter()\n        \
+                 .skip_while(|t| t.to_string() != \"struct\")\n        \
+                 .nth(1)\n        .expect(\"a struct\");\n    \
+                 format!(\n        \
+                 \"impl {{}} {{{{ pub fn {method}() -> &'static str {{{{ {{:?}} }}}} }}}}\",\n        \
+                 name, SAYS\n    )\n    .parse()\n    .unwrap()\n}}\n"
+            ),
+        ),
+    ]
+}
+
+/// A project that vendors its third-party crates itself (`.cargo/config.toml` replaces
+/// crates.io with `vendor/`). One has a build script watching its own file
+/// (`rerun-if-changed=build.rs`), as libc, serde and many more do; another is a derive macro,
+/// as serde_derive is; the workspace library uses a derive macro of the workspace's own. All
+/// of it under the static-binary flags (`-C target-feature=+crt-static`), which only
+/// `--target` keeps away from proc-macros. After a registry round trip to a wiped builder,
+/// neither the vendored crates nor the workspace library and its macro compile again: the
+/// dependency layers carry host code (`release/`) as well as target code
+/// (`<triple>/release/`).
 ///
 /// This guards two ways a seeded cache went stale: the vendored files inside the sources got
 /// "new" virtual mtimes when the layer carried no freshness manifest (the build script ran
@@ -1076,17 +1135,40 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
         "Cargo.toml",
         format!(
             "[package]\nname = \"{APP}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\n{VENDORED} = \"1\"\n{LIB} = {{ path = \"{LIB}\" }}\n\n\
-             [workspace]\nmembers = [\"{LIB}\"]\n"
+             [dependencies]\n{VENDORED} = \"1\"\n{VENDORED_DERIVE} = \"1\"\n\
+             {LIB} = {{ path = \"{LIB}\" }}\n\n\
+             [workspace]\nmembers = [\"{LIB}\", \"{LIB_DERIVE}\"]\n"
         ),
     );
     project.write(
         format!("{LIB}/Cargo.toml"),
-        format!("[package]\nname = \"{LIB}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        format!(
+            "[package]\nname = \"{LIB}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{LIB_DERIVE} = {{ path = \"../{LIB_DERIVE}\" }}\n"
+        ),
     );
     project.write(
         format!("{LIB}/src/lib.rs"),
-        "pub fn greet() -> &'static str {\n    \"greeting from the workspace\"\n}\n",
+        format!(
+            "#[derive({}::Workspace)]\nstruct Greeting;\n\n\
+             pub fn greet() -> String {{\n    \
+             format!(\"greeting from the workspace, {{}}\", Greeting::workspace())\n}}\n",
+            LIB_DERIVE.replace('-', "_")
+        ),
+    );
+    for (path, text) in derive_crate(LIB_DERIVE, "Workspace", "workspace", "derived there") {
+        project.write(format!("{LIB_DERIVE}/{path}"), text);
+    }
+    let derive_dir = format!("vendor/{VENDORED_DERIVE}");
+    for (path, text) in derive_crate(VENDORED_DERIVE, "Vendored", "vendored", VENDORED_DERIVE) {
+        project.write(format!("{derive_dir}/{path}"), text);
+    }
+    project.write(
+        format!("{derive_dir}/.cargo-checksum.json"),
+        format!(
+            "{{\"files\":{{}},\"package\":\"{}\"}}",
+            sha256_hex(format!("{VENDORED_DERIVE} {}", fixtures::nonce()).as_bytes())
+        ),
     );
     let dir = format!("vendor/{VENDORED}");
     project.write(
@@ -1121,10 +1203,19 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
         project.write(
             "src/main.rs",
             format!(
-                "fn main() {{\n    println!(\"{{}} | {{}} | {marker}\", {}::line(), {LIB}::greet());\n}}\n",
-                VENDORED.replace('-', "_")
+                "#[derive({derive}::Vendored)]\nstruct Marker;\n\n\
+                 fn main() {{\n    println!(\n        \"{{}} | {{}} | {{}} | {marker}\",\n        \
+                 {vendored}::line(),\n        {LIB}::greet(),\n        Marker::vendored()\n    );\n}}\n",
+                vendored = VENDORED.replace('-', "_"),
+                derive = VENDORED_DERIVE.replace('-', "_"),
             ),
         );
+    };
+    let expected = |marker: &str| {
+        format!(
+            "{vendored_line} | greeting from the workspace, derived there | {VENDORED_DERIVE} \
+             | {marker}"
+        )
     };
     write_main("first");
     write_spec(&project, &format!("ci-vendored-{}", fixtures::nonce()), &[]);
@@ -1154,15 +1245,61 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
 
     let first = round("vendored project, exporting", "first", true);
     let progress = first.progress().to_string();
+    let third_party = compiled(&prebuild_step(&progress).log);
     assert!(
-        compiled(&prebuild_step(&progress).log)
+        [VENDORED, VENDORED_DERIVE]
             .iter()
-            .any(|c| c == VENDORED),
-        "the dependency layer compiles the vendored crate:\n{progress}"
+            .all(|c| third_party.iter().any(|t| t == c)),
+        "the dependency layer compiles the vendored crates:\n{progress}"
+    );
+    let members = compiled(&workspace_prebuild_step(&progress).log);
+    assert!(
+        [LIB, LIB_DERIVE]
+            .iter()
+            .all(|c| members.iter().any(|t| t == c)),
+        "the workspace dependency layer compiles the library and its macro:\n{progress}"
     );
     assert_eq!(
         run_binary(&out.path().join("first").join(APP)),
-        format!("{vendored_line} | greeting from the workspace | first")
+        expected("first")
+    );
+
+    // The third-party layer alone (a build without a travelling cache has only that one):
+    // the vendored derive macro is there as host code, the vendored library as target code,
+    // and nothing of the workspace's stand-ins in either directory.
+    let layer_dir = out.path().join("deps-layer");
+    let layer = timed(engine, "vendored project, build.deps export", || {
+        build(engine, project.path())
+            .target("build.deps")
+            .local_output(&layer_dir)
+            .run()
+            .assert_success()
+    });
+    assert!(
+        prebuild_step(layer.progress()).served_from_cache(),
+        "{}",
+        layer.progress()
+    );
+    let files = files_under(&layer_dir);
+    let has = |prefix: String, suffix: &str| {
+        files
+            .iter()
+            .any(|f| f.starts_with(&prefix) && f.ends_with(suffix))
+    };
+    let vendored_lib = VENDORED.replace('-', "_");
+    let vendored_derive = VENDORED_DERIVE.replace('-', "_");
+    assert!(
+        has(
+            format!("{}/release/deps/lib{vendored_lib}-", triple()),
+            ".rlib"
+        ) && has(format!("release/deps/lib{vendored_derive}-"), ".so"),
+        "the layer holds {VENDORED} for the target and {VENDORED_DERIVE} for the host: \
+         {files:#?}"
+    );
+    let leaks = stand_in_leaks(&files, &[APP, LIB, LIB_DERIVE]);
+    assert!(
+        leaks.is_empty(),
+        "stand-in artifacts in the dependency layer: {leaks:#?}"
     );
 
     timed(engine, "wipe", || wipe(engine));
@@ -1174,10 +1311,10 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
         "vendored project",
         &progress,
         "the registry cache",
-        &[VENDORED, LIB],
+        &[VENDORED, VENDORED_DERIVE, LIB, LIB_DERIVE],
     );
     assert_eq!(
         run_binary(&out.path().join("second").join(APP)),
-        format!("{vendored_line} | greeting from the workspace | second")
+        expected("second")
     );
 }

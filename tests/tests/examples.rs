@@ -1,9 +1,14 @@
 //! The example projects end to end on both engines.
 //!
-//! - `examples/workspace`: a library and two binaries. The default target is an image holding
-//!   both; `test` runs the library's unit test; `lint` passes clippy `-D warnings`, and fails
-//!   with clippy's message once a lint is violated; `build` exports both binaries and the
-//!   provenance record.
+//! - `examples/workspace`: a library with a derive macro (a proc-macro crate) and two binaries
+//!   that derive it, built static (`-C target-feature=+crt-static`) for a scratch image. That
+//!   only builds because Cachet passes `--target`, which keeps the flag away from the
+//!   proc-macro. The default target is an image holding both binaries; `test` runs the
+//!   library's unit test; `lint` passes clippy `-D warnings`, and fails with clippy's message
+//!   once a lint is violated; `build` exports both binaries (static: no program interpreter)
+//!   and the provenance record.
+//! - `examples/dynamic`: the dynamically linked variant, on a glibc base image: the exported
+//!   binary names the dynamic loader, and the image runs it against the base's glibc.
 //! - `examples/cflags`: a build script compiles C with `$CFLAGS` from the spec, which carries a
 //!   build argument. A new argument value gives new output, a README edit (outside what cargo
 //!   reads) leaves the cargo step cached, and a C edit changes the output.
@@ -16,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cachet_tests::progress::vertices;
-use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
+use cachet_tests::{elf, fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
 
 const APP_LINE: &str = "app: greetings from the greeting crate";
 const TOOL_LINE: &str = "tool: greetings from the greeting crate";
@@ -100,10 +105,12 @@ fn workspace_image_holds_both_binaries() {
                 .assert_success();
             let progress = result.progress();
             assert!(
-                progress.contains("Compiling greeting")
+                progress.contains("Compiling greeting-derive")
+                    && progress.contains("Compiling greeting v")
                     && progress.contains("Compiling app")
                     && progress.contains("Compiling tool"),
-                "{engine}: the build compiles the library and both binaries:\n{progress}"
+                "{engine}: the build compiles the derive macro, the library and both \
+                 binaries:\n{progress}"
             );
             let image = result.image();
             let app = image.run(&[]).assert_success().stdout;
@@ -221,10 +228,68 @@ fn workspace_build_exports_both_binaries_and_provenance() {
                     && provenance.contains("\"target_cache\": \"cachet/ws-out-"),
                 "{engine}: {provenance}"
             );
-            // Static binaries: they run on the host too.
+            // Static binaries (a scratch image has no dynamic loader); they run on the host too.
+            for binary in ["app", "tool"] {
+                assert_eq!(
+                    elf::interpreter(&out_dir.join(binary)),
+                    None,
+                    "{engine}: {binary} is statically linked"
+                );
+            }
             assert_eq!(run_host_binary(&out_dir.join("app")).trim(), APP_LINE);
             assert_eq!(run_host_binary(&out_dir.join("tool")).trim(), TOOL_LINE);
         });
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// examples/dynamic
+
+/// The dynamic loader a glibc binary for this machine names (the engines build for it).
+fn glibc_loader() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "/lib64/ld-linux-x86-64.so.2",
+        "aarch64" => "/lib/ld-linux-aarch64.so.1",
+        other => panic!("no glibc loader known for {other}"),
+    }
+}
+
+#[test]
+fn dynamic_binary_runs_on_its_glibc_base_image() {
+    on_each_engine(|engine| {
+        let project = example_project("dynamic", &format!("dynamic-{engine}"), "src/main.rs");
+        let out_dir = project.path().join("out");
+        timed(engine, "dynamic build --output", || {
+            engine
+                .build(project.path())
+                .file(project.path().join("Cachet.toml"))
+                .target("build")
+                .local_output(&out_dir)
+                .run()
+                .assert_success()
+        });
+        assert_eq!(
+            elf::interpreter(&out_dir.join("dynamic")).as_deref(),
+            Some(glibc_loader()),
+            "{engine}: without crt-static the binary is linked dynamically"
+        );
+
+        let result = timed(engine, "dynamic image", || {
+            engine
+                .build(project.path())
+                .file(project.path().join("Cachet.toml"))
+                .tag(unique_tag("dynamic", engine))
+                .run()
+                .assert_success()
+        });
+        let (name, cached) = cargo_step(result.progress(), "build", "build");
+        assert!(cached, "{engine}: `{name}` is the build just exported");
+        let line = result.image().run(&[]).assert_success().stdout;
+        assert!(
+            line.trim()
+                .starts_with("Hello from a dynamically linked Cachet build (glibc 2."),
+            "{engine}: the binary runs on the base image's glibc: {line}"
+        );
     });
 }
 

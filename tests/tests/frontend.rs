@@ -280,7 +280,8 @@ fn a_failed_cargo_step_shows_the_cargo_command_and_its_error() {
             .unwrap_or_else(|| panic!("{engine}: no failed process in:\n{progress}"));
         assert!(
             error.contains(
-                "/bin/sh /cachet/step/cargo.sh cargo --locked --offline build --profile release --bin hello"
+                "/bin/sh /cachet/step/cargo.sh cargo --locked --offline build --profile release \
+                 --target x86_64-unknown-linux-gnu --bin hello"
             ),
             "{engine}: the error names the cargo command: {error}"
         );

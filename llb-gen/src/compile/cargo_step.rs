@@ -18,6 +18,16 @@
 //! The sources snapshot holds only what this step's packages need (see [`crate::project`]).
 //! Compile steps run without network and `--offline`, with the SDK's own `CARGO_HOME`
 //! untouched: whatever they produce depends only on what is in their keys.
+//!
+//! Cargo always gets `--target <triple>` for the platform's triple (already a key input, see
+//! [`super::triple`]), even though the step runs natively. Without it cargo treats the host as
+//! the target, and RUSTFLAGS also reach build scripts and proc-macros: with
+//! `-C target-feature=+crt-static` (a static binary for a `scratch` image) rustc refuses to
+//! build any proc-macro (`cannot produce proc-macro … as the target … does not support these
+//! crate types`), so every project with a derive would fail. With `--target`, RUSTFLAGS reach
+//! only code built for the target; build scripts, proc-macros and their dependencies are host
+//! code built normally under `target/<profile>/`, and the target's artifacts land in
+//! `target/<triple>/<profile>/`, which is what a step's `artifacts` paths are relative to.
 
 use std::collections::BTreeMap;
 
@@ -37,18 +47,40 @@ pub const SRC_DIR: &str = "/cachet/src";
 pub const TARGET_DIR: &str = "/cachet/target";
 pub const OUT_DIR: &str = "/cachet/out";
 
-/// Subcommands that take `--profile`, `--features` and friends.
-const BUILDING_SUBCOMMANDS: &[&str] = &[
+/// Subcommands that compile: they take `--profile`, `--features` and friends, and `--target`.
+/// (`cargo clippy` hands its flags to `cargo check`; `run` and `fix` build like `build`.)
+pub(super) const BUILDING_SUBCOMMANDS: &[&str] = &[
     "build", "b", "check", "c", "test", "t", "bench", "clippy", "doc", "d", "rustc", "rustdoc",
+    "run", "r", "fix",
 ];
 
-/// The directory under the target dir where cargo puts a profile's final artifacts.
+/// Subcommands that compile nothing but take `--target` to choose the platform they look at
+/// (`tree` filters dependencies by it, `fetch` downloads what it needs; both default to the
+/// host, which is the same triple here, so this only keeps them in step with the builds).
+/// Others (`metadata`, `fmt`, `clean`, …) get no Cachet flags: `metadata` and `fmt` have no
+/// `--target`, and `clean --target` would clean only that triple's directory.
+const TARGET_SUBCOMMANDS: &[&str] = &["tree", "fetch"];
+
+/// The directory under a target dir where cargo puts a profile's final artifacts.
 pub fn profile_dir(profile: &str) -> &str {
     match profile {
         "dev" | "test" => "debug",
         "bench" => "release",
         other => other,
     }
+}
+
+/// Where the target's artifacts of `profile` are under the target cache:
+/// `/cachet/target/<triple>/<profile dir>`. A step's `artifacts` are relative to it.
+pub fn artifact_dir(triple: &str, profile: &str) -> String {
+    format!("{TARGET_DIR}/{triple}/{}", profile_dir(profile))
+}
+
+/// Where host code of `profile` is built: build scripts, proc-macros and their dependencies,
+/// `/cachet/target/<profile dir>` (cargo keeps host and target apart under `--target`, even
+/// when they are the same triple).
+pub fn host_dir(profile: &str) -> String {
+    format!("{TARGET_DIR}/{}", profile_dir(profile))
 }
 
 pub(super) fn compile(
@@ -106,7 +138,13 @@ pub(super) fn compile(
     }
     exec_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let deps = if BUILDING_SUBCOMMANDS.contains(&step.subcommand()) {
-        deps_step::layer(ctx, name, step, &exec_env, &building_flags(ctx))?
+        deps_step::layer(
+            ctx,
+            name,
+            step,
+            &exec_env,
+            &owned_flags(ctx, step.subcommand()),
+        )?
     } else {
         None
     };
@@ -124,7 +162,7 @@ pub(super) fn compile(
         freshness::NewContent::Now,
     ));
     script.push("\"$@\"".to_string());
-    let from_dir = format!("{TARGET_DIR}/{}", profile_dir(&cargo.profile));
+    let from_dir = artifact_dir(ctx.triple, &cargo.profile);
     for (artifact, path) in &step.artifacts {
         let src = format!("{from_dir}/{path}");
         let dest = format!("{OUT_DIR}/{artifact}");
@@ -254,8 +292,18 @@ fn provenance(ctx: &Context<'_>, name: &str, keys: &TargetKeys, command: &[Strin
     bytes
 }
 
-/// `--profile P [--features …] [--no-default-features]`: the flags the spec owns.
-fn building_flags(ctx: &Context<'_>) -> Vec<String> {
+/// The flags Cachet owns for `subcommand`, as passed to cargo: `--profile P [--features …]
+/// [--no-default-features] --target <triple>` for a subcommand that compiles, `--target
+/// <triple>` for one that only takes that, nothing for the rest. The dependency layer gets the
+/// same flags as the step it serves, so its fingerprints match exactly.
+fn owned_flags(ctx: &Context<'_>, subcommand: &str) -> Vec<String> {
+    let target = ["--target".to_string(), ctx.triple.to_string()];
+    if TARGET_SUBCOMMANDS.contains(&subcommand) {
+        return target.to_vec();
+    }
+    if !BUILDING_SUBCOMMANDS.contains(&subcommand) {
+        return Vec::new();
+    }
     let cargo = &ctx.spec.cargo;
     let mut flags = vec!["--profile".to_string(), cargo.profile.clone()];
     if !cargo.features.is_empty() {
@@ -264,21 +312,20 @@ fn building_flags(ctx: &Context<'_>) -> Vec<String> {
     if !cargo.default_features {
         flags.push("--no-default-features".into());
     }
+    flags.extend(target);
     flags
 }
 
-/// `cargo <subcommand> [profile and feature flags] <user args>`: the command as the user
-/// thinks of it (progress names, provenance); the step adds `--locked --offline` and the
-/// vendored sources' config.
+/// `cargo <subcommand> [the flags Cachet owns] <user args>`: the command as the user thinks of
+/// it (progress names, provenance); the step adds `--locked --offline` and the vendored
+/// sources' config.
 fn cargo_command(ctx: &Context<'_>, step: &CargoTarget) -> Vec<String> {
     let mut command: Vec<String> = vec!["cargo".into()];
     let mut args = step.args.iter();
     let subcommand = args.next().cloned().unwrap_or_default();
-    let building = BUILDING_SUBCOMMANDS.contains(&subcommand.as_str());
+    let owned = owned_flags(ctx, &subcommand);
     command.push(subcommand);
-    if building {
-        command.extend(building_flags(ctx));
-    }
+    command.extend(owned);
     command.extend(args.cloned());
     command
 }

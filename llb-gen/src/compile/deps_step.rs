@@ -12,7 +12,12 @@
 //!
 //! Before the layer is taken, everything built for the workspace's own crates (the stand-ins)
 //! is deleted: fingerprints, build-script output, libraries, uplifted binaries and incremental
-//! state. No stand-in artifact can reach an output, whatever the step later copies. What stays
+//! state. Cargo runs with `--target <triple>` here as in the step (see [`super::cargo_step`]), so
+//! that happens in both of its directories: `target/<triple>/<profile>/` (code for the target,
+//! and what build scripts of target crates write) and `target/<profile>/` (host code: compiled
+//! build scripts, proc-macros and the crates they use). Third-party host code stays: a seeded
+//! cache must not rebuild a dependency's build script or derive macro either. No stand-in
+//! artifact can reach an output, whatever the step later copies. What stays
 //! beside the dependencies is the step's freshness manifest (see [`super::freshness`]): the
 //! virtual mtimes the layer's fingerprints were taken against, so a cache seeded from the
 //! layer finds unchanged third-party files (vendored ones included) as old as they were.
@@ -37,7 +42,7 @@ use crate::llb::{Mount, NetMode, State};
 use crate::project::PackageLayout;
 use crate::spec::CargoTarget;
 
-use super::cargo_step::{profile_dir, SRC_DIR, TARGET_DIR};
+use super::cargo_step::{artifact_dir, host_dir, SRC_DIR, TARGET_DIR};
 use super::fetch_step::{VENDOR_CONFIG, VENDOR_DIR};
 use super::step_script::StepScript;
 use super::{freshness, shell, CompileError, Context, StepKind, StepRecord};
@@ -103,14 +108,14 @@ pub(super) fn prebuild_command(
 }
 
 /// The dependency layer for one cargo step, if it has third-party dependencies to compile.
-/// `exec_env` is the cargo step's exact environment; `building_flags` its profile and feature
-/// flags (as passed to cargo).
+/// `exec_env` is the cargo step's exact environment; `owned_flags` the profile, feature and
+/// `--target` flags Cachet passes it (as passed to cargo).
 pub(super) fn layer(
     ctx: &mut Context<'_>,
     name: &str,
     step: &CargoTarget,
     exec_env: &[(String, String)],
-    building_flags: &[String],
+    owned_flags: &[String],
 ) -> Result<Option<State>, CompileError> {
     // Third-party sources come from the fetch step, or from the user's own vendor directory,
     // which the manifests snapshot carries (it is one of the config directories).
@@ -139,7 +144,7 @@ pub(super) fn layer(
         command.extend(["--config".to_string(), VENDOR_CONFIG.to_string()]);
     }
     command.push(prebuild[0].clone());
-    command.extend(building_flags.iter().cloned());
+    command.extend(owned_flags.iter().cloned());
     command.extend(prebuild[1..].iter().cloned());
 
     let memo = format!(
@@ -254,7 +259,8 @@ impl Prebuild<'_> {
         below: &State,
         stand_ins: &[&PackageLayout],
     ) -> Result<Layer, CompileError> {
-        let dir = format!("{TARGET_DIR}/{}", profile_dir(&ctx.spec.cargo.profile));
+        let profile = &ctx.spec.cargo.profile;
+        let dirs = [artifact_dir(ctx.triple, profile), host_dir(profile)];
         let mut script = vec!["set -eu".to_string()];
         // The layer carries its freshness manifest, so a cache seeded from it knows the virtual
         // mtimes its fingerprints were taken against. Without one, every file of a seeded cache
@@ -266,12 +272,16 @@ impl Prebuild<'_> {
             freshness::NewContent::PreviousWholeSecond,
         ));
         script.push("\"$@\"".to_string());
-        script.push(removal(&dir, stand_ins));
-        // Uplifted artifacts (binaries, libraries) at the top of the profile directory.
-        script.push(format!(
-            "find {} -maxdepth 1 -type f -delete",
-            shell::quote(&dir)
-        ));
+        script.push(removal(&dirs, stand_ins));
+        // Uplifted artifacts (binaries, libraries) at the top of a profile directory: only the
+        // target's has them, but nothing at the top of either is a dependency's. A directory
+        // cargo had no reason to make is no error.
+        for dir in &dirs {
+            let dir = shell::quote(dir);
+            script.push(format!(
+                "[ ! -d {dir} ] || find {dir} -maxdepth 1 -type f -delete"
+            ));
+        }
 
         let tag = crate::keys::step_tag(
             &ctx.sdk,
@@ -334,21 +344,25 @@ impl Prebuild<'_> {
     }
 }
 
-/// The shell line that deletes everything cargo built for `stand_ins` under the profile
-/// directory `dir`: fingerprints, build-script output, libraries, binaries and all
-/// incremental state. Cargo names these `<name>-<16 hex digits>`, so the patterns match that
-/// length exactly and never a package whose name merely starts with a stand-in's.
-fn removal(dir: &str, stand_ins: &[&PackageLayout]) -> String {
+/// The shell line that deletes everything cargo built for `stand_ins` under each profile
+/// directory of `dirs` (the target's and the host's): fingerprints, build scripts and their
+/// output, libraries (proc-macros included), binaries and all incremental state. Cargo names
+/// these `<name>-<16 hex digits>`, so the patterns match that length exactly and never a
+/// package whose name merely starts with a stand-in's.
+fn removal(dirs: &[String], stand_ins: &[&PackageLayout]) -> String {
     const HASH: &str = "????????????????";
-    let mut doomed = vec![format!("{dir}/incremental"), format!("{dir}/examples")];
-    for package in stand_ins {
-        if !package.name.is_empty() {
-            doomed.push(format!("{dir}/.fingerprint/{}-{HASH}", package.name));
-            doomed.push(format!("{dir}/build/{}-{HASH}", package.name));
-        }
-        for krate in package.crate_names() {
-            doomed.push(format!("{dir}/deps/lib{krate}-{HASH}*"));
-            doomed.push(format!("{dir}/deps/{krate}-{HASH}*"));
+    let mut doomed = Vec::new();
+    for dir in dirs {
+        doomed.extend([format!("{dir}/incremental"), format!("{dir}/examples")]);
+        for package in stand_ins {
+            if !package.name.is_empty() {
+                doomed.push(format!("{dir}/.fingerprint/{}-{HASH}", package.name));
+                doomed.push(format!("{dir}/build/{}-{HASH}", package.name));
+            }
+            for krate in package.crate_names() {
+                doomed.push(format!("{dir}/deps/lib{krate}-{HASH}*"));
+                doomed.push(format!("{dir}/deps/{krate}-{HASH}*"));
+            }
         }
     }
     // Globs stay unquoted so the shell expands them; names come from manifests, so quote

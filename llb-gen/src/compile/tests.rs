@@ -135,7 +135,8 @@ fn a_step_runs_its_script_from_a_file_so_errors_show_the_cargo_command() {
     let args = &exec.meta.as_ref().unwrap().args;
     assert_eq!(
         args.join(" "),
-        "/bin/sh /cachet/step/cargo.sh cargo --locked --offline build --profile release --bin hello"
+        "/bin/sh /cachet/step/cargo.sh cargo --locked --offline build --profile release \
+         --target x86_64-unknown-linux-gnu --bin hello"
     );
     let script = step_script_text(&all, op, exec).unwrap();
     assert!(script.contains("set -eu"), "{script}");
@@ -156,12 +157,17 @@ fn the_cargo_step_runs_offline_on_a_keyed_target_cache() {
     let meta = exec.meta.as_ref().unwrap();
     assert_eq!(meta.args[..2], ["/bin/sh".to_string(), "-c".to_string()]);
     assert!(
-        meta.args[2].contains("cargo --locked --offline build --profile release --bin hello"),
+        meta.args[2].contains(
+            "cargo --locked --offline build --profile release --target x86_64-unknown-linux-gnu \
+             --bin hello"
+        ),
         "{}",
         meta.args[2]
     );
     assert!(
-        meta.args[2].contains("cp -pR /cachet/target/release/hello /cachet/out/hello"),
+        meta.args[2].contains(
+            "cp -pR /cachet/target/x86_64-unknown-linux-gnu/release/hello /cachet/out/hello"
+        ),
         "{}",
         meta.args[2]
     );
@@ -328,7 +334,10 @@ fn clippy_flags_go_before_the_tool_arguments() {
     let c = compiled("lint", SDK_DIGEST);
     let script = exec_ops(&c)[0].meta.as_ref().unwrap().args[2].clone();
     assert!(
-        script.contains("cargo --locked --offline clippy --profile release -- -D warnings"),
+        script.contains(
+            "cargo --locked --offline clippy --profile release --target x86_64-unknown-linux-gnu \
+             -- -D warnings"
+        ),
         "{script}"
     );
 }
@@ -721,7 +730,10 @@ fn progress_names_show_target_command_and_short_key() {
     let c = compiled("build", SDK_DIGEST);
     let step = c.steps.iter().find(|s| s.target == "build").unwrap();
     let (command, tag) = step.name.rsplit_once(" · ").unwrap();
-    assert_eq!(command, "[build] cargo build --profile release --bin hello");
+    assert_eq!(
+        command,
+        "[build] cargo build --profile release --target x86_64-unknown-linux-gnu --bin hello"
+    );
     assert_eq!(tag.len(), 6);
     assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()));
 }
@@ -849,7 +861,10 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
     let execs = exec_ops(&c);
     let deps = execs
         .iter()
-        .find(|e| e.meta.as_ref().unwrap().args[2].contains("build --profile release -p hello\n"))
+        .find(|e| {
+            e.meta.as_ref().unwrap().args[2]
+                .contains("build --profile release --target x86_64-unknown-linux-gnu -p hello\n")
+        })
         .expect("a dependency layer step");
     let build = execs
         .iter()
@@ -859,17 +874,40 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
     let script = &deps_meta.args[2];
     assert!(
         script.contains(
-            "cargo --locked --offline --config /cachet/vendor/config.toml build --profile release -p hello\n"
+            "cargo --locked --offline --config /cachet/vendor/config.toml build --profile release \
+             --target x86_64-unknown-linux-gnu -p hello\n"
         ),
         "{script}"
     );
+    // Stand-in artifacts are removed where cargo puts target code and where it puts host code
+    // (build scripts, proc-macros), and uplifted files from the top of both.
+    for dir in [
+        "/cachet/target/x86_64-unknown-linux-gnu/release",
+        "/cachet/target/release",
+    ] {
+        for doomed in [
+            format!("{dir}/.fingerprint/hello-????????????????"),
+            format!("{dir}/build/hello-????????????????"),
+            format!("{dir}/deps/libhello-????????????????*"),
+            format!("{dir}/deps/hello-????????????????*"),
+            format!("{dir}/incremental"),
+        ] {
+            assert!(
+                script.contains(&format!(" {doomed}")),
+                "{doomed} is removed: {script}"
+            );
+        }
+        assert!(
+            script.contains(&format!(
+                "[ ! -d {dir} ] || find {dir} -maxdepth 1 -type f -delete"
+            )),
+            "{script}"
+        );
+    }
     assert!(
-        script.contains("/cachet/target/release/.fingerprint/hello-????????????????"),
-        "stand-in artifacts are removed: {script}"
-    );
-    assert!(
-        script.contains("/cachet/target/release/deps/libhello-????????????????*"),
-        "{script}"
+        !script.contains("rm -rf /cachet/target/release/deps ")
+            && !script.contains("/cachet/target/release/build "),
+        "third-party host code (build scripts, proc-macros) stays in the layer: {script}"
     );
     let manifest_at = script
         .find("cachet_state=/cachet/target/.cachet")
@@ -1139,7 +1177,9 @@ fn a_travelling_cache_gets_the_workspace_dependencies_layered_on_the_third_party
     );
     let script = exec(&on_top).meta.unwrap().args[2].clone();
     assert!(
-        script.contains("/cachet/target/release/.fingerprint/hello-????????????????"),
+        script.contains(
+            "/cachet/target/x86_64-unknown-linux-gnu/release/.fingerprint/hello-????????????????"
+        ),
         "{script}"
     );
     assert!(
@@ -1168,4 +1208,196 @@ fn a_travelling_cache_gets_the_workspace_dependencies_layered_on_the_third_party
     let deps = compile(&spec, &req).unwrap();
     let last = ops(&deps).pop().unwrap().1;
     assert_eq!(last.inputs[0].digest, workspace.digest);
+}
+
+/// The cargo arguments of an exec that runs a step script: what follows the script's path.
+fn cargo_argv(exec: &pb::ExecOp) -> Vec<String> {
+    let args = &exec.meta.as_ref().unwrap().args;
+    assert!(args[1].starts_with(step_script::SCRIPT_DIR), "{args:?}");
+    args[2..].to_vec()
+}
+
+/// The subcommand of a cargo command line and where it is: the first argument after `cargo`
+/// that is neither a flag nor the value of `--config`.
+fn subcommand_at(argv: &[String]) -> (usize, &str) {
+    assert_eq!(argv[0], "cargo", "{argv:?}");
+    let mut i = 1;
+    while argv[i].starts_with('-') {
+        i += if argv[i] == "--config" { 2 } else { 1 };
+    }
+    (i, argv[i].as_str())
+}
+
+#[test]
+fn every_exec_that_compiles_passes_the_platforms_triple_as_target() {
+    // Every kind of step: builds, tests, lints, docs, a run; `tree` takes `--target` too, while
+    // `metadata` and `fmt` have no such flag and must not get one.
+    let text = format!(
+        "{SPEC}\
+         [target.test]\ncargo = [\"test\", \"--workspace\", \"--\", \"--nocapture\"]\n\
+         [target.check]\ncargo = [\"check\", \"--all-targets\"]\n\
+         [target.bench]\ncargo = [\"bench\", \"--no-run\"]\n\
+         [target.doc]\ncargo = [\"doc\", \"--no-deps\"]\n\
+         [target.run]\ncargo = [\"run\", \"--bin\", \"hello\"]\n\
+         [target.rustc]\ncargo = [\"rustc\", \"--bin\", \"hello\", \"--\", \"-C\", \"debuginfo=0\"]\n\
+         [target.tree]\ncargo = [\"tree\"]\n\
+         [target.metadata]\ncargo = [\"metadata\", \"--format-version\", \"1\"]\n\
+         [target.fmt]\ncargo = [\"fmt\", \"--check\"]\n"
+    );
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    let building = [
+        "build", "lint", "test", "check", "bench", "doc", "run", "rustc",
+    ];
+    for (platform, triple) in [
+        ("linux/amd64", "x86_64-unknown-linux-gnu"),
+        ("linux/arm64", "aarch64-unknown-linux-gnu"),
+        ("linux/amd64/v3", "x86_64-unknown-linux-gnu"),
+    ] {
+        for target in building.iter().chain(&["tree", "metadata", "fmt"]) {
+            let mut req = request(target, SDK_DIGEST);
+            req.platform = Platform::parse(platform).unwrap();
+            // Both dependency layers are planned: they must agree with the step exactly.
+            req.cache_travels = true;
+            req.project = workspace_with_a_library();
+            let c = compile(&spec, &req).unwrap();
+            let mut compiling = 0;
+            for (_, op) in raw_ops(&c) {
+                let Some(OpKind::Exec(exec)) = &op.op else {
+                    continue;
+                };
+                let argv = cargo_argv(exec);
+                let (at, subcommand) = subcommand_at(&argv);
+                let targets = argv.windows(2).filter(|w| w[0] == "--target").count();
+                if subcommand == "vendor" {
+                    assert_eq!(targets, 0, "vendoring is for every platform: {argv:?}");
+                    continue;
+                }
+                if ["metadata", "fmt"].contains(&subcommand) {
+                    assert_eq!(targets, 0, "{platform} {target}: {argv:?}");
+                    continue;
+                }
+                // Among the flags Cachet puts right after the subcommand (after `--profile P`
+                // for a subcommand that compiles), so it is cargo's and never a tool's
+                // (`clippy -- …`, `rustc -- …`, `test -- …`).
+                let expected_at = if subcommand == "tree" { at + 1 } else { at + 3 };
+                assert_eq!(
+                    argv[expected_at..expected_at + 2],
+                    ["--target".to_string(), triple.to_string()],
+                    "{platform} {target}: {argv:?}"
+                );
+                assert_eq!(targets, 1, "{platform} {target}: {argv:?}");
+                compiling += 1;
+            }
+            let expected = match *target {
+                // A dependency layer and the workspace members' layer on top, then the step.
+                "build" | "lint" | "test" | "check" | "bench" | "run" => 3,
+                // `doc` and `rustc` have no dependency layer.
+                "doc" | "rustc" | "tree" => 1,
+                _ => 0,
+            };
+            assert_eq!(compiling, expected, "{platform} {target}");
+        }
+    }
+}
+
+#[test]
+fn artifacts_are_copied_from_the_triples_profile_directory() {
+    for (platform, profile, dir) in [
+        (
+            "linux/amd64",
+            "release",
+            "/cachet/target/x86_64-unknown-linux-gnu/release",
+        ),
+        (
+            "linux/arm64",
+            "release",
+            "/cachet/target/aarch64-unknown-linux-gnu/release",
+        ),
+        (
+            "linux/amd64",
+            "dev",
+            "/cachet/target/x86_64-unknown-linux-gnu/debug",
+        ),
+        (
+            "linux/arm64",
+            "bench",
+            "/cachet/target/aarch64-unknown-linux-gnu/release",
+        ),
+    ] {
+        let text = SPEC.replace("[cargo]\n", &format!("[cargo]\nprofile = \"{profile}\"\n"));
+        let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+        let mut req = request("build", SDK_DIGEST);
+        req.platform = Platform::parse(platform).unwrap();
+        let c = compile(&spec, &req).unwrap();
+        let script = exec_ops(&c)[0].meta.as_ref().unwrap().args[2].clone();
+        let copies: Vec<&str> = script.lines().filter(|l| l.starts_with("cp ")).collect();
+        assert_eq!(
+            copies,
+            [format!("cp -pR {dir}/hello /cachet/out/hello")],
+            "{platform} {profile}: {script}"
+        );
+    }
+}
+
+#[test]
+fn the_dependency_layer_removes_stand_ins_from_target_and_host_directories() {
+    let mut req = request("build", SDK_DIGEST);
+    req.platform = Platform::parse("linux/arm64").unwrap();
+    req.cache_travels = true;
+    req.project = workspace_with_a_library();
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let c = compile(&spec, &req).unwrap();
+    let all = ops(&c);
+    let script = |kind: StepKind| {
+        let step = c.steps.iter().find(|s| s.kind == kind).unwrap();
+        let (_, op) = all.iter().find(|(d, _)| *d == step.digest).unwrap();
+        let Some(OpKind::Exec(exec)) = &op.op else {
+            panic!("{kind:?} is an exec")
+        };
+        exec.meta.as_ref().unwrap().args[2].clone()
+    };
+    let removal = |script: &str| {
+        script
+            .lines()
+            .find(|l| l.starts_with("rm -rf /cachet/target/"))
+            .unwrap_or_else(|| panic!("no removal in {script}"))
+            .split(' ')
+            .skip(2)
+            .map(str::to_string)
+            .collect::<BTreeSet<String>>()
+    };
+    let target = "/cachet/target/aarch64-unknown-linux-gnu/release";
+    let host = "/cachet/target/release";
+    // Third-party layer: both workspace packages are stand-ins, in both directories.
+    let third_party = removal(&script(StepKind::Dependencies));
+    // Workspace layer: only the step's own package is.
+    let on_top = removal(&script(StepKind::WorkspaceDependencies));
+    for dir in [target, host] {
+        for package in ["hello", "greet"] {
+            for doomed in [
+                format!("{dir}/.fingerprint/{package}-????????????????"),
+                format!("{dir}/build/{package}-????????????????"),
+                format!("{dir}/deps/lib{package}-????????????????*"),
+                format!("{dir}/deps/{package}-????????????????*"),
+            ] {
+                assert!(third_party.contains(&doomed), "{doomed}: {third_party:?}");
+                assert_eq!(
+                    on_top.contains(&doomed),
+                    package == "hello",
+                    "{doomed}: {on_top:?}"
+                );
+            }
+        }
+        for doomed in [format!("{dir}/incremental"), format!("{dir}/examples")] {
+            assert!(third_party.contains(&doomed) && on_top.contains(&doomed));
+        }
+    }
+    // Nothing else: no directory of third-party code (`deps`, `build`, the proc-macros and
+    // build scripts of dependencies under the host directory) goes wholesale.
+    assert!(
+        third_party
+            .iter()
+            .all(|p| p.ends_with("/incremental") || p.ends_with("/examples") || p.contains('?')),
+        "{third_party:?}"
+    );
 }

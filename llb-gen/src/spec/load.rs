@@ -37,7 +37,11 @@ const FLAGS_OWNED_BY_SPEC: &[(&str, &str)] = &[
         "--no-default-features",
         "set `default-features = false` under [cargo]",
     ),
-    ("--target", "the target platform comes from `--platform`"),
+    (
+        "--target",
+        "Cachet always passes `--target` for the platform's triple (artifacts are relative to \
+         `target/<triple>/<profile>/`); choose the platform with `--platform`",
+    ),
     (
         "--target-dir",
         "Cachet places the target directory on a keyed cache mount",

@@ -122,7 +122,7 @@ mod tests {
 #1 DONE 0.0s
 #4 [cachet] image cachet-sdk:rustup
 #4 CACHED
-#7 [build] cargo build --profile release --workspace · 1a2b3c
+#7 [build] cargo build --profile release --target x86_64-unknown-linux-gnu --workspace · 1a2b3c
 #7 0.512    Compiling factlib v0.1.0 (/cachet/src/crates/factlib)
 #7 0.900    Compiling facts v0.1.0 (/cachet/src/crates/facts)
 #7 2.100     Finished `release` profile [optimized] target(s) in 1.98s
@@ -144,7 +144,7 @@ mod tests {
             [
                 "[internal] load build definition from Cachet.toml",
                 "[cachet] image cachet-sdk:rustup",
-                "[build] cargo build --profile release --workspace · 1a2b3c",
+                "[build] cargo build --profile release --target x86_64-unknown-linux-gnu --workspace · 1a2b3c",
                 "[build] record provenance",
                 "[cachet] resolve image docker.io/library/cachet-sdk:rustup",
             ]

@@ -1,3 +1,9 @@
+use greeting::Speaker;
+
+/// The binary speaks as `app`: `#[derive(Speaker)]` names it after the type.
+#[derive(Speaker)]
+struct App;
+
 fn main() {
-    println!("{}", greeting::line("app"));
+    println!("{}", App::line());
 }

@@ -1,4 +1,8 @@
-//! The library both binaries share.
+//! The library both binaries share, with its derive macro (`#[derive(greeting::Speaker)]`),
+//! the way `serde` re-exports `serde_derive`.
+
+/// Implements [`Speaker`] with the type's name in lowercase.
+pub use greeting_derive::Speaker;
 
 /// The phrase every binary in the workspace prints.
 pub const PHRASE: &str = "greetings from the greeting crate";
@@ -6,6 +10,17 @@ pub const PHRASE: &str = "greetings from the greeting crate";
 /// A line naming who is speaking, with the shared phrase.
 pub fn line(speaker: &str) -> String {
     format!("{speaker}: {PHRASE}")
+}
+
+/// A type that speaks the phrase; derive it to name the speaker after the type.
+pub trait Speaker {
+    /// Who is speaking.
+    const NAME: &'static str;
+
+    /// The speaker's line.
+    fn line() -> String {
+        line(Self::NAME)
+    }
 }
 
 #[cfg(test)]

@@ -1,3 +1,9 @@
+use greeting::Speaker;
+
+/// The binary speaks as `tool`: `#[derive(Speaker)]` names it after the type.
+#[derive(Speaker)]
+struct Tool;
+
 fn main() {
-    println!("{}", greeting::line("tool"));
+    println!("{}", Tool::line());
 }
