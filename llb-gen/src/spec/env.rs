@@ -45,8 +45,8 @@ pub(super) const ENV_OWNED_BY_CACHET: &[(&str, &str)] = &[
     ),
     (
         "CARGO_BUILD_TARGET",
-        "it moves outputs to `target/<triple>/`, away from `artifacts`, and the platform is a \
-         cache-key input Cachet derives itself; the target platform comes from `--platform`",
+        "Cachet passes `--target` for the platform's triple itself (a cache-key input it \
+         derives from `--platform`); choose the target platform with `--platform`",
     ),
     (
         "CARGO_ENCODED_RUSTFLAGS",

@@ -132,7 +132,7 @@ pub struct TargetSection {
     #[schemars(with = "Option<Vec<String>>", transform = rules::cargo_args)]
     pub cargo: Option<Spanned<Vec<Spanned<String>>>>,
     /// Named outputs of a cargo step: name → path relative to the profile's output directory
-    /// (`target/<profile>/`).
+    /// (`target/<triple>/<profile>/`).
     #[serde(default)]
     #[schemars(
         with = "BTreeMap<String, String>",

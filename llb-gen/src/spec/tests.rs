@@ -546,7 +546,10 @@ fn variables_cachet_owns_are_refused_with_the_setting_to_use() {
             "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
             "set `rustflags` under [cargo]",
         ),
-        ("CARGO_BUILD_TARGET", "comes from `--platform`"),
+        (
+            "CARGO_BUILD_TARGET",
+            "choose the target platform with `--platform`",
+        ),
         (
             "CARGO_BUILD_TARGET_DIR",
             "name the outputs under `artifacts`",
