@@ -113,6 +113,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         labels: opts.labels.clone(),
         cache_travels: opts.cache_travels(),
         project,
+        proxy: compile::proxy_from_build_args(&opts.build_args),
     };
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;

@@ -17,13 +17,24 @@
 //! private registries and git hosts are reached through BuildKit secrets and the forwarded SSH
 //! agent only, which never enter a layer, a key or the LLB (the LLB names the secret id and the
 //! variable, never the value).
+//!
+//! Behind a proxy, BuildKit's predefined proxy build arguments (`HTTP_PROXY`, `HTTPS_PROXY`,
+//! `FTP_PROXY`, `NO_PROXY`, `ALL_PROXY`, in any case; [`proxy_from_build_args`]) need no
+//! declaration under `[args]` and reach this step only, the way the dockerfile frontend passes
+//! them to `RUN`: as the exec's proxy env, which BuildKit hands to the process but leaves out of
+//! the cache key. So a build behind another proxy, or none, reuses the fetched layer, and no
+//! value reaches a key or a layer. The values are in the LLB (that is how BuildKit gets them),
+//! so a proxy password belongs in a BuildKit secret instead (`[fetch] secrets = { HTTPS_PROXY =
+//! "proxy-url" }`). BuildKit v0.8 (dockerd 20.10) drops `ALL_PROXY`, a field it does not know,
+//! so its value is also given as `HTTP_PROXY` and `HTTPS_PROXY` where those are unset: libcurl
+//! (cargo) and git fall back to it for exactly those two schemes, the only ones a fetch uses.
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
 use crate::keys::{content_digest, step_tag, CARGO_DOWNLOAD_CACHE_ID};
-use crate::llb::{CacheSharing, Mount, NetMode, State};
+use crate::llb::{CacheSharing, Mount, NetMode, ProxyEnv, State};
 
 use super::step_script::StepScript;
 use super::{shell, CompileError, Context, StepKind, StepRecord};
@@ -87,8 +98,10 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
     let authenticated = is_authenticated(&ctx.spec.fetch);
     let script = StepScript::new("fetch.sh", &script, &ctx.request.platform, "[fetch]")?;
+    let proxy = fetch_proxy(&ctx.request.proxy);
     let mut exec = sdk
         .run(script.argv(&command))
+        .proxy_env(proxy.clone())
         .cwd(super::cargo_step::SRC_DIR)
         .mount(script.mount())
         .env("CACHET_SDK", ctx.sdk.clone())
@@ -133,36 +146,91 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         .cloned()
         .collect();
     let manifest_refs: Vec<&str> = manifests.iter().map(String::as_str).collect();
+    let mut inputs = BTreeMap::from([
+        ("sdk".to_string(), json!(ctx.sdk)),
+        ("command".to_string(), json!(command)),
+        ("lockfile".to_string(), project_files(&["Cargo.lock"])),
+        ("manifests".to_string(), project_files(&manifest_refs)),
+        ("sources".to_string(), json!(plan)),
+        ("secrets".to_string(), json!(ctx.spec.fetch.secrets)),
+        ("ssh".to_string(), json!(ctx.spec.fetch.ssh)),
+        (
+            "download_cache".to_string(),
+            json!(if authenticated {
+                "none: authenticated fetch".to_string()
+            } else {
+                format!("{CARGO_DOWNLOAD_CACHE_ID}/{{registry,git}}")
+            }),
+        ),
+        (
+            "network".to_string(),
+            json!(format!("{network:?}").to_lowercase()),
+        ),
+    ]);
+    // Which proxy variables the step gets, never their values (a proxy URL may hold a
+    // password). Not a key input: BuildKit keys the step without them. Listed because they are
+    // in the op, whose digest they move.
+    if !proxy.is_empty() {
+        inputs.insert("proxy_env".to_string(), json!(proxy.set_names()));
+    }
     ctx.steps.push(StepRecord {
         kind: StepKind::Fetch,
         target: "fetch".to_string(),
         name,
         digest: exec.digest().to_string(),
-        inputs: BTreeMap::from([
-            ("sdk".to_string(), json!(ctx.sdk)),
-            ("command".to_string(), json!(command)),
-            ("lockfile".to_string(), project_files(&["Cargo.lock"])),
-            ("manifests".to_string(), project_files(&manifest_refs)),
-            ("sources".to_string(), json!(plan)),
-            ("secrets".to_string(), json!(ctx.spec.fetch.secrets)),
-            ("ssh".to_string(), json!(ctx.spec.fetch.ssh)),
-            (
-                "download_cache".to_string(),
-                json!(if authenticated {
-                    "none: authenticated fetch".to_string()
-                } else {
-                    format!("{CARGO_DOWNLOAD_CACHE_ID}/{{registry,git}}")
-                }),
-            ),
-            (
-                "network".to_string(),
-                json!(format!("{network:?}").to_lowercase()),
-            ),
-        ]),
+        inputs,
         keys: None,
     });
     ctx.vendor = Some(Some(vendor.clone()));
     Ok(Some(vendor))
+}
+
+/// Whether `name` is one of BuildKit's predefined proxy build arguments, which the fetch step
+/// honours without a declaration under `[args]` (the dockerfile frontend's rule: any case).
+pub fn is_proxy_arg(name: &str) -> bool {
+    PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))
+}
+
+const PROXY_ARGS: [&str; 5] = [
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "no_proxy",
+    "all_proxy",
+];
+
+/// The proxy settings among `build_args`, read as the dockerfile frontend reads them: names in
+/// any case, and where two spellings of one name are given (`HTTP_PROXY` and `http_proxy`), the
+/// one that sorts last wins (so lower case over upper case).
+pub fn proxy_from_build_args(build_args: &BTreeMap<String, String>) -> ProxyEnv {
+    let mut proxy = ProxyEnv::default();
+    // A BTreeMap iterates in sorted order: later spellings overwrite earlier ones.
+    for (name, value) in build_args {
+        let field = match name.to_ascii_lowercase().as_str() {
+            "http_proxy" => &mut proxy.http_proxy,
+            "https_proxy" => &mut proxy.https_proxy,
+            "ftp_proxy" => &mut proxy.ftp_proxy,
+            "no_proxy" => &mut proxy.no_proxy,
+            "all_proxy" => &mut proxy.all_proxy,
+            _ => continue,
+        };
+        *field = value.clone();
+    }
+    proxy
+}
+
+/// What the fetch step gets: the build's proxy settings, with `ALL_PROXY` standing in for an
+/// unset `HTTP_PROXY` / `HTTPS_PROXY` (see the module docs: BuildKit v0.8 drops `ALL_PROXY`).
+fn fetch_proxy(given: &ProxyEnv) -> ProxyEnv {
+    let mut proxy = given.clone();
+    if !proxy.all_proxy.is_empty() {
+        for field in [&mut proxy.http_proxy, &mut proxy.https_proxy] {
+            if field.is_empty() {
+                *field = given.all_proxy.clone();
+            }
+        }
+    }
+    proxy
 }
 
 /// A fetch that uses BuildKit secrets (registry tokens) or the forwarded SSH agent (private
@@ -204,5 +272,198 @@ fn sdk_cargo_home(sdk: &State) -> String {
                 .unwrap_or("/root")
                 .trim_end_matches('/')
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::compile::{compile, BuildRequest, Compiled, NoCache, ResolvedImage};
+    use crate::llb::{decode_ops, Platform, ResolveMode};
+    use crate::project::ProjectFiles;
+    use crate::proto::pb::{self, op::Op as OpKind};
+    use crate::spec;
+
+    const SPEC: &str = "[project]\nname = \"hello\"\n[sdk]\nimage = \"cachet-sdk:rustup\"\n\
+                        [target.build]\ncargo = [\"build\"]\nartifacts = { hello = \"hello\" }\n";
+    const LOCK: &str = "version = 3\n\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n\
+                        dependencies = [\"itoa\"]\n\n[[package]]\nname = \"itoa\"\n\
+                        version = \"1.0.0\"\n\
+                        source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+                        checksum = \"0000000000000000000000000000000000000000000000000000000000000000\"\n";
+
+    fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// `SPEC` with `fetch` before its target, compiled for `target` with `build_args`.
+    fn compiled(fetch: &str, target: &str, build_args: &[(&str, &str)]) -> Compiled {
+        let text = SPEC.replace("[target.build]", &format!("{fetch}\n[target.build]"));
+        let build_args = args(build_args);
+        let spec = spec::load("Cachet.toml", &text, &build_args).unwrap();
+        let request = BuildRequest {
+            target: target.into(),
+            platform: Platform::linux_amd64(),
+            session_id: "session".into(),
+            context_local: "context".into(),
+            images: BTreeMap::from([(
+                "cachet-sdk:rustup".to_string(),
+                ResolvedImage {
+                    digest: format!("sha256:{}", "1".repeat(64)),
+                    config: br#"{"config":{"Env":["PATH=/usr/bin:/bin"]}}"#.to_vec(),
+                },
+            )]),
+            no_cache: NoCache::Off,
+            network_override: None,
+            resolve_mode: ResolveMode::Default,
+            labels: BTreeMap::new(),
+            cache_travels: false,
+            project: ProjectFiles {
+                files: BTreeMap::from([
+                    (
+                        "Cargo.toml".to_string(),
+                        b"[package]\nname = \"hello\"\nversion = \"0.1.0\"\n".to_vec(),
+                    ),
+                    ("Cargo.lock".to_string(), LOCK.as_bytes().to_vec()),
+                ]),
+            },
+            proxy: proxy_from_build_args(&build_args),
+        };
+        compile(&spec, &request).unwrap()
+    }
+
+    fn ops(c: &Compiled) -> Vec<(String, pb::Op)> {
+        decode_ops(&c.definition)
+            .unwrap()
+            .into_iter()
+            .map(|(d, op)| (d.to_string(), op))
+            .collect()
+    }
+
+    /// Every exec: the fetch step's first, then the compile steps.
+    fn execs(c: &Compiled) -> (pb::ExecOp, Vec<pb::ExecOp>) {
+        let mut fetch = None;
+        let mut others = Vec::new();
+        for (_, op) in ops(c) {
+            if let Some(OpKind::Exec(e)) = op.op {
+                if e.meta.as_ref().unwrap().args[1].ends_with("/fetch.sh") {
+                    assert!(fetch.replace(e).is_none(), "one fetch step");
+                } else {
+                    others.push(e);
+                }
+            }
+        }
+        (fetch.expect("a fetch step"), others)
+    }
+
+    fn fetch_record(c: &Compiled) -> &StepRecord {
+        c.steps.iter().find(|s| s.kind == StepKind::Fetch).unwrap()
+    }
+
+    #[test]
+    fn proxy_arguments_are_read_as_buildkit_reads_them() {
+        let proxy = proxy_from_build_args(&args(&[
+            ("HTTP_PROXY", "http://upper:1"),
+            ("http_proxy", "http://lower:1"),
+            ("Https_Proxy", "http://mixed:2"),
+            ("no_proxy", "localhost,.corp"),
+            ("FTP_PROXY", "ftp://f:3"),
+            ("ALL_PROXY", "socks5://all:4"),
+            ("HTTP_PROXY_EXTRA", "not a proxy"),
+            ("VERSION", "1"),
+        ]));
+        assert_eq!(
+            proxy,
+            ProxyEnv {
+                http_proxy: "http://lower:1".into(),
+                https_proxy: "http://mixed:2".into(),
+                ftp_proxy: "ftp://f:3".into(),
+                no_proxy: "localhost,.corp".into(),
+                all_proxy: "socks5://all:4".into(),
+            }
+        );
+        assert!(proxy_from_build_args(&args(&[("VERSION", "1")])).is_empty());
+        for name in [
+            "HTTP_PROXY",
+            "https_proxy",
+            "No_Proxy",
+            "ALL_PROXY",
+            "ftp_proxy",
+        ] {
+            assert!(is_proxy_arg(name), "{name}");
+        }
+        for name in ["PROXY", "HTTP_PROXY_EXTRA", "CARGO_HTTP_PROXY", ""] {
+            assert!(!is_proxy_arg(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn all_proxy_stands_in_for_unset_http_and_https_proxies() {
+        let given = ProxyEnv {
+            https_proxy: "http://tls:1".into(),
+            all_proxy: "socks5h://all:2".into(),
+            ..Default::default()
+        };
+        let proxy = fetch_proxy(&given);
+        assert_eq!(proxy.http_proxy, "socks5h://all:2");
+        assert_eq!(proxy.https_proxy, "http://tls:1", "a set one stays");
+        assert_eq!(proxy.all_proxy, "socks5h://all:2");
+        assert_eq!(fetch_proxy(&ProxyEnv::default()), ProxyEnv::default());
+    }
+
+    /// The proxy reaches the fetch exec as its proxy env only: clearing that field gives back
+    /// exactly the op of a build without a proxy, so no value is in its env, script or mounts
+    /// (what BuildKit keys), and the compile steps are the same ops as without a proxy.
+    #[test]
+    fn the_proxy_reaches_the_fetch_step_only_and_outside_its_key() {
+        let plain = compiled("", "build", &[]);
+        let behind = compiled(
+            "",
+            "build",
+            &[
+                ("HTTPS_PROXY", "http://user:pa55@proxy.corp:3128"),
+                ("no_proxy", "localhost"),
+            ],
+        );
+        let (plain_fetch, plain_rest) = execs(&plain);
+        let (fetch, rest) = execs(&behind);
+        assert_eq!(
+            fetch.meta.as_ref().unwrap().proxy_env,
+            Some(pb::ProxyEnv {
+                https_proxy: "http://user:pa55@proxy.corp:3128".into(),
+                no_proxy: "localhost".into(),
+                ..Default::default()
+            })
+        );
+        let mut cleared = fetch.clone();
+        cleared.meta.as_mut().unwrap().proxy_env = None;
+        assert_eq!(cleared.encode_to_vec(), plain_fetch.encode_to_vec());
+        assert_eq!(plain_fetch.meta.as_ref().unwrap().proxy_env, None);
+
+        assert_eq!(rest.len(), plain_rest.len());
+        for exec in &rest {
+            let meta = exec.meta.as_ref().unwrap();
+            assert_eq!(meta.proxy_env, None, "a compile step: {:?}", meta.args);
+            assert!(
+                !meta.env.iter().any(|e| e.contains("proxy.corp")),
+                "{:?}",
+                meta.env
+            );
+        }
+        assert_eq!(behind.cargo_keys, plain.cargo_keys, "no target cache moves");
+
+        let record = fetch_record(&behind);
+        assert_eq!(
+            record.inputs["proxy_env"],
+            json!(["HTTPS_PROXY", "NO_PROXY"])
+        );
+        let explained = serde_json::to_string(&behind.steps).unwrap();
+        assert!(!explained.contains("pa55"), "{explained}");
+        assert!(!fetch_record(&plain).inputs.contains_key("proxy_env"));
     }
 }

@@ -446,8 +446,15 @@ fn exec_proxy_env_is_its_own_field() -> TestResult {
         .caps
         .contains_key("exec.meta.proxyenv"));
     let view = ReadableDefinition::from_definition(&def)?;
-    assert!(view.ops.iter().all(|o| o.op["exec"]["meta"].get("proxy_env").is_none()));
-    assert_ne!(run.digest(), plain.digest(), "the op's bytes carry the proxy");
+    assert!(view
+        .ops
+        .iter()
+        .all(|o| o.op["exec"]["meta"].get("proxy_env").is_none()));
+    assert_ne!(
+        run.digest(),
+        plain.digest(),
+        "the op's bytes carry the proxy"
+    );
     Ok(())
 }
 

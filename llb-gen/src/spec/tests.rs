@@ -833,6 +833,7 @@ fn compile_every_target(spec: &Spec) {
             resolve_mode: crate::llb::ResolveMode::Default,
             labels: BTreeMap::new(),
             cache_travels: false,
+            proxy: Default::default(),
             project: crate::project::ProjectFiles::default(),
         };
         if let Err(e) = compile(spec, &request) {
