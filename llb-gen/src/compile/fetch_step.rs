@@ -28,6 +28,15 @@
 //! "proxy-url" }`). BuildKit v0.8 (dockerd 20.10) drops `ALL_PROXY`, a field it does not know,
 //! so its value is also given as `HTTP_PROXY` and `HTTPS_PROXY` where those are unset: libcurl
 //! (cargo) and git fall back to it for exactly those two schemes, the only ones a fetch uses.
+//!
+//! A proxy that intercepts TLS (or a registry with a private CA) needs its CA trusted:
+//! `[fetch] ca-bundle = { secret = "<id>" }` mounts that BuildKit secret into this step only,
+//! and the step's script joins it with the SDK's own bundle in its tmpfs and points cargo, git
+//! and OpenSSL there ([`ca_bundle_lines`]). The LLB names only the secret id and fixed paths, so
+//! the certificates never reach a key, the LLB or a layer, and a new CA reuses the fetched
+//! layer. Not a context file: BuildKit keys a mounted context file by its content, and a secret
+//! can come from a file anyway (`--secret id=<id>,src=ca.pem`). The secret is optional: a
+//! build where nothing intercepts still works without it, and the script says it is missing.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +53,18 @@ pub const VENDOR_DIR: &str = "/cachet/vendor";
 /// Cargo config (written by `cargo vendor`) that points cargo at the vendored sources.
 pub const VENDOR_CONFIG: &str = "/cachet/vendor/config.toml";
 const SECRETS_DIR: &str = "/run/cachet/secrets";
+/// Where the `[fetch] ca-bundle` secret is mounted.
+const CA_SECRET: &str = "/run/cachet/ca-bundle.pem";
+/// The SDK's CA certificates plus the extra ones, written by the step's script (on its tmpfs).
+const CA_BUNDLE: &str = "/tmp/cachet-ca-bundle.pem";
+/// Where SDK images keep their system CA bundle, most common first (Debian and Alpine, Fedora,
+/// openSUSE, the BSD-style path some minimal images use). The first one present is used.
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
 const SSH_SOCKET: &str = "/run/cachet/ssh-agent.sock";
 /// 1980-01-01: every vendored file gets this mtime (zip's epoch; older than any build).
 const VENDOR_MTIME: u64 = 315_532_800;
@@ -81,6 +102,9 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
             shell::quote(&path)
         ));
     }
+    if let Some(id) = &ctx.spec.fetch.ca_bundle_secret {
+        script.extend(ca_bundle_lines(id, CA_SECRET, CA_BUNDLE));
+    }
     script.push(format!("\"$@\" > {}", shell::quote(VENDOR_CONFIG)));
     script.push(format!(
         "find {} -exec touch -h -d @{VENDOR_MTIME} {{}} +",
@@ -113,6 +137,12 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         .mount(Mount::tmpfs("/tmp"));
     for id in ctx.spec.fetch.secrets.values() {
         exec = exec.mount(Mount::secret(format!("{SECRETS_DIR}/{id}"), id.clone()));
+    }
+    if let Some(id) = &ctx.spec.fetch.ca_bundle_secret {
+        // Optional: without the secret the build trusts the SDK's certificates only (and the
+        // script says so), so a spec written for a network that intercepts TLS still builds
+        // elsewhere.
+        exec = exec.mount(Mount::secret(CA_SECRET, id.clone()).optional());
     }
     if ctx.spec.fetch.ssh {
         exec = exec
@@ -167,6 +197,9 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
             json!(format!("{network:?}").to_lowercase()),
         ),
     ]);
+    if let Some(id) = &ctx.spec.fetch.ca_bundle_secret {
+        inputs.insert("ca_bundle_secret".to_string(), json!(id));
+    }
     // Which proxy variables the step gets, never their values (a proxy URL may hold a
     // password). Not a key input: BuildKit keys the step without them. Listed because they are
     // in the op, whose digest they move.
@@ -183,6 +216,40 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     });
     ctx.vendor = Some(Some(vendor.clone()));
     Ok(Some(vendor))
+}
+
+/// The script lines that make cargo, git and OpenSSL trust the `[fetch] ca-bundle` secret `id`
+/// (mounted at `secret`) besides the SDK's own certificates: one bundle of both, written to
+/// `bundle` on the step's tmpfs, named by
+/// `CARGO_HTTP_CAINFO` (cargo's curl, and its git transport), `GIT_SSL_CAINFO` (the git CLI,
+/// with `net.git-fetch-with-cli`) and `SSL_CERT_FILE` (OpenSSL's default, read by libgit2).
+/// cargo's `http.cainfo` replaces the trusted set rather than adding to it, hence the copy of
+/// the SDK's bundle (the one the SDK already points cargo or OpenSSL at, else the first of
+/// [`SYSTEM_CA_BUNDLES`]). The lines name only paths and the secret id, so the certificates
+/// stay out of the LLB and the key, and the bundle out of every layer.
+fn ca_bundle_lines(id: &str, secret: &str, bundle: &str) -> Vec<String> {
+    let candidates: Vec<String> = ["\"${CARGO_HTTP_CAINFO:-}\"", "\"${SSL_CERT_FILE:-}\""]
+        .into_iter()
+        .map(str::to_string)
+        .chain(SYSTEM_CA_BUNDLES.iter().map(|p| shell::quote(p)))
+        .collect();
+    let (secret, bundle) = (shell::quote(secret), shell::quote(bundle));
+    let missing = format!(
+        "cachet: [fetch] ca-bundle: no secret `{id}` was given (--secret id={id},src=ca.pem); \
+         the fetch step trusts the SDK image's CA certificates only"
+    );
+    vec![
+        format!("if [ -f {secret} ]; then"),
+        format!("  for f in {}; do", candidates.join(" ")),
+        "    if [ -n \"$f\" ] && [ -f \"$f\" ]; then cat \"$f\"; echo; break; fi".to_string(),
+        format!("  done > {bundle}"),
+        format!("  cat {secret} >> {bundle}"),
+        format!("  CARGO_HTTP_CAINFO={bundle}; GIT_SSL_CAINFO={bundle}; SSL_CERT_FILE={bundle}"),
+        "  export CARGO_HTTP_CAINFO GIT_SSL_CAINFO SSL_CERT_FILE".to_string(),
+        "else".to_string(),
+        format!("  echo {} >&2", shell::quote(&missing)),
+        "fi".to_string(),
+    ]
 }
 
 /// Whether `name` is one of BuildKit's predefined proxy build arguments, which the fetch step
@@ -465,5 +532,165 @@ mod tests {
         let explained = serde_json::to_string(&behind.steps).unwrap();
         assert!(!explained.contains("pa55"), "{explained}");
         assert!(!fetch_record(&plain).inputs.contains_key("proxy_env"));
+    }
+
+    /// The fetch step's script: the text of its `fetch.sh` layer.
+    fn fetch_script(c: &Compiled) -> String {
+        ops(c)
+            .into_iter()
+            .find_map(|(_, op)| match op.op {
+                Some(OpKind::File(f)) => f.actions.into_iter().find_map(|a| match a.action {
+                    Some(pb::file_action::Action::Mkfile(m)) if m.path.ends_with("fetch.sh") => {
+                        Some(String::from_utf8(m.data).unwrap())
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .expect("the fetch script")
+    }
+
+    #[test]
+    fn a_ca_bundle_is_an_optional_secret_of_the_fetch_step_only() {
+        let c = compiled(
+            "[fetch]\nca-bundle = { secret = \"corp-ca\" }\n",
+            "build",
+            &[],
+        );
+        let (fetch, rest) = execs(&c);
+        let secrets: Vec<&pb::Mount> = fetch
+            .mounts
+            .iter()
+            .filter(|m| m.mount_type == pb::MountType::Secret as i32)
+            .collect();
+        assert_eq!(secrets.len(), 1, "{:?}", fetch.mounts);
+        assert_eq!(secrets[0].dest, CA_SECRET);
+        let opt = secrets[0].secret_opt.as_ref().unwrap();
+        assert_eq!(opt.id, "corp-ca");
+        assert!(opt.optional, "a build without the secret still runs");
+        for exec in &rest {
+            assert!(
+                exec.mounts
+                    .iter()
+                    .all(|m| m.mount_type != pb::MountType::Secret as i32),
+                "a compile step mounts no secret: {:?}",
+                exec.meta.as_ref().unwrap().args
+            );
+        }
+        // Not credentials: the shared download cache stays (cargo checks every download against
+        // the lockfile, whoever vouched for the TLS connection).
+        assert!(
+            fetch.mounts.iter().any(|m| m.cache_opt.is_some()),
+            "{:?}",
+            fetch.mounts
+        );
+        let script = fetch_script(&c);
+        assert!(
+            script.contains(&format!("CARGO_HTTP_CAINFO={CA_BUNDLE}")),
+            "{script}"
+        );
+        assert!(
+            script.find("CARGO_HTTP_CAINFO=").unwrap() < script.find("\"$@\"").unwrap(),
+            "exported before cargo runs: {script}"
+        );
+        assert!(
+            !fetch
+                .meta
+                .as_ref()
+                .unwrap()
+                .env
+                .iter()
+                .any(|e| e.contains("CAINFO") || e.contains("SSL_CERT_FILE")),
+            "set by the script, not the exec's env"
+        );
+        assert_eq!(fetch_record(&c).inputs["ca_bundle_secret"], "corp-ca");
+
+        let plain = compiled("", "build", &[]);
+        assert!(!fetch_script(&plain).contains("CAINFO"));
+        assert!(!fetch_record(&plain).inputs.contains_key("ca_bundle_secret"));
+    }
+
+    /// A fresh directory under the system temp dir.
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("cachet-fetch-step-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Runs `lines` and then `tail` with the host's `/bin/sh` under `env` (and nothing else
+    /// but PATH); `(status, stdout, stderr)`.
+    fn run_sh(lines: &[String], tail: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+        let script = format!("set -eu\n{}\n{tail}\n", lines.join("\n"));
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .output()
+            .expect("/bin/sh runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The CA lines, run by a real shell: the SDK's bundle (here the one `SSL_CERT_FILE` names)
+    /// and the secret end up in one file, which all three variables name.
+    #[test]
+    fn the_ca_lines_join_the_sdk_bundle_and_the_secret() {
+        let dir = temp_dir("ca");
+        let system = dir.join("system.pem");
+        std::fs::write(&system, "SYSTEM CERTS").unwrap();
+        let secret = dir.join("secret.pem");
+        std::fs::write(&secret, "EXTRA CERTS\n").unwrap();
+        let bundle = dir.join("bundle.pem");
+        let lines = ca_bundle_lines(
+            "corp-ca",
+            secret.to_str().unwrap(),
+            bundle.to_str().unwrap(),
+        );
+        let tail = "echo \"$CARGO_HTTP_CAINFO|$GIT_SSL_CAINFO|$SSL_CERT_FILE\"";
+        let (status, out, err) =
+            run_sh(&lines, tail, &[("SSL_CERT_FILE", system.to_str().unwrap())]);
+        assert_eq!(status, 0, "{err}");
+        let b = bundle.to_str().unwrap();
+        assert_eq!(out.trim(), format!("{b}|{b}|{b}"));
+        assert_eq!(
+            std::fs::read_to_string(&bundle).unwrap(),
+            "SYSTEM CERTS\nEXTRA CERTS\n"
+        );
+        assert_eq!(err, "");
+
+        // The SDK's own choice for cargo comes first.
+        let cargo_own = dir.join("cargo.pem");
+        std::fs::write(&cargo_own, "CARGO CERTS\n").unwrap();
+        let (status, _, err) = run_sh(
+            &lines,
+            "true",
+            &[
+                ("CARGO_HTTP_CAINFO", cargo_own.to_str().unwrap()),
+                ("SSL_CERT_FILE", system.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(status, 0, "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&bundle).unwrap(),
+            "CARGO CERTS\n\nEXTRA CERTS\n"
+        );
+
+        // No secret given: nothing is set, and the log says why.
+        std::fs::remove_file(&secret).unwrap();
+        let (status, out, err) = run_sh(&lines, "echo \"${CARGO_HTTP_CAINFO:-unset}\"", &[]);
+        assert_eq!(status, 0, "{err}");
+        assert_eq!(out.trim(), "unset");
+        assert!(
+            err.contains("no secret `corp-ca` was given (--secret id=corp-ca,src=ca.pem)"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
