@@ -37,6 +37,13 @@
 //! layer. Not a context file: BuildKit keys a mounted context file by its content, and a secret
 //! can come from a file anyway (`--secret id=<id>,src=ca.pem`). The secret is optional: a
 //! build where nothing intercepts still works without it, and the script says it is missing.
+//!
+//! When cargo fails, the client shows the step's last log lines and an exit code, never a cause:
+//! the frontend only hands BuildKit a lazy graph and never sees the failure, and the error names
+//! only the command. So the script adds the cause as its last line when cargo's output shows a
+//! name that did not resolve (suggesting `--network=host`: dockerd 20.10's default bridge often
+//! has no outside access) or a certificate that did not verify (naming `ca-bundle`); see
+//! [`run_lines`].
 
 use std::collections::BTreeMap;
 
@@ -57,6 +64,10 @@ const SECRETS_DIR: &str = "/run/cachet/secrets";
 const CA_SECRET: &str = "/run/cachet/ca-bundle.pem";
 /// The SDK's CA certificates plus the extra ones, written by the step's script (on its tmpfs).
 const CA_BUNDLE: &str = "/tmp/cachet-ca-bundle.pem";
+/// Set by the script when the `[fetch] ca-bundle` secret was not given.
+const CA_MISSING: &str = "cachet_ca_missing";
+/// cargo's output, kept (on the step's tmpfs) to say what went wrong when it fails.
+const FETCH_LOG: &str = "/tmp/cachet-fetch.log";
 /// Where SDK images keep their system CA bundle, most common first (Debian and Alpine, Fedora,
 /// openSUSE, the BSD-style path some minimal images use). The first one present is used.
 const SYSTEM_CA_BUNDLES: &[&str] = &[
@@ -105,7 +116,11 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     if let Some(id) = &ctx.spec.fetch.ca_bundle_secret {
         script.extend(ca_bundle_lines(id, CA_SECRET, CA_BUNDLE));
     }
-    script.push(format!("\"$@\" > {}", shell::quote(VENDOR_CONFIG)));
+    script.extend(run_lines(
+        VENDOR_CONFIG,
+        FETCH_LOG,
+        ctx.spec.fetch.ca_bundle_secret.as_deref(),
+    ));
     script.push(format!(
         "find {} -exec touch -h -d @{VENDOR_MTIME} {{}} +",
         shell::quote(VENDOR_DIR)
@@ -247,7 +262,92 @@ fn ca_bundle_lines(id: &str, secret: &str, bundle: &str) -> Vec<String> {
         format!("  CARGO_HTTP_CAINFO={bundle}; GIT_SSL_CAINFO={bundle}; SSL_CERT_FILE={bundle}"),
         "  export CARGO_HTTP_CAINFO GIT_SSL_CAINFO SSL_CERT_FILE".to_string(),
         "else".to_string(),
-        format!("  echo {} >&2", shell::quote(&missing)),
+        format!("  printf '%s\\n' {} >&2", shell::quote(&missing)),
+        format!("  {CA_MISSING}=1"),
+        "fi".to_string(),
+    ]
+}
+
+/// The script lines that run the command (`"$@"`, cargo vendor) with its stdout, the vendor
+/// config, in `config`, and its stderr shown as it comes and kept in `log`. When it fails, a
+/// last line says why if cargo's output shows a cause a user can act on, since those lines are
+/// what the client prints under the failed step:
+/// * a host name that did not resolve: the fetch step is the only step with network, and
+///   dockerd 20.10's default bridge often has no way out (nor DNS) where the host has one, so
+///   the line suggests `--network=host`;
+/// * a certificate that did not verify: the line names `[fetch] ca-bundle` (or, when the spec
+///   has one, says the bundle given does not vouch for the server).
+///
+/// cargo retries a failed lookup like any network error (`net.retry`, 3 by default) before it
+/// gives up; the retries are kept, as they also carry real builds over a flaky network, and the
+/// line comes after them. The status is cargo's own.
+fn run_lines(config: &str, log: &str, ca_bundle_secret: Option<&str>) -> Vec<String> {
+    let status = shell::quote(&format!("{log}.status"));
+    let (config, log) = (shell::quote(config), shell::quote(log));
+    let dns = shell::quote(
+        "cachet: the fetch step could not resolve %s. It is the only step with network access, \
+         and the build's network cannot resolve names: dockerd 20.10's default bridge network \
+         often has no outside access (nor DNS) even where the host has. Retry with \
+         --network=host (buildx also needs --allow network.host), or pass a proxy the build's \
+         network reaches as --build-arg HTTPS_PROXY=...\\n",
+    );
+    let say = |text: &str| format!("printf '%s\\n' {} >&2", shell::quote(text));
+    let certificate = match ca_bundle_secret {
+        Some(id) => format!(
+            "if [ -n \"${{{CA_MISSING}:-}}\" ]; then {}; else {}; fi",
+            say(&format!(
+                "cachet: the fetch step could not verify a TLS certificate, and no secret \
+                 `{id}` was given for [fetch] ca-bundle: pass the CA that signed it as --secret \
+                 id={id},src=ca.pem"
+            )),
+            say(&format!(
+                "cachet: the fetch step could not verify a TLS certificate, though [fetch] \
+                 ca-bundle trusts the certificates of the secret `{id}` besides the SDK's: \
+                 check that --secret id={id} names the PEM file of the CA that signed it"
+            )),
+        ),
+        None => say(
+            "cachet: the fetch step could not verify a TLS certificate. Behind a proxy that \
+             intercepts TLS (or for a registry with a private CA), trust its CA: add [fetch] \
+             ca-bundle = { secret = \"<id>\" } to the spec and pass --secret id=<id>,src=ca.pem",
+        ),
+    };
+    let dns_patterns = [
+        "Could not resolve host",
+        "failed to resolve address for",
+        "failed to lookup address information",
+        "Temporary failure in name resolution",
+        "Name or service not known",
+        "dns error",
+    ];
+    let certificate_patterns = [
+        "SSL certificate problem",
+        "certificate verify failed",
+        "SSL certificate is invalid",
+        "invalid peer certificate",
+    ];
+    let grep = |patterns: &[&str]| {
+        patterns
+            .iter()
+            .map(|p| format!("-e {}", shell::quote(p)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    vec![
+        format!("rm -f {status}"),
+        format!("{{ \"$@\" 2>&1 > {config} || echo $? > {status}; }} | tee {log} >&2"),
+        format!("if [ -s {status} ]; then"),
+        format!("  status=$(cat {status})"),
+        format!(
+            "  host=$(sed -n -e 's/.*Could not resolve host: \\([^ )]*\\).*/\\1/p' \
+             -e 's/.*failed to resolve address for \\([^: ]*\\).*/\\1/p' {log} | head -n 1)"
+        ),
+        format!("  if grep -q {} {log}; then", grep(&dns_patterns)),
+        format!("    printf {dns} \"${{host:-a host name}}\" >&2"),
+        format!("  elif grep -q {} {log}; then", grep(&certificate_patterns)),
+        format!("    {certificate}"),
+        "  fi".to_string(),
+        "  exit \"$status\"".to_string(),
         "fi".to_string(),
     ]
 }
@@ -692,5 +792,137 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The run lines with `cargo` standing in for cargo (a shell snippet): `(status, config
+    /// written, stderr)`.
+    fn run_fake_cargo(
+        name: &str,
+        cargo: &str,
+        ca_bundle_secret: Option<&str>,
+    ) -> (i32, String, String) {
+        let dir = temp_dir(name);
+        let (config, log) = (dir.join("config.toml"), dir.join("fetch.log"));
+        let lines = run_lines(
+            config.to_str().unwrap(),
+            log.to_str().unwrap(),
+            ca_bundle_secret,
+        );
+        let script = format!("set -eu\n{}\n", lines.join("\n"));
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .args(["sh", "/bin/sh", "-c", cargo])
+            .output()
+            .expect("/bin/sh runs");
+        let written = std::fs::read_to_string(&config).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        (
+            out.status.code().unwrap_or(-1),
+            written,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_fetch_that_works_writes_the_config_and_shows_cargo_as_it_is() {
+        let (status, config, err) = run_fake_cargo(
+            "ok",
+            "echo '[source.vendored]'; echo '   Vendoring itoa v1.0.0' >&2",
+            None,
+        );
+        assert_eq!(status, 0, "{err}");
+        assert_eq!(config, "[source.vendored]\n");
+        assert_eq!(err, "   Vendoring itoa v1.0.0\n");
+    }
+
+    #[test]
+    fn an_unresolvable_host_says_so_and_suggests_the_host_network() {
+        let cargo = "echo 'warning: spurious network error (3 tries remaining): [6] Could not \
+                     resolve hostname (Could not resolve host: index.crates.io)' >&2; \
+                     echo 'error: failed to download from `https://index.crates.io/config.json`' >&2; \
+                     exit 101";
+        let (status, _, err) = run_fake_cargo("dns", cargo, None);
+        assert_eq!(status, 101, "cargo's status: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines[0].starts_with("warning: spurious network error"),
+            "{err}"
+        );
+        let last = lines.last().unwrap();
+        assert!(
+            last.starts_with("cachet: the fetch step could not resolve index.crates.io. "),
+            "{err}"
+        );
+        assert!(last.contains("Retry with --network=host"), "{err}");
+
+        // libgit2's wording, and one without a host name.
+        let cargo = "echo 'failed to resolve address for github.com: Name or service not known; \
+                     class=Net (12)' >&2; exit 101";
+        let (_, _, err) = run_fake_cargo("dns-git", cargo, None);
+        assert!(err.contains("could not resolve github.com. "), "{err}");
+        let cargo = "echo 'error: dns error: failed to lookup address information' >&2; exit 1";
+        let (status, _, err) = run_fake_cargo("dns-other", cargo, None);
+        assert_eq!(status, 1);
+        assert!(err.contains("could not resolve a host name. "), "{err}");
+    }
+
+    #[test]
+    fn an_unverified_certificate_points_at_the_ca_bundle() {
+        let cargo = "echo '[60] SSL peer certificate or SSH remote key was not OK (SSL \
+                     certificate problem: self-signed certificate in certificate chain)' >&2; \
+                     exit 101";
+        let (status, _, err) = run_fake_cargo("tls", cargo, None);
+        assert_eq!(status, 101);
+        let last = err.lines().last().unwrap();
+        assert!(
+            last.starts_with("cachet: the fetch step could not verify a TLS certificate. "),
+            "{err}"
+        );
+        assert!(last.contains("ca-bundle = { secret = \"<id>\" }"), "{err}");
+        let (_, _, err) = run_fake_cargo("tls-bundle", cargo, Some("corp-ca"));
+        assert!(
+            err.lines()
+                .last()
+                .unwrap()
+                .contains("check that --secret id=corp-ca names"),
+            "{err}"
+        );
+        // The whole script's way: the CA lines found no secret, so the last line says that.
+        let dir = temp_dir("tls-missing");
+        let mut lines = ca_bundle_lines(
+            "corp-ca",
+            dir.join("absent.pem").to_str().unwrap(),
+            dir.join("bundle.pem").to_str().unwrap(),
+        );
+        lines.extend(run_lines(
+            dir.join("config.toml").to_str().unwrap(),
+            dir.join("fetch.log").to_str().unwrap(),
+            Some("corp-ca"),
+        ));
+        let script = lines
+            .join("\n")
+            .replace("\"$@\"", &format!("sh -c {}", shell::quote(cargo)));
+        let (status, _, err) = run_sh(&[script], "", &[]);
+        assert_eq!(status, 101, "{err}");
+        assert!(
+            err.lines()
+                .last()
+                .unwrap()
+                .contains("and no secret `corp-ca` was given for [fetch] ca-bundle"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn any_other_failure_keeps_cargos_words_and_status() {
+        let (status, _, err) = run_fake_cargo(
+            "other",
+            "echo 'error: the lock file needs to be updated' >&2; exit 7",
+            None,
+        );
+        assert_eq!(status, 7);
+        assert_eq!(err, "error: the lock file needs to be updated\n");
     }
 }
