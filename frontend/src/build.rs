@@ -41,7 +41,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     let target = spec
         .select_target(opts.target.as_deref())
         .map_err(|e| format!("{}: {e}", opts.filename))?;
-    if !spec.fetch.secrets.is_empty() {
+    if !spec.fetch.secrets.is_empty() || spec.fetch.ca_bundle_secret.is_some() {
         caps.check_llb(CAP_SECRET_MOUNT)?;
     }
     if spec.fetch.ssh {
@@ -112,6 +112,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         labels: opts.labels.clone(),
         cache_travels: opts.cache_travels(),
         project,
+        proxy: compile::proxy_from_build_args(&opts.build_args),
     };
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;

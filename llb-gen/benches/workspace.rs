@@ -518,6 +518,7 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
         cache_travels: false,
+        proxy: Default::default(),
         project: project.clone(),
     }
 }

@@ -104,6 +104,13 @@
 //! values themselves (BuildKit never shows them to a frontend, and they must never reach a key,
 //! a layer or the LLB). The fetch layer of a private build is keyed on the manifests and the
 //! lockfile, whose checksums already name the private crates exactly.
+//!
+//! Also deliberately not keyed: the proxy build arguments (`HTTP_PROXY` …), which reach the
+//! fetch step as the exec's proxy env, a field BuildKit leaves out of its cache key (they are in
+//! the LLB, as BuildKit needs them there), and the content of the `[fetch] ca-bundle` secret;
+//! only its id is (as a mount option), as for every secret. Neither changes what is fetched:
+//! cargo checks every download against `Cargo.lock`, whichever proxy carried it and whichever
+//! CA vouched for the connection. So moving behind a proxy, or to a new CA, keeps the fetch.
 
 use std::collections::BTreeMap;
 

@@ -262,6 +262,21 @@ fn bad_specs() -> Vec<(&'static str, &'static str, String)> {
             append("[fetch]\nssh = \"yes\""),
         ),
         (
+            "ca-bundle without a secret",
+            "/fetch/ca-bundle",
+            append("[fetch]\nca-bundle = {}"),
+        ),
+        (
+            "ca-bundle from a context file",
+            "/fetch/ca-bundle",
+            append("[fetch]\nca-bundle = { secret = \"corp-ca\", file = \"ca.pem\" }"),
+        ),
+        (
+            "ca-bundle secret id with a slash",
+            "/fetch/ca-bundle/secret",
+            append("[fetch]\nca-bundle = { secret = \"corp/ca\" }"),
+        ),
+        (
             "absolute include",
             "/project/include/0",
             append("[project]\ninclude = [\"/etc\"]"),
@@ -337,6 +352,10 @@ fn good_specs() -> Vec<(&'static str, String)> {
             append(
                 "[fetch]\nsecrets = { CARGO_REGISTRIES_CORP_TOKEN = \"corp-token\" }\nssh = true",
             ),
+        ),
+        (
+            "fetch ca-bundle",
+            append("[fetch]\nca-bundle = { secret = \"corp-ca\" }"),
         ),
         (
             "include patterns",

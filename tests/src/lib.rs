@@ -38,7 +38,9 @@ pub mod matrix;
 pub mod process;
 pub mod progress;
 mod project;
+pub mod proxy;
 pub mod registry;
+pub mod tls;
 
 pub use engine::{on_each_engine, Build, BuildResult, Engine, Output};
 pub use env::{Env, EnvError, REQUIRED_KEYS};

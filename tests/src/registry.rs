@@ -17,6 +17,11 @@
 //! and answers 401 to every request without `Authorization: <token>`, as cargo's registry-auth
 //! protocol expects (cargo retries `config.json` with the token after the 401).
 //!
+//! A TLS registry ([`Registry::start_tls`]) speaks HTTPS only, with a certificate from a
+//! [`TestCa`] the test made: as behind a TLS-intercepting proxy, or for a registry with a
+//! private CA, cargo refuses it until told to trust that CA (the host's cargo here is told, with
+//! `CARGO_HTTP_CAINFO`).
+//!
 //! ```no_run
 //! use cachet_tests::{registry::Registry, TempProject};
 //!
@@ -39,6 +44,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::tls::TestCa;
 use crate::{fixtures, process, TempProject};
 
 /// The host's address on dockerd's bridge `cachet0`: build containers on both engines reach
@@ -86,6 +94,10 @@ pub struct Registry {
     /// The per-registry path segment every URL starts with.
     id: String,
     token: Option<String>,
+    /// `http`, or `https` for a TLS registry.
+    scheme: &'static str,
+    /// The CA a TLS registry's certificate comes from, PEM, in `work` (for the host's cargo).
+    ca_file: Option<std::path::PathBuf>,
     shared: Arc<Shared>,
     /// Crate sources, packaged crates and the host cargo's `CARGO_HOME`.
     work: TempProject,
@@ -99,28 +111,38 @@ impl Registry {
     /// An open registry (no authentication).
     #[track_caller]
     pub fn start(label: &str) -> Registry {
-        Self::start_with(label, None)
+        Self::start_with(label, None, None)
+    }
+
+    /// An open registry that speaks HTTPS only, with a certificate `ca` signed.
+    #[track_caller]
+    pub fn start_tls(label: &str, ca: &TestCa) -> Registry {
+        Self::start_with(label, None, Some(ca))
     }
 
     /// A registry that requires `Authorization: <token>` on every request and says
     /// `auth-required: true` in its `config.json`.
     #[track_caller]
     pub fn start_private(label: &str, token: &str) -> Registry {
-        Self::start_with(label, Some(token.to_string()))
+        Self::start_with(label, Some(token.to_string()), None)
     }
 
     #[track_caller]
-    fn start_with(label: &str, token: Option<String>) -> Registry {
+    fn start_with(label: &str, token: Option<String>, ca: Option<&TestCa>) -> Registry {
         let listener = TcpListener::bind("0.0.0.0:0")
             .unwrap_or_else(|e| panic!("registry: cannot bind a host port: {e}"));
         let port = listener.local_addr().expect("bound address").port();
         let id = format!("r{}", fixtures::nonce());
         let shared = Arc::new(Shared::default());
         let stop = Arc::new(AtomicBool::new(false));
+        let tls = ca.map(TestCa::server_config);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let work = TempProject::new(&format!("registry-{label}"));
+        let ca_file = ca.map(|ca| work.write("ca.pem", ca.pem()));
 
         let mut config = format!(
             "{{\"dl\":{}",
-            json_string(&format!("http://{HOST_ON_BRIDGE}:{port}/{id}/dl"))
+            json_string(&format!("{scheme}://{HOST_ON_BRIDGE}:{port}/{id}/dl"))
         );
         if token.is_some() {
             config.push_str(",\"auth-required\":true");
@@ -133,15 +155,17 @@ impl Registry {
                 (shared.clone(), stop.clone(), token.clone(), id.clone());
             thread::Builder::new()
                 .name(format!("registry-{port}"))
-                .spawn(move || serve(listener, &id, token.as_deref(), &shared, &stop))
+                .spawn(move || serve(listener, &id, token.as_deref(), tls, &shared, &stop))
                 .expect("spawn the registry thread")
         };
         Registry {
             port,
             id,
             token,
+            scheme,
+            ca_file,
             shared,
-            work: TempProject::new(&format!("registry-{label}")),
+            work,
             names: Mutex::new(BTreeSet::new()),
             stop,
             server: Some(server),
@@ -153,14 +177,23 @@ impl Registry {
         self.port
     }
 
-    /// The index URL as cargo takes it: `sparse+http://172.29.0.1:<port>/<id>/index/`.
+    /// The index URL as cargo takes it: `sparse+http://172.29.0.1:<port>/<id>/index/`
+    /// (`sparse+https://…` for a TLS registry).
     pub fn index_url(&self) -> String {
         format!("sparse+{}", self.http_index_url())
     }
 
     /// The index URL without the `sparse+` prefix (what plain HTTP clients fetch).
     pub fn http_index_url(&self) -> String {
-        format!("http://{HOST_ON_BRIDGE}:{}/{}/index/", self.port, self.id)
+        format!(
+            "{}://{HOST_ON_BRIDGE}:{}/{}/index/",
+            self.scheme, self.port, self.id
+        )
+    }
+
+    /// The address clients name in URLs: `172.29.0.1:<port>` (what a proxy is asked to reach).
+    pub fn authority(&self) -> String {
+        format!("{HOST_ON_BRIDGE}:{}", self.port)
     }
 
     /// The token this registry requires, if it is private.
@@ -281,7 +314,7 @@ impl Registry {
 
     /// The host's cargo, run in `dir` (cargo finds `.cargo/config.toml` from its working
     /// directory) with this registry's own `CARGO_HOME` and nothing inherited that could
-    /// redirect it.
+    /// redirect it (registry, source, HTTP and proxy settings); a TLS registry's CA trusted.
     fn cargo(&self, dir: &Path) -> Command {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
@@ -294,9 +327,14 @@ impl Registry {
             if (key.starts_with("CARGO_REGISTRIES_") || key.starts_with("CARGO_REGISTRY_"))
                 || key == "CARGO_TARGET_DIR"
                 || key.starts_with("CARGO_SOURCE_")
+                || key.starts_with("CARGO_HTTP_")
+                || crate::proxy::is_proxy_variable(&key)
             {
                 cmd.env_remove(&*key);
             }
+        }
+        if let Some(ca) = &self.ca_file {
+            cmd.env("CARGO_HTTP_CAINFO", ca);
         }
         cmd
     }
@@ -361,6 +399,7 @@ fn serve(
     listener: TcpListener,
     id: &str,
     token: Option<&str>,
+    tls: Option<Arc<ServerConfig>>,
     shared: &Arc<Shared>,
     stop: &AtomicBool,
 ) {
@@ -370,20 +409,48 @@ fn serve(
         }
         let Ok(conn) = conn else { continue };
         let (shared, id, token) = (shared.clone(), id.to_string(), token.map(str::to_string));
+        let tls = tls.clone();
         let _ = thread::Builder::new()
             .name("registry-conn".to_string())
             .spawn(move || {
-                let _ = handle(conn, &id, token.as_deref(), &shared);
+                let _ = conn.set_read_timeout(Some(IDLE_TIMEOUT));
+                let _ = conn.set_write_timeout(Some(IDLE_TIMEOUT));
+                let _ = match tls {
+                    None => handle(conn, &id, token.as_deref(), &shared),
+                    Some(config) => ServerConnection::new(config)
+                        .map_err(io::Error::other)
+                        .and_then(|server| {
+                            let stream = StreamOwned::new(server, conn);
+                            handle(stream, &id, token.as_deref(), &shared)
+                        }),
+                };
             });
     }
 }
 
+/// A connection the registry answers on: plain TCP or TLS over it.
+trait Connection: Read + Write {
+    /// Ends the connection (for TLS, with a `close_notify` first).
+    fn finish(&mut self);
+}
+
+impl Connection for TcpStream {
+    fn finish(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Connection for StreamOwned<ServerConnection, TcpStream> {
+    fn finish(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
 /// Answer requests on one connection until the client closes it, asks to, or goes idle.
-fn handle(conn: TcpStream, id: &str, token: Option<&str>, shared: &Shared) -> io::Result<()> {
-    conn.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    conn.set_write_timeout(Some(IDLE_TIMEOUT))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut writer = conn;
+fn handle(conn: impl Connection, id: &str, token: Option<&str>, shared: &Shared) -> io::Result<()> {
+    let mut reader = BufReader::new(conn);
     loop {
         let mut request_line = String::new();
         if reader.read_line(&mut request_line)? == 0 {
@@ -462,13 +529,14 @@ fn handle(conn: TcpStream, id: &str, token: Option<&str>, shared: &Shared) -> io
         } else {
             "Connection: keep-alive\r\n\r\n"
         });
+        let writer = reader.get_mut();
         writer.write_all(head.as_bytes())?;
         if method != "HEAD" {
             writer.write_all(&body)?;
         }
         writer.flush()?;
         if close {
-            let _ = writer.shutdown(Shutdown::Both);
+            writer.finish();
             return Ok(());
         }
     }
@@ -644,5 +712,87 @@ mod tests {
             .map(|r| (r.status, r.sent_authorization))
             .collect();
         assert_eq!(statuses, [(401, false), (401, true), (200, true)]);
+    }
+
+    #[test]
+    fn a_tls_registry_is_trusted_with_its_ca_only() {
+        let ca = TestCa::new("unit-tls");
+        let registry = Registry::start_tls("unit-tls", &ca);
+        assert!(registry.index_url().starts_with("sparse+https://"));
+        let request = format!(
+            "GET /{}/index/config.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            registry.id
+        );
+        let answer = crate::tls::tests::tls_exchange(registry.port(), &[ca.der()], &request)
+            .expect("a client that trusts the CA gets an answer");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains(&format!("\"https://{HOST_ON_BRIDGE}:{}/", registry.port())),
+            "downloads are HTTPS too: {answer}"
+        );
+
+        let other = TestCa::new("unit-tls-other");
+        let refused = crate::tls::tests::tls_exchange(registry.port(), &[other.der()], &request);
+        let error = refused
+            .expect_err("a client that trusts another CA is refused")
+            .to_string();
+        assert!(error.contains("UnknownIssuer"), "{error}");
+        assert_eq!(registry.request_count(), 1, "{:?}", registry.requests());
+    }
+
+    /// The whole way a fetch behind a proxy goes, on the loopback with the host's cargo: through
+    /// the proxy's CONNECT tunnel to the TLS registry, trusting its CA. Without the CA, cargo
+    /// says what a fetch behind a TLS-intercepting proxy says.
+    #[test]
+    fn host_cargo_reaches_a_tls_registry_through_the_proxy() {
+        use crate::proxy::Proxy;
+
+        let ca = TestCa::new("unit-tunnel");
+        let registry = Registry::start_tls("unit-tunnel", &ca);
+        registry.publish("cachet-dep-a", "1.0.0", "pub fn line() {}\n");
+        let proxy = Proxy::to_registry(&registry);
+        let project = TempProject::new("unit-tunnel-app");
+        project.write(
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ncachet-dep-a = \"1\"\n\n[workspace]\n",
+        );
+        project.write("src/main.rs", "fn main() {}\n");
+        registry.replace_crates_io(&project);
+        let through_proxy = |trust_ca: bool| {
+            let mut cmd = registry.cargo(project.path());
+            cmd.args(["generate-lockfile", "--quiet"])
+                .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port()));
+            if !trust_ca {
+                cmd.env_remove("CARGO_HTTP_CAINFO");
+            }
+            process::run(&mut cmd, CARGO_TIMEOUT)
+        };
+
+        let refused = through_proxy(false);
+        assert!(!refused.success(), "{refused}");
+        assert!(
+            refused.stderr.contains("SSL certificate problem"),
+            "cargo names the certificate: {refused}"
+        );
+        let before = registry.request_count();
+        through_proxy(true).assert_success();
+        let lock = std::fs::read_to_string(project.path().join("Cargo.lock")).unwrap();
+        assert!(lock.contains("name = \"cachet-dep-a\""), "{lock}");
+        assert!(
+            registry.requests()[before..]
+                .iter()
+                .any(|r| r.path == "index/ca/ch/cachet-dep-a" && r.status == 200),
+            "{:?}",
+            registry.requests()
+        );
+        let tunnels = proxy.requests();
+        assert!(!tunnels.is_empty());
+        assert!(
+            tunnels.iter().all(|r| r.method == "CONNECT"
+                && r.target == registry.authority()
+                && r.status == 200),
+            "{tunnels:?}"
+        );
     }
 }

@@ -12,6 +12,15 @@
 //!   fails.
 //! - What a token downloads never lands in the shared download cache, where any other build on
 //!   the builder could read it.
+//! - A registry whose certificate comes from a CA the test made (as behind a TLS-intercepting
+//!   proxy) is refused until `[fetch] ca-bundle` names a secret holding that CA; the CA's PEM
+//!   reaches no key (another bundle keeps the fetch CACHED), the image or the LLB.
+//! - `HTTPS_PROXY` (a build argument) carries the fetch through a proxy the test serves, which
+//!   records the tunnel; another proxy value keeps the fetch CACHED (not in a key), and the value
+//!   is in no layer and in the LLB only as the fetch step's proxy env. `ALL_PROXY` alone works
+//!   too, on dockerd 20.10 as well (whose BuildKit drops that field).
+//! - A registry whose name cannot resolve fails with a last line that says so and suggests
+//!   `--network=host`.
 //!
 //! Every project has a `[project] name` of its own and every registry a URL of its own, so no
 //! run sees an earlier run's caches.
@@ -20,7 +29,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cachet_tests::progress::vertices;
+use cachet_tests::proxy::Proxy;
 use cachet_tests::registry::{Registry, Request};
+use cachet_tests::tls::TestCa;
 use cachet_tests::{
     fixtures, on_each_engine, process, unique_tag, Build, Engine, Env, Image, TempProject,
 };
@@ -375,6 +386,11 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 /// `llb-gen spec <project>/Cachet.toml --format json`, built from this workspace.
 fn llb_json(project: &TempProject) -> String {
+    llb_json_with(project, &[])
+}
+
+/// [`llb_json`] with further arguments (`--build-arg K=V` …).
+fn llb_json_with(project: &TempProject, args: &[&str]) -> String {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("run")
@@ -383,7 +399,8 @@ fn llb_json(project: &TempProject) -> String {
         .arg(fixtures::repo_root().join("Cargo.toml"))
         .args(["-p", "llb-gen", "--", "spec"])
         .arg(project.path().join("Cachet.toml"))
-        .args(["--format", "json"]);
+        .args(["--format", "json"])
+        .args(args);
     process::run(&mut cmd, Duration::from_secs(600))
         .assert_success()
         .stdout
@@ -614,5 +631,316 @@ fn a_twenty_deep_path_dependency_chain_still_gets_its_fetch_step() {
         assert_eq!(out, format!("{line} | deep"), "{engine}:\n{progress}");
         let (name, cached) = fetch_step(&progress);
         assert!(!cached, "{engine}: `{name}` ran:\n{progress}");
+    });
+}
+
+const CA_SECRET_ID: &str = "corp-ca";
+
+/// A TLS registry whose certificate `ca` signed, with `cachet-dep-a 1.0.0`, and an app project
+/// using it in place of crates.io whose spec has `[fetch] ca-bundle` naming [`CA_SECRET_ID`].
+fn tls_setup(label: &str, ca: &TestCa) -> (Registry, TempProject, String) {
+    let registry = Registry::start_tls(label, ca);
+    let line = format!("{DEP} 1.0.0 over TLS ({})", fixtures::nonce());
+    registry.publish(DEP, "1.0.0", &dep_source(&line));
+    let project = app_project(
+        label,
+        "\"1.0.0\"",
+        "tls",
+        &format!("[fetch]\nca-bundle = {{ secret = \"{CA_SECRET_ID}\" }}\n\n"),
+    );
+    registry.replace_crates_io(&project);
+    registry.generate_lockfile(&project);
+    (registry, project, line)
+}
+
+/// `--secret id=corp-ca,src=<pem>` for a build.
+fn ca_secret(build: Build, pem: &std::path::Path) -> Build {
+    build
+        .arg("--secret")
+        .arg(format!("id={CA_SECRET_ID},src={}", pem.display()))
+}
+
+/// A line from the middle of a PEM certificate: base64 of its DER, unique to it.
+fn pem_body_line(pem: &str) -> String {
+    let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(
+        body.len() > 2,
+        "a PEM certificate has several lines:\n{pem}"
+    );
+    body[body.len() / 2].to_string()
+}
+
+#[test]
+fn a_private_ca_is_trusted_through_the_ca_bundle_secret_and_leaks_nowhere() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-ca-{engine}");
+        let ca = TestCa::new(&label);
+        let (registry, project, line) = tls_setup(&label, &ca);
+
+        // No secret: cargo refuses the certificate, and the last line says what to pass.
+        let before = registry.request_count();
+        let result = timed(engine, "TLS registry build without the CA", || {
+            spec_build(engine, &project, "fetch-ca").run()
+        });
+        let result = result.assert_failure();
+        let progress = result.progress();
+        assert!(
+            progress.contains("SSL certificate problem"),
+            "{engine}: cargo refused the certificate:\n{progress}"
+        );
+        assert!(
+            progress.contains(&format!(
+                "no secret `{CA_SECRET_ID}` was given for [fetch] ca-bundle"
+            )),
+            "{engine}: the fetch step says which secret is missing:\n{progress}"
+        );
+        assert_eq!(
+            registry.request_count(),
+            before,
+            "{engine}: nothing passed the TLS handshake: {:?}",
+            paths(&registry.requests()[before..])
+        );
+
+        // With the CA as a secret, the fetch trusts it.
+        let secrets = TempProject::new(&format!("{label}-secret"));
+        let pem = secrets.write("ca.pem", ca.pem());
+        let build = ca_secret(spec_build(engine, &project, "fetch-ca"), &pem);
+        let result = timed(engine, "TLS registry build with the CA", || build.run());
+        let result = result.assert_success();
+        let progress = result.progress().to_string();
+        let image = result.image();
+        let out = image.run(&[]).assert_success().stdout;
+        assert_eq!(out.trim(), format!("{line} | tls"), "{engine}:\n{progress}");
+        assert!(
+            !fetch_step(&progress).1,
+            "{engine}: the fetch ran:\n{progress}"
+        );
+        assert!(
+            registry
+                .requests()
+                .iter()
+                .any(|r| r.path == format!("dl/{DEP}/1.0.0/download") && r.status == 200),
+            "{engine}: the crate was downloaded over TLS: {:?}",
+            paths(&registry.requests())
+        );
+
+        // The bundle's content is in no key: another one (the CA and a second, unrelated CA)
+        // keeps the fetch CACHED.
+        let other = TestCa::new(&format!("{label}-other"));
+        let bigger = secrets.write("bigger.pem", format!("{}\n{}", ca.pem(), other.pem()));
+        let build = ca_secret(spec_build(engine, &project, "fetch-ca"), &bigger);
+        let again = build.run().assert_success();
+        let (name, cached) = fetch_step(again.progress());
+        assert!(
+            cached,
+            "{engine}: `{name}` reran for another CA bundle:\n{}",
+            again.progress()
+        );
+
+        // Neither the progress, the image nor the LLB holds the certificate.
+        let body = pem_body_line(ca.pem());
+        assert!(
+            !progress.contains(&body),
+            "{engine}: the CA is in the progress output"
+        );
+        let saved = saved_image_bytes(&image, &secrets);
+        assert!(
+            contains(&saved, &line),
+            "{engine}: the saved image is searchable (the dependency's line is in the binary)"
+        );
+        assert!(!contains(&saved, &body), "{engine}: the CA is in the image");
+        let llb = llb_json(&project);
+        assert!(
+            llb.contains(CA_SECRET_ID) && llb.contains("/run/cachet/ca-bundle.pem"),
+            "the LLB names the secret and where it is mounted:\n{llb}"
+        );
+        assert!(!llb.contains(&body), "the CA is in the LLB:\n{llb}");
+    });
+}
+
+/// The paths (`/a/0/b`) of every string in `value` (a JSON tree) that contains `needle`.
+fn strings_holding(value: &serde_json::Value, needle: &str, path: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.contains(needle) => out.push(path.to_string()),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                strings_holding(item, needle, &format!("{path}/{i}"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                strings_holding(item, needle, &format!("{path}/{key}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_fetch_step_tunnels_through_the_proxy_build_arg_which_no_key_holds() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-proxy-{engine}");
+        let ca = TestCa::new(&label);
+        let (registry, project, line) = tls_setup(&label, &ca);
+        let secrets = TempProject::new(&format!("{label}-secret"));
+        let pem = secrets.write("ca.pem", ca.pem());
+        let (first_proxy, second_proxy) =
+            (Proxy::to_registry(&registry), Proxy::to_registry(&registry));
+        let through = |proxy: &Proxy| {
+            ca_secret(spec_build(engine, &project, "fetch-proxy"), &pem)
+                .build_arg("HTTPS_PROXY", proxy.url())
+        };
+
+        let result = timed(engine, "build through a proxy", || {
+            through(&first_proxy).run()
+        });
+        let result = result.assert_success();
+        let progress = result.progress().to_string();
+        let image = result.image();
+        let out = image.run(&[]).assert_success().stdout;
+        assert_eq!(out.trim(), format!("{line} | tls"), "{engine}:\n{progress}");
+        assert!(
+            !fetch_step(&progress).1,
+            "{engine}: the fetch ran:\n{progress}"
+        );
+        let tunnels = first_proxy.requests();
+        assert!(
+            !tunnels.is_empty()
+                && tunnels.iter().all(|r| r.method == "CONNECT"
+                    && r.target == registry.authority()
+                    && r.status == 200),
+            "{engine}: the fetch went through the proxy's tunnel: {tunnels:?}"
+        );
+        assert!(
+            registry
+                .requests()
+                .iter()
+                .any(|r| r.path == format!("dl/{DEP}/1.0.0/download") && r.status == 200),
+            "{engine}: {:?}",
+            paths(&registry.requests())
+        );
+
+        // Another proxy: same key, so the fetch is CACHED and nothing goes through it.
+        let before = registry.request_count();
+        let again = through(&second_proxy).run().assert_success();
+        let (name, cached) = fetch_step(again.progress());
+        assert!(
+            cached,
+            "{engine}: `{name}` reran for another HTTPS_PROXY:\n{}",
+            again.progress()
+        );
+        assert!(
+            second_proxy.requests().is_empty(),
+            "{engine}: {:?}",
+            second_proxy.requests()
+        );
+        assert_eq!(registry.request_count(), before, "{engine}");
+
+        // The value is in no layer, and in the LLB only as the fetch step's proxy env.
+        let url = first_proxy.url();
+        let saved = saved_image_bytes(&image, &secrets);
+        assert!(
+            contains(&saved, &line),
+            "{engine}: the saved image is searchable"
+        );
+        assert!(
+            !contains(&saved, &url),
+            "{engine}: the proxy is in the image"
+        );
+        let llb = llb_json_with(&project, &["--build-arg", &format!("HTTPS_PROXY={url}")]);
+        let json: serde_json::Value = serde_json::from_str(&llb).unwrap();
+        let mut holders = Vec::new();
+        strings_holding(&json, &url, "", &mut holders);
+        assert_eq!(
+            holders.len(),
+            1,
+            "the proxy appears once in the LLB: {holders:?}\n{llb}"
+        );
+        assert!(
+            holders[0].ends_with("/exec/meta/proxy_env/https_proxy"),
+            "only as the fetch step's proxy env: {holders:?}"
+        );
+    });
+}
+
+#[test]
+fn all_proxy_alone_carries_the_fetch_on_both_engines() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-allproxy-{engine}");
+        let (registry, project, line) = open_setup(&label, "all");
+        let proxy = Proxy::to_registry(&registry);
+        let build =
+            spec_build(engine, &project, "fetch-allproxy").build_arg("ALL_PROXY", proxy.url());
+        let (out, progress, during) = timed(engine, "build through ALL_PROXY", || {
+            build_and_run(build, &registry)
+        });
+        assert_eq!(out, format!("{line} | all"), "{engine}:\n{progress}");
+        assert!(
+            !fetch_step(&progress).1,
+            "{engine}: the fetch ran:\n{progress}"
+        );
+        let forwarded = proxy.requests();
+        let download = format!(
+            "{}dl/{DEP}/1.0.0/download",
+            registry.http_index_url().trim_end_matches("index/")
+        );
+        assert!(
+            forwarded
+                .iter()
+                .any(|r| r.method == "GET" && r.target == download && r.status == 200),
+            "{engine}: the download went through the proxy: {forwarded:?}"
+        );
+        assert!(
+            !during.is_empty(),
+            "{engine}: the registry answered the proxy"
+        );
+    });
+}
+
+/// A name no resolver answers, and none is asked: its first label is longer than DNS allows
+/// (63 bytes), so the C library refuses it before sending a query. Nothing leaves the machine,
+/// on either engine, and cargo reports it as any failed lookup (`Could not resolve host`).
+fn unresolvable_host() -> String {
+    format!("cachet-{}.invalid", "x".repeat(70))
+}
+
+#[test]
+fn an_unresolvable_registry_says_so_and_suggests_the_host_network() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-dns-{engine}");
+        let (registry, project, _) = open_setup(&label, "dns");
+        let before = registry.request_count();
+        let host = unresolvable_host();
+        // The lockfile was made against the local registry; the build now looks for it
+        // elsewhere.
+        project.write(
+            ".cargo/config.toml",
+            format!(
+                "[source.crates-io]\nreplace-with = \"local\"\n\n\
+                 [source.local]\nregistry = \"sparse+http://{host}/index/\"\n"
+            ),
+        );
+        let result = timed(engine, "build against an unresolvable registry", || {
+            spec_build(engine, &project, "fetch-dns").run()
+        });
+        let result = result.assert_failure();
+        let progress = result.progress();
+        let cargo_said = progress
+            .find(&format!("Could not resolve host: {host}"))
+            .unwrap_or_else(|| panic!("{engine}: cargo's own error:\n{progress}"));
+        let hint = progress
+            .find(&format!(
+                "cachet: the fetch step could not resolve {host}. "
+            ))
+            .unwrap_or_else(|| panic!("{engine}: the fetch step names the host:\n{progress}"));
+        assert!(
+            hint > cargo_said,
+            "{engine}: the hint comes last:\n{progress}"
+        );
+        assert!(
+            progress.contains("Retry with --network=host"),
+            "{engine}: it suggests the host network:\n{progress}"
+        );
+        assert_eq!(registry.request_count(), before, "{engine}");
     });
 }

@@ -19,11 +19,12 @@ mod triple;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, HistoryStep, ImageSettings};
 pub use triple::rust_triple;
 
 use crate::keys::{sdk_identity, TargetKeys};
-use crate::llb::{Image, LlbError, NetMode, Platform, ResolveMode, State};
+use crate::llb::{Image, LlbError, NetMode, Platform, ProxyEnv, ResolveMode, State};
 use crate::project::{self, ProjectFiles, ProjectLayout, SnapshotPlan};
 use crate::proto::pb;
 use crate::spec::{Spec, Target};
@@ -72,6 +73,11 @@ pub struct BuildRequest {
     /// The metadata files read from the context ([`project::METADATA_PATTERNS`]); empty when
     /// there is no context to read, and then the whole context is used and nothing is fetched.
     pub project: ProjectFiles,
+    /// Proxy settings for the fetch step, from BuildKit's predefined proxy build arguments
+    /// ([`proxy_from_build_args`]); `ProxyEnv::default()` for none. They reach the fetch step
+    /// as the exec's proxy env, which BuildKit leaves out of cache keys; compile steps run
+    /// without a network and never get them.
+    pub proxy: ProxyEnv,
 }
 
 /// The outcome of compiling one target.

@@ -46,6 +46,7 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
         cache_travels: false,
+        proxy: Default::default(),
         project: ProjectFiles::default(),
     }
 }

@@ -95,6 +95,7 @@ impl Build {
             resolve_mode: ResolveMode::Default,
             labels: BTreeMap::new(),
             cache_travels: false,
+            proxy: Default::default(),
             project: ProjectFiles {
                 files: self
                     .files

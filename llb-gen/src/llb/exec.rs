@@ -31,6 +31,58 @@ pub enum SecurityMode {
     Insecure,
 }
 
+/// Proxy settings for one exec, BuildKit's `ProxyEnv` (the predefined `HTTP_PROXY` … build
+/// arguments of the dockerfile frontend).
+///
+/// BuildKit hands each non-empty value to the process twice, as `HTTP_PROXY` and `http_proxy`
+/// (and so on), but leaves the whole message out of the exec's cache key: the same command behind
+/// another proxy reuses its cached result. Unlike [`Exec::env`], changing a value here changes
+/// the op's bytes (and digest) but no cache key.
+///
+/// `all_proxy` only reaches the process on BuildKit v0.9 and later: v0.8 (dockerd 20.10) knows
+/// the other four fields and silently drops a field it does not know.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProxyEnv {
+    pub http_proxy: String,
+    pub https_proxy: String,
+    pub ftp_proxy: String,
+    pub no_proxy: String,
+    pub all_proxy: String,
+}
+
+impl ProxyEnv {
+    /// True when no field is set (BuildKit then gets no `ProxyEnv` at all).
+    pub fn is_empty(&self) -> bool {
+        self.set_names().is_empty()
+    }
+
+    /// The upper-case names of the fields that are set, in BuildKit's order (`HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `FTP_PROXY`, `NO_PROXY`, `ALL_PROXY`).
+    pub fn set_names(&self) -> Vec<&'static str> {
+        [
+            ("HTTP_PROXY", &self.http_proxy),
+            ("HTTPS_PROXY", &self.https_proxy),
+            ("FTP_PROXY", &self.ftp_proxy),
+            ("NO_PROXY", &self.no_proxy),
+            ("ALL_PROXY", &self.all_proxy),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, _)| name)
+        .collect()
+    }
+
+    fn to_pb(&self) -> pb::ProxyEnv {
+        pb::ProxyEnv {
+            http_proxy: self.http_proxy.clone(),
+            https_proxy: self.https_proxy.clone(),
+            ftp_proxy: self.ftp_proxy.clone(),
+            no_proxy: self.no_proxy.clone(),
+            all_proxy: self.all_proxy.clone(),
+        }
+    }
+}
+
 /// Builder for an exec op; start one with [`State::run`].
 #[derive(Debug, Clone)]
 pub struct Exec {
@@ -43,6 +95,7 @@ pub struct Exec {
     network: NetMode,
     security: SecurityMode,
     extra_hosts: Vec<(String, String)>,
+    proxy_env: ProxyEnv,
     readonly_root: bool,
     mounts: Vec<Mount>,
     constraints: Constraints,
@@ -63,6 +116,7 @@ impl Exec {
             network: NetMode::Sandbox,
             security: SecurityMode::Sandbox,
             extra_hosts: Vec::new(),
+            proxy_env: ProxyEnv::default(),
             readonly_root: false,
             mounts: Vec::new(),
             constraints: Constraints::default(),
@@ -113,6 +167,13 @@ impl Exec {
     /// Adds an `/etc/hosts` entry.
     pub fn add_host(mut self, host: impl Into<String>, ip: impl Into<String>) -> Self {
         self.extra_hosts.push((host.into(), ip.into()));
+        self
+    }
+
+    /// Proxy settings for the process, outside the cache key (see [`ProxyEnv`]). An empty one
+    /// sends nothing.
+    pub fn proxy_env(mut self, proxy: ProxyEnv) -> Self {
+        self.proxy_env = proxy;
         self
     }
 
@@ -341,13 +402,18 @@ impl Exec {
             meta.add_cap("exec.meta.security");
         }
 
+        let proxy_env = (!self.proxy_env.is_empty()).then(|| {
+            meta.add_cap("exec.meta.proxyenv");
+            self.proxy_env.to_pb()
+        });
+
         let exec = pb::ExecOp {
             meta: Some(pb::Meta {
                 args: self.args,
                 env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 cwd: self.cwd,
                 user: self.user,
-                proxy_env: None,
+                proxy_env,
                 extra_hosts: self
                     .extra_hosts
                     .into_iter()

@@ -63,7 +63,7 @@ mod tests;
 pub use constraints::Constraints;
 pub use digest::Digest;
 pub use error::{LlbError, Result};
-pub use exec::{Exec, ExecState, NetMode, SecurityMode};
+pub use exec::{Exec, ExecState, NetMode, ProxyEnv, SecurityMode};
 pub use file::{ChownOpt, Copy, FileAction, FileOp, Mkdir, Mkfile, Rm, UserOpt};
 pub use marshal::{decode_definition, decode_ops, definition_bytes, MarshalOptions};
 pub use meta::{OpMeta, CUSTOM_NAME_KEY};

@@ -121,15 +121,29 @@ fn exec_json(e: &pb::ExecOp) -> Value {
         .iter()
         .map(|h| json!({"host": h.host, "ip": h.ip}))
         .collect();
+    let mut readable_meta = json!({
+        "args": meta.args,
+        "env": meta.env,
+        "cwd": meta.cwd,
+        "user": meta.user,
+        "hostname": meta.hostname,
+        "extra_hosts": hosts,
+    });
+    // Shown only when set, as BuildKit only gets it then.
+    if let (Some(p), Value::Object(o)) = (&meta.proxy_env, &mut readable_meta) {
+        o.insert(
+            "proxy_env".into(),
+            json!({
+                "http_proxy": p.http_proxy,
+                "https_proxy": p.https_proxy,
+                "ftp_proxy": p.ftp_proxy,
+                "no_proxy": p.no_proxy,
+                "all_proxy": p.all_proxy,
+            }),
+        );
+    }
     json!({
-        "meta": {
-            "args": meta.args,
-            "env": meta.env,
-            "cwd": meta.cwd,
-            "user": meta.user,
-            "hostname": meta.hostname,
-            "extra_hosts": hosts,
-        },
+        "meta": readable_meta,
         "mounts": mounts,
         "network": network,
         "security": security,

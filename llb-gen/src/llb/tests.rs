@@ -398,6 +398,66 @@ fn exec_with_every_mount_kind() -> TestResult {
     Ok(())
 }
 
+/// Proxy settings travel in `Meta.proxy_env` (which BuildKit keeps out of the cache key), never
+/// in `env` (which is keyed), and only when one is set.
+#[test]
+fn exec_proxy_env_is_its_own_field() -> TestResult {
+    let proxy = ProxyEnv {
+        https_proxy: "http://proxy:3128".into(),
+        no_proxy: "localhost".into(),
+        ..Default::default()
+    };
+    assert_eq!(proxy.set_names(), ["HTTPS_PROXY", "NO_PROXY"]);
+    let run = img().run(["true"]).proxy_env(proxy).build()?;
+    let def = run.root().marshal();
+    let ops = check_definition(&def);
+    let meta = exec_of(op_by_digest(&ops, run.digest()))
+        .meta
+        .clone()
+        .expect("meta");
+    assert_eq!(
+        meta.proxy_env,
+        Some(pb::ProxyEnv {
+            https_proxy: "http://proxy:3128".into(),
+            no_proxy: "localhost".into(),
+            ..Default::default()
+        })
+    );
+    assert!(meta.env.is_empty(), "{:?}", meta.env);
+    let md = &def.metadata[run.digest().as_str()];
+    assert!(md.caps.contains_key("exec.meta.proxyenv"), "{:?}", md.caps);
+    let view = ReadableDefinition::from_definition(&def)?;
+    let shown = view
+        .ops
+        .iter()
+        .find(|o| o.digest == run.digest().as_str())
+        .expect("the exec in the readable view");
+    assert_eq!(
+        shown.op["exec"]["meta"]["proxy_env"]["https_proxy"],
+        "http://proxy:3128"
+    );
+
+    let plain = img().run(["true"]).proxy_env(ProxyEnv::default()).build()?;
+    let def = plain.root().marshal();
+    let ops = check_definition(&def);
+    let meta = exec_of(op_by_digest(&ops, plain.digest())).meta.clone();
+    assert_eq!(meta.expect("meta").proxy_env, None);
+    assert!(!def.metadata[plain.digest().as_str()]
+        .caps
+        .contains_key("exec.meta.proxyenv"));
+    let view = ReadableDefinition::from_definition(&def)?;
+    assert!(view
+        .ops
+        .iter()
+        .all(|o| o.op["exec"]["meta"].get("proxy_env").is_none()));
+    assert_ne!(
+        run.digest(),
+        plain.digest(),
+        "the op's bytes carry the proxy"
+    );
+    Ok(())
+}
+
 #[test]
 fn exec_validation() {
     assert_eq!(

@@ -366,27 +366,24 @@ impl Loader<'_> {
                 ));
             }
             self.check_owned_env(var)?;
-            let id_value = id.get_ref();
-            // It names a file under the secrets directory.
-            if id_value.is_empty()
-                || id_value == "."
-                || id_value == ".."
-                || id_value.contains('/')
-                || id_value
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control())
-            {
-                return Err(self.err(
-                    id.span(),
-                    "expected a secret id as given to `--secret id=…` (no `/`, spaces or \
-                     control characters)",
-                ));
-            }
-            secrets.insert(var.get_ref().clone(), id_value.clone());
+            secrets.insert(var.get_ref().clone(), self.secret_id(id)?);
         }
+        let ca_bundle_secret =
+            match &raw.fetch.ca_bundle {
+                Some(section) => match &section.get_ref().secret {
+                    Some(id) => Some(self.secret_id(id)?),
+                    None => return Err(self.err(
+                        section.span(),
+                        "`ca-bundle` needs `secret = \"…\"`: the id of the BuildKit secret that \
+                         holds the PEM certificates (`--secret id=…,src=ca.pem`)",
+                    )),
+                },
+                None => None,
+            };
         let fetch = FetchSettings {
             secrets,
             ssh: raw.fetch.ssh,
+            ca_bundle_secret,
         };
 
         if raw.targets.is_empty() {
@@ -621,6 +618,25 @@ impl Loader<'_> {
             to: to.get_ref().clone(),
         };
         Ok((copy, reference))
+    }
+
+    /// A BuildKit secret id (`[fetch] secrets` values, `[fetch] ca-bundle`): it names a file
+    /// under a directory of the fetch step, so it must be one path component.
+    fn secret_id(&self, id: &Spanned<String>) -> Result<String, SpecError> {
+        let value = id.get_ref();
+        if value.is_empty()
+            || value == "."
+            || value == ".."
+            || value.contains('/')
+            || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(self.err(
+                id.span(),
+                "expected a secret id as given to `--secret id=…` (no `/`, spaces or control \
+                 characters)",
+            ));
+        }
+        Ok(value.clone())
     }
 
     fn check_name(&self, value: &Spanned<String>, what: &str) -> Result<(), SpecError> {

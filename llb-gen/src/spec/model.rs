@@ -122,6 +122,23 @@ pub struct FetchSection {
     /// Forward the client's default SSH agent (`--ssh default`) for git dependencies.
     #[serde(default)]
     pub ssh: bool,
+    /// Extra CA certificates (PEM) the fetch step trusts besides the SDK image's own, for a
+    /// proxy that intercepts TLS or a registry with a private CA: `{ secret = "corp-ca" }`,
+    /// given as `--secret id=corp-ca,src=ca.pem`. Only the fetch step reads them, and they never
+    /// enter a layer, a key or the LLB. A build without that secret trusts the SDK's
+    /// certificates only, so the spec still builds where no proxy intercepts.
+    #[serde(rename = "ca-bundle")]
+    #[schemars(with = "Option<CaBundleSection>")]
+    pub ca_bundle: Option<Spanned<CaBundleSection>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaBundleSection {
+    /// The id of the BuildKit secret that holds the certificates (`--secret id=…,src=ca.pem`).
+    // Required; optional here so the loader can say where it is missing.
+    #[schemars(with = "String", regex(pattern = rules::SECRET_ID))]
+    pub secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -48,6 +48,9 @@ pub struct FetchSettings {
     pub secrets: BTreeMap<String, String>,
     /// Forward the client's default SSH agent to the fetch step.
     pub ssh: bool,
+    /// The BuildKit secret holding extra CA certificates (PEM) the fetch step trusts besides
+    /// the SDK image's (`[fetch] ca-bundle`).
+    pub ca_bundle_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub(super) const ABSOLUTE_PATH: &str = "^/";
 /// `[fetch] secrets` keys (`is_env_name` in `load.rs`).
 const ENV_NAME: &str = "^[A-Z_][A-Z0-9_]*$";
 /// A secret id as given to `--secret id=…`: not empty, no `/` or space.
-const SECRET_ID: &str = "^[^/ ]+$";
+pub(super) const SECRET_ID: &str = "^[^/ ]+$";
 /// A value the loader interpolates and that uses a build argument.
 const INTERPOLATED: &str = "\\$\\{";
 /// No whitespace, not empty: an image reference.

@@ -637,6 +637,44 @@ fn secret_variables_and_ids_are_checked_at_their_place() {
 }
 
 #[test]
+fn a_ca_bundle_names_a_secret_at_its_place() {
+    let with = |bundle: &str| {
+        FULL.replace(
+            "[target.build]",
+            &format!("[fetch]\nca-bundle = {bundle}\n[target.build]"),
+        )
+    };
+    let spec = load(
+        "Cachet.toml",
+        &with(r#"{ secret = "corp-ca" }"#),
+        &no_args(),
+    )
+    .unwrap();
+    assert_eq!(spec.fetch.ca_bundle_secret.as_deref(), Some("corp-ca"));
+    assert!(spec.fetch.secrets.is_empty() && !spec.fetch.ssh);
+    let spec = load("Cachet.toml", FULL, &no_args()).unwrap();
+    assert_eq!(spec.fetch.ca_bundle_secret, None);
+
+    let e = err(&with("{}"));
+    assert!(
+        e.starts_with("Cachet.toml:17:13: `ca-bundle` needs `secret = \"…\"`"),
+        "{e}"
+    );
+    for id in ["", "..", "a/b", "a b"] {
+        let e = err(&with(&format!("{{ secret = \"{id}\" }}")));
+        assert!(
+            e.starts_with("Cachet.toml:17:24: expected a secret id"),
+            "{id}: {e}"
+        );
+    }
+    // A context file would be keyed by its content: not a way to give one.
+    let e = err(&with(r#"{ file = "ca.pem" }"#));
+    assert!(e.contains("unknown field `file`"), "{e}");
+    let e = err(&with(r#""corp-ca""#));
+    assert!(e.starts_with("Cachet.toml:17:13: "), "{e}");
+}
+
+#[test]
 fn values_cannot_hold_nul() {
     let e = err(&FULL.replace("CFLAGS = \"-O2\"", "CFLAGS = \"-O2\\u0000\""));
     assert_eq!(
@@ -836,6 +874,7 @@ fn compile_every_target(spec: &Spec) {
             resolve_mode: crate::llb::ResolveMode::Default,
             labels: BTreeMap::new(),
             cache_travels: false,
+            proxy: Default::default(),
             project: crate::project::ProjectFiles::default(),
         };
         if let Err(e) = compile(spec, &request) {

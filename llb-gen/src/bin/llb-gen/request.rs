@@ -22,7 +22,9 @@ pub struct BuildArgs {
     /// Target to build; default: the spec's default target.
     #[arg(long, value_name = "T")]
     pub target: Option<String>,
-    /// Value of a build argument declared under [args] (repeatable).
+    /// Value of a build argument declared under [args], or of one of BuildKit's predefined
+    /// proxy arguments (`HTTP_PROXY`, `HTTPS_PROXY`, `FTP_PROXY`, `NO_PROXY`, `ALL_PROXY`, any
+    /// case), which reach the fetch step only (repeatable).
     #[arg(long = "build-arg", value_name = "K=V", value_parser = parse_build_arg)]
     build_args: Vec<(String, String)>,
     /// Target platform (`os/arch[/variant]`).
@@ -65,7 +67,12 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         String::from_utf8(bytes).map_err(|_| format!("{file}: the spec is not UTF-8 text"))?;
     let build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();
     let spec = spec::load(file, &text, &build_args)?;
-    for name in build_args.keys().filter(|k| !spec.args.contains_key(*k)) {
+    // BuildKit's predefined proxy arguments need no declaration: they reach the fetch step
+    // only, outside every key, as the frontend passes them.
+    for name in build_args
+        .keys()
+        .filter(|k| !spec.args.contains_key(*k) && !compile::is_proxy_arg(k))
+    {
         eprintln!(
             "llb-gen: note: --build-arg {name} is not declared under [args] in {file}; ignored"
         );
@@ -95,6 +102,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         labels: BTreeMap::new(),
         cache_travels: args.cache_travels,
         project: read_project_files(&context)?,
+        proxy: compile::proxy_from_build_args(&build_args),
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
     Ok(Planned {
