@@ -52,6 +52,12 @@
 //!   `target/` (cargo's fingerprints do not see a changed linker or libc);
 //! * written at the root of every sources snapshot and into the `dev.cachet.sdk` label.
 //!
+//! # SDK setup step — keyed by BuildKit on content, no mount id of its own
+//! Its op holds the pinned image, `CACHET_SDK=<image identity>`, the script (packages
+//! included) with the commands as arguments, the root user, the platform and the network
+//! mode; nothing else reaches it, so BuildKit's key for it is complete. It has no cache mount:
+//! what it installs lives only in its root filesystem, which every later step runs on.
+//!
 //! # Target cache mount id — `cachet/<project>/<triple>/<profile>/<hash>`
 //! In **strict** mode (the default) the hash covers, in this order:
 //! * `schema` — bumps invalidate every mount when the key model changes meaning;
