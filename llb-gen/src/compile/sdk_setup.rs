@@ -96,8 +96,8 @@ pub(super) fn extend(
     let Some(lines) = script(sdk) else {
         return Ok(image);
     };
-    let progress = format!("[{STEP_TARGET}] setup");
-    let script = StepScript::new(SCRIPT_FILE, &lines, &ctx.request.platform, &progress)?;
+    let prefix = format!("[{STEP_TARGET}]");
+    let script = StepScript::new(SCRIPT_FILE, &lines, &ctx.request.platform, &prefix)?;
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
     // The tag is the start of the identity it produces, as `CACHET_SDK` shows it.
     let tag: String = ctx
@@ -106,7 +106,7 @@ pub(super) fn extend(
         .chars()
         .take(6)
         .collect();
-    let name = format!("{progress} · {tag}");
+    let name = format!("{prefix} setup · {tag}");
     let exec = image
         .run(script.argv(&sdk.setup))
         .user(SETUP_USER)

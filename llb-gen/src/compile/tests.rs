@@ -1341,6 +1341,18 @@ fn packages_and_setup_run_once_with_network_and_every_step_runs_on_the_result() 
     assert_eq!(record.target, "sdk");
     assert_eq!(record.digest, setup_digest);
     assert_eq!(record.name, format!("[sdk] setup · {}", &c.sdk[7..13]));
+    let named: Vec<&String> = c
+        .definition
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get(crate::llb::CUSTOM_NAME_KEY))
+        .filter(|n| n.starts_with("[sdk] setup · "))
+        .collect();
+    assert_eq!(
+        named,
+        [&record.name],
+        "progress shows one setup step by that name"
+    );
     assert_eq!(
         record.inputs["packages"],
         serde_json::json!(["cmake", "make"])
