@@ -9,15 +9,54 @@
 //! content. Everything below is about making those two things complete.
 //!
 //! # SDK identity — in every exec's environment and in every cache mount id
-//! The SDK image's manifest digest for the target platform, as resolved at build time; when
-//! dockerd serves the image from its local store it reports no manifest digest, and the image
-//! id (the digest of its config) stands in. The identity is
+//! The SDK *image*'s identity ([`sdk_identity`]) is its manifest digest for the target platform,
+//! as resolved at build time; when dockerd serves the image from its local store it reports no
+//! manifest digest, and the image id (the digest of its config) stands in. The `[sdk] digest`
+//! lock is checked against this, the image as resolved, before any setup.
+//!
+//! When the spec extends the SDK (`[sdk] packages` / `setup`), one setup step runs on that image
+//! with the network, and its root filesystem is the SDK every other step runs in (see
+//! `compile/sdk_setup.rs`). The build's SDK identity is then [`extended_sdk_identity`]:
+//! `sha256:` of the canonical JSON of
+//! * `schema` — [`SDK_SETUP_SCHEMA`], bumped when the setup exec changes in a way its script
+//!   does not show (user, mounts, environment);
+//! * `image` — the image identity above: a new base image is a new SDK;
+//! * `packages` — sorted and deduplicated by the loader (apt installs a set, so reordering
+//!   the list is no change);
+//! * `setup` — the commands, in order;
+//! * `script` — the setup step's whole script as Cachet writes it around the two, so a change to
+//!   how Cachet installs packages is a new SDK even for an unchanged spec.
+//!
+//! Without packages or setup the identity is the image identity, exactly as before these
+//! settings existed: no existing key moves.
+//!
+//! Deliberately **not** in it: what the apt repositories (or anything a setup command
+//! downloads) served when the step ran. BuildKit caches the setup step like a Dockerfile `RUN`,
+//! keyed on the image and the script, not on the mirror's state. It runs again only with
+//! `--no-cache` (or `--no-cache-filter sdk`), a changed `packages` or `setup` list, a new image,
+//! or once its cache record is pruned — and then it may install newer versions under the *same*
+//! identity, so target caches warmed against the old ones are reused (cargo does not notice a
+//! changed C library or tool either). `name=version` pins make the setup reproducible; changing
+//! the list (a pin, a package, a `true` command) is how to force a new identity. Nor is the
+//! setup step's network mode in it: `--network=host` changes the setup op, so BuildKit runs it
+//! and everything after it again, but not what it installs.
+//!
+//! The identity is
 //! * pinned into the image source (`docker-image://…@sha256:…`), so a moved tag is a new graph;
-//! * put into every exec's environment as `CACHET_SDK=<identity>`, so every exec — and
+//!   the setup step also carries the image identity as `CACHET_SDK`, so an image dockerd
+//!   serves unpinned from its store keys it too;
+//! * put into every other exec's environment as `CACHET_SDK=<identity>`, so every exec — and
 //!   everything downstream of it — has a different BuildKit cache key when the SDK changes,
 //!   even if the new image has the same rustc (a re-tagged SDK must rebuild);
 //! * hashed into every target cache mount id, so a new SDK never starts from another SDK's
-//!   `target/` (cargo's fingerprints do not see a changed linker or libc).
+//!   `target/` (cargo's fingerprints do not see a changed linker or libc);
+//! * written at the root of every sources snapshot and into the `dev.cachet.sdk` label.
+//!
+//! # SDK setup step — keyed by BuildKit on content, no mount id of its own
+//! Its op holds the pinned image, `CACHET_SDK=<image identity>`, the script (packages
+//! included) with the commands as arguments, the root user, the platform and the network
+//! mode; nothing else reaches it, so BuildKit's key for it is complete. It has no cache mount:
+//! what it installs lives only in its root filesystem, which every later step runs on.
 //!
 //! # Target cache mount id — `cachet/<project>/<triple>/<profile>/<hash>`
 //! In **strict** mode (the default) the hash covers, in this order:
@@ -284,6 +323,37 @@ pub fn sdk_identity(manifest_digest: &str, config: &[u8]) -> String {
     }
 }
 
+/// Bump when the SDK setup exec changes in a way its script does not show.
+pub const SDK_SETUP_SCHEMA: &str = "cachet-sdk-setup-v1";
+
+/// What an extended SDK is made from besides the image (see the module docs).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SdkSetupInputs<'a> {
+    /// `[sdk] packages`, as the loader normalised them (sorted, deduplicated).
+    pub packages: &'a [String],
+    /// `[sdk] setup`, in order.
+    pub setup: &'a [String],
+    /// The setup step's script, exactly as it runs.
+    pub script: &'a str,
+}
+
+/// The identity of the SDK the spec's `[sdk] packages` / `setup` make of the image identified
+/// by `image` ([`sdk_identity`]): `sha256:` of the canonical JSON of all of them.
+pub fn extended_sdk_identity(image: &str, setup: &SdkSetupInputs<'_>) -> String {
+    #[derive(Serialize)]
+    struct Hashed<'a> {
+        schema: &'a str,
+        image: &'a str,
+        #[serde(flatten)]
+        setup: &'a SdkSetupInputs<'a>,
+    }
+    content_digest(&canonical_json(&Hashed {
+        schema: SDK_SETUP_SCHEMA,
+        image,
+        setup,
+    }))
+}
+
 fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
     // serde_json::Value objects are sorted maps; struct fields keep declaration order.
     serde_json::to_vec(value).unwrap_or_default()
@@ -446,6 +516,74 @@ mod tests {
         assert_ne!(strict(&i), before);
         i.rustflags.pop();
         assert_eq!(strict(&i), before);
+    }
+
+    #[test]
+    fn every_setup_input_moves_the_extended_sdk_identity() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (packages, setup) = (strings(&["cmake", "make"]), strings(&["true", "id"]));
+        let base = SdkSetupInputs {
+            packages: &packages,
+            setup: &setup,
+            script: "set -eu",
+        };
+        let image = "sha256:1111";
+        let id = extended_sdk_identity(image, &base);
+        assert!(
+            id.strip_prefix("sha256:")
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{id}"
+        );
+        assert_ne!(id, image, "an extended SDK is not the image");
+        assert_eq!(id, extended_sdk_identity(image, &base), "deterministic");
+        let (more, fewer) = (strings(&["cmake", "file", "make"]), strings(&["cmake"]));
+        let (other_setup, reordered) = (strings(&["true", "id", "true"]), strings(&["id", "true"]));
+        let changes: Vec<(&str, &str, SdkSetupInputs)> = vec![
+            ("image", "sha256:2222", base),
+            (
+                "a package more",
+                image,
+                SdkSetupInputs {
+                    packages: &more,
+                    ..base
+                },
+            ),
+            (
+                "a package less",
+                image,
+                SdkSetupInputs {
+                    packages: &fewer,
+                    ..base
+                },
+            ),
+            (
+                "a command more",
+                image,
+                SdkSetupInputs {
+                    setup: &other_setup,
+                    ..base
+                },
+            ),
+            (
+                "commands reordered",
+                image,
+                SdkSetupInputs {
+                    setup: &reordered,
+                    ..base
+                },
+            ),
+            (
+                "script",
+                image,
+                SdkSetupInputs {
+                    script: "set -eux",
+                    ..base
+                },
+            ),
+        ];
+        for (what, image, inputs) in changes {
+            assert_ne!(extended_sdk_identity(image, &inputs), id, "{what}");
+        }
     }
 
     #[test]

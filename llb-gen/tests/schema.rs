@@ -154,6 +154,16 @@ fn bad_specs() -> Vec<(&'static str, &'static str, String)> {
         ),
         ("short digest", "/sdk/digest", digest("sha256:abc")),
         (
+            "sdk package not a Debian name",
+            "/sdk/packages/0",
+            edit("rustup\"\n", "rustup\"\npackages = [\"Make\"]\n"),
+        ),
+        (
+            "blank sdk setup command",
+            "/sdk/setup/0",
+            edit("rustup\"\n", "rustup\"\nsetup = [\" \"]\n"),
+        ),
+        (
             "digest without algorithm",
             "/sdk/digest",
             digest(&"a".repeat(64)),
@@ -335,6 +345,17 @@ fn good_specs() -> Vec<(&'static str, String)> {
             ),
         ),
         ("image base", edit("\"scratch\"", "\"alpine:3.20\"")),
+        (
+            "sdk packages and setup",
+            format!(
+                "{}\n[args]\nV = \"3.25.1-1\"\n",
+                edit(
+                    "rustup\"\n",
+                    "rustup\"\npackages = [\"make\", \"g++\", \"libssl-dev:arm64=3.0.15-1~deb12u1\", \
+                     \"cmake=${V}\"]\nsetup = [\"echo $${HOME}\", \"true\"]\n",
+                )
+            ),
+        ),
         (
             "empty image keys on a cargo step",
             edit(

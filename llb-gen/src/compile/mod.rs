@@ -12,6 +12,7 @@ mod fetch_step;
 mod freshness;
 mod image_config;
 mod image_step;
+mod sdk_setup;
 mod shell;
 mod sources;
 mod step_script;
@@ -100,6 +101,9 @@ pub struct Compiled {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
+    /// The step that extends the SDK image with `[sdk] packages` and `setup`.
+    #[serde(rename = "sdk-setup")]
+    SdkSetup,
     /// The `cargo vendor` step shared by the cargo steps.
     Fetch,
     /// A cargo step's dependency layer (third-party crates compiled into a layer).
@@ -120,6 +124,7 @@ pub enum StepKind {
 impl StepKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            StepKind::SdkSetup => "sdk-setup",
             StepKind::Fetch => "fetch",
             StepKind::Dependencies => "dependencies",
             StepKind::WorkspaceDependencies => "workspace-dependencies",
@@ -188,22 +193,25 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         .images
         .get(&spec.sdk.image)
         .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
-    let sdk = sdk_identity(&sdk_image.digest, &sdk_image.config);
+    // The lock is on the image as resolved; setup extends it afterwards.
+    let image_identity = sdk_identity(&sdk_image.digest, &sdk_image.config);
     if let Some(locked) = &spec.sdk.digest_lock {
-        if *locked != sdk {
+        if *locked != image_identity {
             return Err(CompileError::SdkMoved {
                 image: spec.sdk.image.clone(),
                 locked: locked.clone(),
-                actual: sdk,
+                actual: image_identity,
             });
         }
     }
+    let sdk = sdk_setup::identity(&spec.sdk, &image_identity);
     let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
 
     let mut ctx = Context {
         spec,
         request,
         sdk: sdk.clone(),
+        image_identity,
         triple,
         layout: project::analyze(&request.project),
         sdk_state: None,
@@ -256,7 +264,10 @@ struct TargetResult {
 struct Context<'a> {
     spec: &'a Spec,
     request: &'a BuildRequest,
+    /// The build's SDK identity (see [`crate::keys`]).
     sdk: String,
+    /// The SDK image's own identity: `sdk` unless `[sdk] packages` or `setup` extend it.
+    image_identity: String,
     triple: &'static str,
     layout: ProjectLayout,
     sdk_state: Option<State>,
@@ -302,13 +313,16 @@ impl Context<'_> {
         Ok((state, resolved))
     }
 
-    /// The SDK image with its Env, WorkingDir and User applied (BuildKit does not apply them).
+    /// The SDK image with its Env, WorkingDir and User applied (BuildKit does not apply them),
+    /// extended by the spec's setup step if it has one.
     fn sdk_state(&mut self) -> Result<State, CompileError> {
         if let Some(s) = &self.sdk_state {
             return Ok(s.clone());
         }
         let (state, resolved) = self.image(&self.spec.sdk.image)?;
         let state = state.with_image_config(&resolved.config)?;
+        let image_identity = self.image_identity.clone();
+        let state = sdk_setup::extend(self, state, &image_identity)?;
         self.sdk_state = Some(state.clone());
         Ok(state)
     }

@@ -1402,3 +1402,384 @@ fn the_dependency_layer_removes_stand_ins_from_target_and_host_directories() {
         "{third_party:?}"
     );
 }
+
+/// `SPEC` with `lines` added to its `[sdk]` section.
+fn with_sdk_lines(lines: &str) -> String {
+    SPEC.replace(
+        "image = \"cachet-sdk:rustup\"\n",
+        &format!("image = \"cachet-sdk:rustup\"\n{lines}\n"),
+    )
+}
+
+/// The SDK extended with two packages and a command.
+const SETUP: &str = "packages = [\"make\", \"cmake\"]\nsetup = [\"make --version\"]";
+
+/// `(digest, op, exec)` of every exec, scripts shown inline (see [`ops`]).
+fn execs_with_digests(c: &Compiled) -> Vec<(String, pb::Op, pb::ExecOp)> {
+    ops(c)
+        .into_iter()
+        .filter_map(|(d, op)| match &op.op {
+            Some(OpKind::Exec(e)) => Some((d.clone(), op.clone(), e.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The SDK setup exec (its raw arguments, not the inline form) and its digest.
+fn setup_exec(c: &Compiled) -> (String, pb::Op, pb::ExecOp) {
+    let setups: Vec<_> = raw_ops(c)
+        .into_iter()
+        .filter_map(|(d, op)| match &op.op {
+            Some(OpKind::Exec(e))
+                if e.meta.as_ref().unwrap().args.get(1).map(String::as_str)
+                    == Some("/cachet/step/sdk-setup.sh") =>
+            {
+                Some((d.clone(), op.clone(), e.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(setups.len(), 1, "one setup step");
+    setups.into_iter().next().unwrap()
+}
+
+/// `CACHET_SDK` of an exec.
+fn cachet_sdk(exec: &pb::ExecOp) -> String {
+    exec.meta
+        .as_ref()
+        .unwrap()
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("CACHET_SDK="))
+        .unwrap_or_else(|| panic!("no CACHET_SDK: {:?}", exec.meta))
+        .to_string()
+}
+
+#[test]
+fn without_packages_or_setup_the_sdk_is_the_image_itself() {
+    let plain = compiled_with(SPEC, "image", workspace_files(REMOTE_LOCK));
+    let empty = compiled_with(
+        &with_sdk_lines("packages = []\nsetup = []"),
+        "image",
+        workspace_files(REMOTE_LOCK),
+    );
+    assert_eq!(
+        definition_bytes(&empty.definition),
+        definition_bytes(&plain.definition),
+        "empty lists change nothing"
+    );
+    assert_eq!(plain.sdk, SDK_DIGEST, "the identity is the image's");
+    assert!(!plain.steps.iter().any(|s| s.kind == StepKind::SdkSetup));
+    for (_, op, exec) in execs_with_digests(&plain) {
+        assert_eq!(cachet_sdk(&exec), SDK_DIGEST);
+        let root = exec.mounts.iter().find(|m| m.dest == "/").unwrap();
+        let input = &op.inputs[root.input as usize].digest;
+        let Some((_, source)) = raw_ops(&plain).into_iter().find(|(d, _)| d == input) else {
+            panic!("root input {input}")
+        };
+        assert!(
+            matches!(&source.op, Some(OpKind::Source(s)) if s.identifier.starts_with("docker-image://")),
+            "every step runs on the image itself: {source:?}"
+        );
+    }
+}
+
+#[test]
+fn packages_and_setup_run_once_with_network_and_every_step_runs_on_the_result() {
+    let c = compiled_with(
+        &with_sdk_lines(SETUP),
+        "image",
+        workspace_files(REMOTE_LOCK),
+    );
+    let (setup_digest, setup_op, setup) = setup_exec(&c);
+    let meta = setup.meta.as_ref().unwrap();
+    assert_eq!(
+        meta.args,
+        ["/bin/sh", "/cachet/step/sdk-setup.sh", "make --version"],
+        "the commands are the arguments, so a failed setup names them"
+    );
+    assert_eq!(meta.user, "0:0", "installing packages needs root");
+    assert_eq!(
+        cachet_sdk(&setup),
+        SDK_DIGEST,
+        "keyed on the image identity"
+    );
+    assert_eq!(setup.network, pb::NetMode::Unset as i32, "sandbox network");
+    assert!(
+        meta.env
+            .iter()
+            .any(|e| e.starts_with("PATH=/usr/local/rust/bin")),
+        "the image's env applies: {:?}",
+        meta.env
+    );
+    let root = setup.mounts.iter().find(|m| m.dest == "/").unwrap();
+    assert_eq!(root.output, 0, "the root filesystem is the step's result");
+    let image = raw_ops(&c)
+        .into_iter()
+        .find(|(d, _)| *d == setup_op.inputs[root.input as usize].digest)
+        .unwrap()
+        .1;
+    assert!(
+        matches!(&image.op, Some(OpKind::Source(s)) if s.identifier == format!("docker-image://docker.io/library/cachet-sdk:rustup@{SDK_DIGEST}")),
+        "runs on the pinned image: {image:?}"
+    );
+    let tmp = setup.mounts.iter().find(|m| m.dest == "/tmp").unwrap();
+    assert_eq!(tmp.mount_type, pb::MountType::Tmpfs as i32);
+
+    let all = raw_ops(&c);
+    let (_, setup_raw) = all.iter().find(|(d, _)| *d == setup_digest).unwrap();
+    let script = step_script_text(&all, setup_raw, &setup).unwrap();
+    let lines: Vec<&str> = script.lines().collect();
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("no line `{line}` in:\n{script}"))
+    };
+    let install = at("apt-get install -y --no-install-recommends cmake make");
+    assert!(at("export DEBIAN_FRONTEND=noninteractive") < at("apt-get update"));
+    assert!(at("apt-get update") < install, "{script}");
+    assert!(install < at("rm -rf /var/lib/apt/lists/*"), "{script}");
+    assert!(
+        lines[install + 2].contains("/bin/sh -ec -- \"$cachet_command\""),
+        "commands after the packages:\n{script}"
+    );
+
+    // Fetch, dependency layer and cargo step all run on the setup's result, with the new
+    // identity.
+    assert_ne!(c.sdk, SDK_DIGEST);
+    let others: Vec<_> = execs_with_digests(&c)
+        .into_iter()
+        .filter(|(d, _, _)| *d != setup_digest)
+        .collect();
+    assert_eq!(others.len(), 3, "fetch, dependency layer and build");
+    for (digest, op, exec) in &others {
+        let root = exec.mounts.iter().find(|m| m.dest == "/").unwrap();
+        assert_eq!(
+            (
+                op.inputs[root.input as usize].digest.as_str(),
+                op.inputs[root.input as usize].index
+            ),
+            (setup_digest.as_str(), 0),
+            "{digest} runs on the extended SDK"
+        );
+        assert_eq!(cachet_sdk(exec), c.sdk, "{digest}");
+        assert!(
+            exec.meta.as_ref().unwrap().user.is_empty(),
+            "the image's user"
+        );
+    }
+    let record = &c.steps[0];
+    assert_eq!(record.kind, StepKind::SdkSetup, "the setup comes first");
+    assert_eq!(record.target, "sdk");
+    assert_eq!(record.digest, setup_digest);
+    assert_eq!(record.name, format!("[sdk] setup · {}", &c.sdk[7..13]));
+    let named: Vec<&String> = c
+        .definition
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get(crate::llb::CUSTOM_NAME_KEY))
+        .filter(|n| n.starts_with("[sdk] setup · "))
+        .collect();
+    assert_eq!(
+        named,
+        [&record.name],
+        "progress shows one setup step by that name"
+    );
+    assert_eq!(
+        record.inputs["packages"],
+        serde_json::json!(["cmake", "make"])
+    );
+    assert_eq!(
+        record.inputs["setup"],
+        serde_json::json!(["make --version"])
+    );
+    assert_eq!(
+        record.inputs["image_identity"],
+        serde_json::json!(SDK_DIGEST)
+    );
+    assert_eq!(record.inputs["network"], serde_json::json!("sandbox"));
+    let config: serde_json::Value =
+        serde_json::from_slice(c.image_config.as_ref().unwrap()).unwrap();
+    assert_eq!(config["config"]["Labels"]["dev.cachet.sdk"], c.sdk.as_str());
+
+    // The same network override as the fetch step.
+    let spec = spec::load("Cachet.toml", &with_sdk_lines(SETUP), &BTreeMap::new()).unwrap();
+    let mut host = request("build", SDK_DIGEST);
+    host.network_override = Some(NetMode::Host);
+    assert_eq!(
+        setup_exec(&compile(&spec, &host).unwrap()).2.network,
+        pb::NetMode::Host as i32
+    );
+}
+
+#[test]
+fn a_setup_change_is_a_new_sdk_identity_in_every_exec_and_every_target_cache() {
+    let build = |lines: &str| {
+        let spec = spec::load("Cachet.toml", &with_sdk_lines(lines), &BTreeMap::new()).unwrap();
+        let mut req = request("image", SDK_DIGEST);
+        req.project = workspace_files(REMOTE_LOCK);
+        compile(&spec, &req).unwrap()
+    };
+    let plain = compiled_with(SPEC, "image", workspace_files(REMOTE_LOCK));
+    let base = build(SETUP);
+    // Steps and file ops downstream of the SDK (scripts on scratch have nothing upstream).
+    let downstream = |c: &Compiled| -> Vec<String> {
+        ops(c)
+            .into_iter()
+            .filter(|(_, op)| match op.op {
+                Some(OpKind::Exec(_)) => true,
+                Some(OpKind::File(_)) => !op.inputs.is_empty(),
+                _ => false,
+            })
+            .map(|(d, _)| d)
+            .collect()
+    };
+    let changes = [
+        (
+            "a package more",
+            "packages = [\"make\", \"cmake\", \"file\"]\nsetup = [\"make --version\"]",
+        ),
+        (
+            "a command more",
+            "packages = [\"make\", \"cmake\"]\nsetup = [\"make --version\", \"true\"]",
+        ),
+        (
+            "a pinned version",
+            "packages = [\"make=4.3-4.1\", \"cmake\"]\nsetup = [\"make --version\"]",
+        ),
+        ("packages only", "packages = [\"make\", \"cmake\"]"),
+        ("setup only", "setup = [\"make --version\"]"),
+    ];
+    let mut seen = vec![plain.sdk.clone(), base.sdk.clone()];
+    for (what, lines) in changes {
+        let c = build(lines);
+        assert!(!seen.contains(&c.sdk), "{what}: a new identity");
+        seen.push(c.sdk.clone());
+        let setup = setup_exec(&c).0;
+        for (digest, _, exec) in execs_with_digests(&c) {
+            if digest != setup {
+                assert_eq!(cachet_sdk(&exec), c.sdk, "{what}");
+            }
+        }
+        for (old, new) in [(&base, &c), (&plain, &c)] {
+            let (a, b) = (&old.cargo_keys["build"], &new.cargo_keys["build"]);
+            assert_ne!(a.strict.mount_id, b.strict.mount_id, "{what}: strict mount");
+            assert_ne!(a.fast.mount_id, b.fast.mount_id, "{what}: fast mount");
+            let before = downstream(old);
+            for d in downstream(new) {
+                assert!(!before.contains(&d), "{what}: op {d} did not change");
+            }
+        }
+    }
+    // Package order is no change: apt installs a set.
+    let reordered =
+        build("packages = [\"cmake\", \"make\", \"make\"]\nsetup = [\"make --version\"]");
+    assert_eq!(reordered.sdk, base.sdk);
+    assert_eq!(
+        definition_bytes(&reordered.definition),
+        definition_bytes(&base.definition)
+    );
+}
+
+#[test]
+fn the_sdk_lock_is_on_the_image_before_setup() {
+    let text = with_sdk_lines(&format!("digest = \"{SDK_DIGEST}\"\n{SETUP}"));
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    let c = compile(&spec, &request("build", SDK_DIGEST)).unwrap();
+    assert_ne!(
+        c.sdk, SDK_DIGEST,
+        "the build's identity is the extended SDK's"
+    );
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let e = compile(&spec, &request("build", other))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "resolved to {other}, but the spec locks it to {SDK_DIGEST}"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unpinned_dockerd_image_keys_the_setup_by_its_config() {
+    let spec = spec::load("Cachet.toml", &with_sdk_lines(SETUP), &BTreeMap::new()).unwrap();
+    let c = compile(&spec, &request("build", "")).unwrap();
+    let image = crate::keys::sdk_identity("", SDK_CONFIG.as_bytes());
+    assert_eq!(cachet_sdk(&setup_exec(&c).2), image);
+    let other_config = SDK_CONFIG.replace("WorkingDir\":\"/\"", "WorkingDir\":\"/src\"");
+    let mut req = request("build", "");
+    req.images.get_mut("cachet-sdk:rustup").unwrap().config = other_config.into_bytes();
+    let moved = compile(&spec, &req).unwrap();
+    assert_ne!(moved.sdk, c.sdk, "another local image is another SDK");
+}
+
+#[test]
+fn no_cache_reruns_the_setup_when_asked_for_it_or_for_everything() {
+    let spec = spec::load("Cachet.toml", &with_sdk_lines(SETUP), &BTreeMap::new()).unwrap();
+    let ignored = |no_cache: NoCache| -> Vec<String> {
+        let mut req = request("build", SDK_DIGEST);
+        req.no_cache = no_cache;
+        let c = compile(&spec, &req).unwrap();
+        c.definition
+            .metadata
+            .iter()
+            .filter(|(_, m)| m.ignore_cache)
+            .map(|(d, _)| d.clone())
+            .collect()
+    };
+    let setup = setup_exec(&compile(&spec, &request("build", SDK_DIGEST)).unwrap()).0;
+    assert!(ignored(NoCache::Off).is_empty());
+    assert_eq!(
+        ignored(NoCache::Targets(["sdk".to_string()].into())),
+        std::slice::from_ref(&setup)
+    );
+    assert!(!ignored(NoCache::Targets(["build".to_string()].into())).contains(&setup));
+    assert!(ignored(NoCache::All).contains(&setup));
+}
+
+/// The setup's commands as the script runs them: in order, each in a shell of its own with
+/// `-e`, the first failure ending the step. (Packages are left out: this runs on the host.)
+#[test]
+fn setup_commands_run_in_order_each_in_its_own_shell_until_one_fails() {
+    let sdk = spec::SdkRef {
+        image: "sdk".into(),
+        digest_lock: None,
+        packages: Vec::new(),
+        setup: vec![
+            "echo one >> log; cd /; export CACHET_LEAK=1".into(),
+            "echo \"two $(pwd) ${CACHET_LEAK:-none}\" >> log".into(),
+            "false; echo not reached >> log".into(),
+            "echo never >> log".into(),
+        ],
+    };
+    let script = sdk_setup::script(&sdk).unwrap().join("\n");
+    assert!(!script.contains("apt-get"), "{script}");
+    let dir = std::env::temp_dir().join(format!("cachet-sdk-setup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .arg("sdk-setup.sh")
+        .args(&sdk.setup)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a failing command fails the step");
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert_eq!(
+        log,
+        format!("one\ntwo {} none\n", dir.display()),
+        "own shells: no `cd` or export carries over; `-e` stops at `false`"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[sdk] setup: false; echo not reached >> log")
+            && !stdout.contains("[sdk] setup: echo never"),
+        "each command is named before it runs: {stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

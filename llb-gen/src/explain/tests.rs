@@ -42,6 +42,8 @@ struct Build {
     args: Vec<(&'static str, &'static str)>,
     files: Vec<(&'static str, &'static str)>,
     sdk: &'static str,
+    /// Lines added to the spec's `[sdk]` section.
+    sdk_lines: &'static str,
 }
 
 impl Default for Build {
@@ -50,6 +52,7 @@ impl Default for Build {
             args: Vec::new(),
             files: vec![("Cargo.toml", MANIFEST), ("Cargo.lock", LOCK)],
             sdk: SDK_A,
+            sdk_lines: "",
         }
     }
 }
@@ -71,13 +74,22 @@ impl Build {
         self
     }
 
+    fn sdk_lines(mut self, lines: &'static str) -> Build {
+        self.sdk_lines = lines;
+        self
+    }
+
     fn explain(&self) -> Explanation {
         let args: BTreeMap<String, String> = self
             .args
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let spec = spec::load("Cachet.toml", SPEC, &args).expect("spec loads");
+        let text = SPEC.replace(
+            "image = \"cachet-sdk:rustup\"\n",
+            &format!("image = \"cachet-sdk:rustup\"\n{}\n", self.sdk_lines),
+        );
+        let spec = spec::load("Cachet.toml", &text, &args).expect("spec loads");
         let request = BuildRequest {
             target: "image".into(),
             platform: Platform::linux_amd64(),
@@ -404,4 +416,58 @@ fn text_lists_keys_and_aligned_inputs() {
     odd.steps[0].keys.as_mut().unwrap().strict.hash = String::new();
     let _ = render_text(&odd);
     let _ = render_diff(&diff(&e, &odd));
+}
+
+#[test]
+fn a_setup_change_shows_as_a_new_sdk_for_every_step() {
+    let plain = Build::default().explain();
+    let make = Build::default()
+        .sdk_lines("packages = [\"make\"]")
+        .explain();
+    let setup = make.steps.first().expect("steps");
+    assert_eq!(
+        (setup.target.as_str(), setup.kind),
+        ("sdk", StepKind::SdkSetup)
+    );
+    assert!(setup.name.starts_with("[sdk] setup · "), "{}", setup.name);
+    assert_eq!(setup.inputs["image_identity"], SDK_A);
+    assert!(
+        render_text(&make).contains("packages       = [\"make\"]"),
+        "{}",
+        render_text(&make)
+    );
+    let round_trip = Explanation::from_json(&make.to_json()).unwrap();
+    assert_eq!(round_trip, make, "the kind survives JSON as `sdk-setup`");
+    assert!(make.to_json().contains("\"kind\": \"sdk-setup\""));
+
+    let added = diff(&plain, &make);
+    assert_eq!(paths(&added.build), ["sdk"]);
+    assert_eq!(added.steps[0].status, StepStatus::Added);
+    assert!(build_step(&added).target_cache.as_ref().unwrap().changed);
+
+    let more = Build::default()
+        .sdk_lines("packages = [\"make\"]\nsetup = [\"true\"]")
+        .explain();
+    let d = diff(&make, &more);
+    assert_eq!(paths(&d.build), ["sdk"]);
+    let setup = d
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::SdkSetup)
+        .unwrap();
+    assert_eq!(setup.status, StepStatus::Changed);
+    assert_eq!(paths(&setup.inputs), ["setup"]);
+    let build = build_step(&d);
+    assert!(
+        build.op.as_ref().unwrap().changed,
+        "the cargo step runs again"
+    );
+    assert!(
+        build.target_cache.as_ref().unwrap().changed,
+        "on a new target cache"
+    );
+    assert!(paths(&build.inputs).contains(&"sdk"), "{:?}", build.inputs);
+    let text = render_diff(&d);
+    assert!(text.contains("setup: [] → [\"true\"]"), "{text}");
+    assert!(text.contains("every target cache is keyed on it"), "{text}");
 }

@@ -7,7 +7,7 @@
 //! as untrusted as the file, and a value that passed as written may not once interpolated.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use toml::Spanned;
@@ -18,7 +18,7 @@ use super::env;
 use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
 use super::interpolate::{interpolate, Failure};
-use super::model::{CopyEntry, SpecFile, TargetSection};
+use super::model::{CopyEntry, SdkSection, SpecFile, TargetSection};
 use super::resolved::*;
 use super::syntax;
 
@@ -313,6 +313,7 @@ impl Loader<'_> {
             }
             None => None,
         };
+        let (packages, setup) = self.sdk_setup(sdk_section)?;
 
         let profile = match &raw.cargo.profile {
             Some(p) => {
@@ -435,13 +436,53 @@ impl Loader<'_> {
         Ok(Spec {
             project,
             default_target,
-            sdk: SdkRef { image, digest_lock },
+            sdk: SdkRef {
+                image,
+                digest_lock,
+                packages,
+                setup,
+            },
             cargo,
             fetch,
             include,
             args: self.args.clone(),
             targets,
         })
+    }
+
+    /// `[sdk] packages` (sorted and deduplicated: apt installs a set, so their order must not
+    /// move the SDK identity) and `[sdk] setup` (in order).
+    fn sdk_setup(&self, sdk: &SdkSection) -> Result<(Vec<String>, Vec<String>), SpecError> {
+        let mut packages = BTreeSet::new();
+        for package in &sdk.packages {
+            let value = self.subst(package)?;
+            if !is_debian_package(&value) {
+                return Err(self.err(
+                    package.span(),
+                    format!(
+                        "[sdk] packages: `{}`{} is not a package `apt-get install` takes: \
+                         expected a Debian package name (lowercase letters, digits, `+`, `-`, \
+                         `.`; at least two characters), optionally with `:arch` and then \
+                         `=version`, such as `libssl-dev` or `make=4.3-4.1`",
+                        shown(&value),
+                        via_args(package, &value),
+                    ),
+                ));
+            }
+            packages.insert(value);
+        }
+        let mut setup = Vec::new();
+        for command in &sdk.setup {
+            let value = self.subst(command)?;
+            if value.trim().is_empty() {
+                return Err(self.err(
+                    command.span(),
+                    "[sdk] setup: an empty command; write the shell command to run, or remove it",
+                ));
+            }
+            setup.push(value);
+        }
+        Ok((packages.into_iter().collect(), setup))
     }
 
     /// The target and the `+target` references it makes (checked once every target is known).
@@ -687,6 +728,30 @@ fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// `name[:arch][=version]` as `apt-get install` takes it: a package name as Debian policy
+/// allows (§5.6.1), an architecture, a version (§5.6.12, epoch and revision included). Shell
+/// metacharacters never pass, though the setup step quotes every name anyway.
+fn is_debian_package(s: &str) -> bool {
+    let (rest, version) = match s.split_once('=') {
+        Some((rest, version)) => (rest, Some(version)),
+        None => (s, None),
+    };
+    let (name, arch) = match rest.split_once(':') {
+        Some((name, arch)) => (name, Some(arch)),
+        None => (rest, None),
+    };
+    let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.len() >= 2
+        && name.starts_with(lower)
+        && name.chars().all(|c| lower(c) || "+-.".contains(c))
+        && arch.is_none_or(|a| !a.is_empty() && a.chars().all(|c| lower(c) || c == '-'))
+        && version.is_none_or(|v| {
+            v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".+~:-".contains(c))
+        })
 }
 
 fn is_sha256_digest(s: &str) -> bool {

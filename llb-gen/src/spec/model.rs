@@ -75,9 +75,21 @@ pub struct SdkSection {
     // Required; optional here for the loader's message (see `SpecFile::sdk`).
     #[schemars(with = "String", transform = rules::image_reference)]
     pub image: Option<Spanned<String>>,
-    /// Optional lock: the build fails if the tag no longer resolves to this digest.
+    /// Optional lock: the build fails if the tag no longer resolves to this digest (the image
+    /// as resolved, before `packages` and `setup`).
     #[schemars(with = "Option<String>", regex(pattern = rules::DIGEST))]
     pub digest: Option<Spanned<String>>,
+    /// Debian packages installed into the SDK before any step runs (`apt-get install`), as
+    /// `name`, `name:arch` or `name=version`, e.g. `["make", "cmake", "libssl-dev"]`. Needs an
+    /// SDK with apt; pin versions for a reproducible SDK.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", transform = rules::sdk_packages)]
+    pub packages: Vec<Spanned<String>>,
+    /// Shell commands run in order after `packages`, each in its own `sh -e`, as root and with
+    /// the network. The extended SDK is what every step runs in.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", transform = rules::sdk_setup)]
+    pub setup: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

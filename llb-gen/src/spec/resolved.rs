@@ -28,8 +28,19 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SdkRef {
     pub image: String,
-    /// `sha256:…` the tag must resolve to, when the spec locks it.
+    /// `sha256:…` the tag must resolve to, when the spec locks it (the image before setup).
     pub digest_lock: Option<String>,
+    /// Debian packages the SDK setup step installs, sorted and without duplicates.
+    pub packages: Vec<String>,
+    /// Shell commands the SDK setup step runs after the packages, in order.
+    pub setup: Vec<String>,
+}
+
+impl SdkRef {
+    /// Whether the spec extends the image with a setup step (see `compile::sdk_setup`).
+    pub fn is_extended(&self) -> bool {
+        !self.packages.is_empty() || !self.setup.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

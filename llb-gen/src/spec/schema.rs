@@ -25,6 +25,8 @@ use super::model::SpecFile;
 pub(super) const NAME: &str = "^[a-z0-9][a-z0-9_-]*$";
 /// `[sdk] digest` (`is_sha256_digest` in `load.rs`), lowercase as resolved digests are.
 pub(super) const DIGEST: &str = "^sha256:[0-9a-f]{64}$";
+/// `[sdk] packages` (`is_debian_package` in `load.rs`): `name[:arch][=version]`.
+const DEBIAN_PACKAGE: &str = "^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9][A-Za-z0-9.+~:-]*)?$";
 /// `copy[].from`: `+` and the name of a target.
 pub(super) const TARGET_REF: &str = "^\\+[a-z0-9][a-z0-9_-]*$";
 /// `copy[].to`: a path in the image.
@@ -71,6 +73,23 @@ pub(super) fn image_reference(schema: &mut Schema) {
         "anyOf".into(),
         json!([{ "pattern": NO_WHITESPACE }, { "pattern": INTERPOLATED }]),
     );
+}
+
+/// `[sdk] packages`: Debian package names.
+pub(super) fn sdk_packages(schema: &mut Schema) {
+    if let Some(items) = schema.get_mut("items").and_then(Value::as_object_mut) {
+        items.insert(
+            "anyOf".into(),
+            json!([{ "pattern": DEBIAN_PACKAGE }, { "pattern": INTERPOLATED }]),
+        );
+    }
+}
+
+/// `[sdk] setup`: commands that are more than whitespace.
+pub(super) fn sdk_setup(schema: &mut Schema) {
+    if let Some(items) = schema.get_mut("items").and_then(Value::as_object_mut) {
+        items.insert("pattern".into(), "\\S".into());
+    }
 }
 
 /// `[project] include`: patterns inside the build context (`check_context_pattern`).

@@ -959,3 +959,82 @@ fn values_quoted_in_messages_are_escaped_and_short() {
     assert!(e.len() < 200, "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+/// `FULL` with `lines` added to its `[sdk]` section (from line 10 on).
+fn with_sdk(lines: &str) -> String {
+    FULL.replace(
+        "image = \"cachet-sdk:rustup\"\n",
+        &format!("image = \"cachet-sdk:rustup\"\n{lines}\n"),
+    )
+}
+
+#[test]
+fn sdk_packages_and_setup_are_loaded_and_checked_where_they_are_written() {
+    let plain = load("Cachet.toml", FULL, &no_args()).unwrap();
+    assert!(!plain.sdk.is_extended());
+    let empty = load(
+        "Cachet.toml",
+        &with_sdk("packages = []\nsetup = []"),
+        &no_args(),
+    )
+    .unwrap();
+    assert_eq!(empty, plain, "empty lists are no setup at all");
+
+    let text = with_sdk(
+        "packages = [\"make\", \"libssl-dev:amd64=3.0.15-1~deb12u1\", \"make\", \"g++\", \
+         \"cmake=${CPU}\"]\nsetup = [\"echo $${HOME}\", \"true\"]",
+    );
+    let args = BTreeMap::from([("CPU".to_string(), "1:3.25.1-1".to_string())]);
+    let spec = load("Cachet.toml", &text, &args).unwrap();
+    assert!(spec.sdk.is_extended());
+    assert_eq!(
+        spec.sdk.packages,
+        [
+            "cmake=1:3.25.1-1",
+            "g++",
+            "libssl-dev:amd64=3.0.15-1~deb12u1",
+            "make"
+        ],
+        "sorted and deduplicated, build arguments applied"
+    );
+    assert_eq!(
+        spec.sdk.setup,
+        ["echo ${HOME}", "true"],
+        "in order; `$${{` is the shell's `${{`"
+    );
+
+    for bad in [
+        "Make",
+        "m",
+        "make;rm",
+        "make=",
+        "make:",
+        "make=~1",
+        "make/bookworm",
+        "-make",
+    ] {
+        let e = err(&with_sdk(&format!("packages = [\"ok\", \"{bad}\"]")));
+        assert!(
+            e.starts_with(&format!("Cachet.toml:10:19: [sdk] packages: `{bad}`")),
+            "{bad}: {e}"
+        );
+        assert!(e.contains("`make=4.3-4.1`"), "{e}");
+    }
+    let e = err_with(&with_sdk("packages = [\"${CPU}\"]"), &[("CPU", "x y")]);
+    assert!(
+        e.starts_with("Cachet.toml:10:13: [sdk] packages: `x y` (from `${CPU}`)"),
+        "{e}"
+    );
+    let e = err(&with_sdk("setup = [\"true\", \"  \"]"));
+    assert!(
+        e.starts_with("Cachet.toml:10:18: [sdk] setup: an empty command"),
+        "{e}"
+    );
+    let e = err(&with_sdk("setup = [\"echo ${HOME}\"]"));
+    assert!(
+        e.contains("`${HOME}` names no build argument"),
+        "a shell `${{…}}` is written `$${{…}}`: {e}"
+    );
+    let e = err(&with_sdk("packages = \"make\""));
+    assert!(e.starts_with("Cachet.toml:10:"), "{e}");
+}
