@@ -6,14 +6,9 @@
 //! to stderr (the daemon's log); the user sees only what we `Return` and the progress names in
 //! the graph, so every failure is returned as a message a user can act on.
 
-mod build;
-mod caps;
-mod gateway;
-mod opts;
-mod transport;
-
 use std::process::ExitCode;
 
+use cachet_frontend::{build, gateway, transport};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
