@@ -22,7 +22,8 @@ fn main() {
     // Examples.
     let examples = root.join("examples");
     println!("cargo:rerun-if-changed={}", examples.display());
-    out.push_str("pub static EXAMPLES: &[(&str, &[(&str, &[u8])])] = &[\n");
+    out.push_str("pub type Files = &'static [(&'static str, &'static [u8])];\n");
+    out.push_str("pub static EXAMPLES: &[(&str, Files)] = &[\n");
     for dir in sorted_dir(&examples) {
         if !dir.is_dir() {
             continue;

@@ -48,48 +48,70 @@ pub trait Target: Sync {
 #[derive(Debug, Default)]
 pub struct Features {
     hashes: Vec<u64>,
+    /// What each hash was, with `CACHET_FUZZ_SHOW_FEATURES` set (to tune the features).
+    shown: Vec<String>,
+}
+
+fn show_features() -> bool {
+    static SHOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SHOW.get_or_init(|| std::env::var_os("CACHET_FUZZ_SHOW_FEATURES").is_some())
 }
 
 impl Features {
-    pub fn add(&mut self, what: impl Hash) {
+    pub fn add(&mut self, what: impl Hash + std::fmt::Debug) {
         let mut h = DefaultHasher::new();
         what.hash(&mut h);
         self.hashes.push(h.finish());
+        if show_features() {
+            self.shown.push(format!("{what:?}"));
+        }
     }
 
-    /// An error, by class: its message with quoted names, numbers and paths blanked, so
-    /// `unknown field \`x\`` and `unknown field \`y\`` are one feature.
+    /// An error, by class (see [`error_class`]), so `unknown field \`x\`` and
+    /// `unknown field \`y\`` are one feature.
     pub fn error(&mut self, stage: &str, message: &str) {
         self.add((stage, error_class(message)));
     }
 }
 
+/// What kind of error a message reports, without what the input put into it: the text before
+/// the first quote and after the last (where format strings keep their fixed words), with
+/// parenthesised lists, numbers, and words naming targets or paths blanked.
 pub fn error_class(message: &str) -> String {
-    let mut out = String::new();
-    let mut quote: Option<char> = None;
-    for c in message.chars() {
-        match quote {
-            Some(q) if c == q => {
-                quote = None;
-                out.push(c);
+    let is_quote = |c: char| matches!(c, '`' | '"' | '\'');
+    let (head, tail) = match (message.find(is_quote), message.rfind(is_quote)) {
+        (Some(first), Some(last)) => (&message[..first], &message[last + 1..]),
+        _ => (message, ""),
+    };
+    let clean = |part: &str| -> String {
+        let mut flat = String::new();
+        let mut depth = 0usize;
+        for c in part.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ if depth > 0 => {}
+                _ => flat.push(c),
             }
-            Some(_) => {}
-            None if matches!(c, '`' | '"' | '\'') => {
-                quote = Some(c);
-                out.push(c);
-            }
-            None if c.is_ascii_digit() => {
-                if !out.ends_with('0') {
-                    out.push('0');
+        }
+        let words: Vec<String> = flat
+            .split_whitespace()
+            .filter(|w| !w.contains(['+', '/', '→']))
+            .map(|w| {
+                let mut out = String::new();
+                for c in w.chars() {
+                    if !c.is_ascii_digit() {
+                        out.push(c);
+                    } else if !out.ends_with('0') {
+                        out.push('0');
+                    }
                 }
-            }
-            None => out.push(c),
-        }
-        if out.len() > 120 {
-            break;
-        }
-    }
-    out
+                out
+            })
+            .collect();
+        words.join(" ").chars().take(48).collect()
+    };
+    format!("{}…{}", clean(head), clean(tail))
 }
 
 /// `n` in powers of two: 0, 1, 2, 3-4, 5-8, …
@@ -180,6 +202,8 @@ pub struct Config {
     /// An input taking longer than this is a hang: it is saved and the process exits.
     pub hang: Duration,
     pub max_corpus: usize,
+    /// Most files kept in the on-disk corpus of a target.
+    pub max_stored: usize,
     /// Print a progress line every this often.
     pub progress: Option<Duration>,
 }
@@ -194,6 +218,7 @@ impl Default for Config {
             slow: Duration::from_millis(100),
             hang: Duration::from_secs(10),
             max_corpus: 4096,
+            max_stored: 8192,
             progress: None,
         }
     }
@@ -343,6 +368,11 @@ pub fn fuzz(target: &dyn Target, config: &Config) -> Report {
         features: 0,
     };
     let mut seen: HashSet<u64> = HashSet::new();
+    // Files already in the on-disk corpus: it stops growing at `max_stored`.
+    let mut on_disk = dir
+        .as_ref()
+        .and_then(|d| std::fs::read_dir(d.join("corpus")).ok())
+        .map_or(0, |rd| rd.count());
     let mut sites: BTreeMap<String, usize> = BTreeMap::new();
     let mut corpus: Vec<Entry> = Vec::new();
     let mut last_progress = Instant::now();
@@ -400,8 +430,13 @@ pub fn fuzz(target: &dyn Target, config: &Config) -> Report {
             }
         }
         let mut new = false;
-        for h in features.hashes {
-            new |= seen.insert(h);
+        for (i, h) in features.hashes.into_iter().enumerate() {
+            if seen.insert(h) {
+                new = true;
+                if let Some(shown) = features.shown.get(i) {
+                    eprintln!("[fuzz] new feature: {shown}");
+                }
+            }
         }
         new
     };
@@ -456,13 +491,14 @@ pub fn fuzz(target: &dyn Target, config: &Config) -> Report {
         let child = Arc::new(child);
         if exec(Arc::clone(&child), &mut report, &mut seen) {
             report.new_entries += 1;
-            if let Some(d) = &dir {
+            if let Some(d) = dir.as_ref().filter(|_| on_disk < config.max_stored) {
                 let bytes = child.to_bytes(primary);
                 save(
                     &d.join("corpus"),
                     &format!("{}.bin", short_hash(&bytes)),
                     &bytes,
                 );
+                on_disk += 1;
             }
             let slot = if corpus.len() < config.max_corpus {
                 corpus.push(Entry { input: child });

@@ -1,5 +1,7 @@
 //! Seed material gathered by `build.rs` (see there for what and from where).
 
+use std::collections::BTreeMap;
+
 use crate::bundle::Bundle;
 
 include!(concat!(env!("OUT_DIR"), "/seeds.rs"));
@@ -13,25 +15,27 @@ pub fn repo_seeds(target: &str, primary: &str) -> Vec<Bundle> {
         .collect()
 }
 
-/// Each example project: its spec (`Cachet.toml`, if any) and its metadata files.
-pub fn examples() -> Vec<(
-    &'static str,
-    Option<&'static [u8]>,
-    Vec<(&'static str, &'static [u8])>,
-)> {
+/// An example project: its spec (`Cachet.toml`, if it has one) and its metadata files.
+pub struct Example {
+    pub name: &'static str,
+    pub spec: Option<&'static [u8]>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+pub fn examples() -> Vec<Example> {
     EXAMPLES
         .iter()
-        .map(|(name, files)| {
-            let spec = files
+        .map(|(name, files)| Example {
+            name,
+            spec: files
                 .iter()
                 .find(|(p, _)| *p == "Cachet.toml")
-                .map(|(_, b)| *b);
-            let context = files
+                .map(|(_, b)| *b),
+            files: files
                 .iter()
                 .filter(|(p, _)| *p != "Cachet.toml")
-                .copied()
-                .collect();
-            (*name, spec, context)
+                .map(|(p, b)| (p.to_string(), b.to_vec()))
+                .collect(),
         })
         .collect()
 }

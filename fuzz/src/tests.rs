@@ -136,15 +136,12 @@ fn seeds_come_from_the_examples_the_tests_and_the_sources() {
     let examples = crate::seeds::examples();
     let hello = examples
         .iter()
-        .find(|(n, _, _)| *n == "hello")
+        .find(|e| e.name == "hello")
         .expect("examples/hello");
-    assert!(hello.1.is_some(), "its Cachet.toml");
-    assert!(hello.2.iter().any(|(p, _)| *p == "Cargo.lock"));
-    let workspace = examples.iter().find(|(n, _, _)| *n == "workspace").unwrap();
-    assert!(workspace
-        .2
-        .iter()
-        .any(|(p, _)| *p == "crates/app/Cargo.toml"));
+    assert!(hello.spec.is_some(), "its Cachet.toml");
+    assert!(hello.files.contains_key("Cargo.lock"));
+    let workspace = examples.iter().find(|e| e.name == "workspace").unwrap();
+    assert!(workspace.files.contains_key("crates/app/Cargo.toml"));
     let specs = crate::seeds::SPEC_TEXTS;
     assert!(specs.len() >= 10, "{} spec texts", specs.len());
     let loading = specs
@@ -175,4 +172,26 @@ fn every_target_runs_its_seeds_and_mutants() {
             target.name()
         );
     }
+}
+
+#[test]
+fn error_classes_leave_out_what_the_input_named() {
+    use crate::engine::error_class;
+    assert_eq!(
+        error_class("unknown field `imgae`, expected one of `image`, `digest`"),
+        error_class("unknown field `x`, expected one of `image`, `digest`")
+    );
+    assert_eq!(
+        error_class("targets form a cycle: +a → +b → +a"),
+        error_class("targets form a cycle: +c → +c")
+    );
+    assert_eq!(
+        error_class("`+biuld` names no target (targets: build, image)"),
+        error_class("`+x` names no target (targets: a)")
+    );
+    assert_eq!(
+        error_class(r#"malformed frontend option "a\"b=c": expected key=value"#),
+        error_class(r#"malformed frontend option "zz": expected key=value"#)
+    );
+    assert_ne!(error_class("no targets"), error_class("duplicate key"));
 }

@@ -74,13 +74,10 @@ impl Target for ExplainTarget {
     fn seeds(&self, _rng: &mut fastrand::Rng) -> Vec<Bundle> {
         let mut seeds = crate::seeds::repo_seeds(self.name(), OLD);
         let mut explanations = Vec::new();
-        for (_, spec, context) in crate::seeds::examples() {
-            let Some(text) = spec else { continue };
+        for example in crate::seeds::examples() {
+            let Some(text) = example.spec else { continue };
             let project = ProjectFiles {
-                files: context
-                    .iter()
-                    .map(|(p, b)| (p.to_string(), b.to_vec()))
-                    .collect(),
+                files: example.files,
             };
             for (digest, level) in [("1", "1"), ("2", "1"), ("1", "3")] {
                 if let Some(e) = explain_of(text, project.clone(), digest, level) {

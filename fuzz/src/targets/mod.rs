@@ -194,24 +194,6 @@ pub fn commands(lines: &[&[u8]]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Every example's metadata files, keyed by path.
-pub fn example_contexts() -> Vec<(
-    &'static str,
-    Option<&'static [u8]>,
-    BTreeMap<String, Vec<u8>>,
-)> {
-    crate::seeds::examples()
-        .into_iter()
-        .map(|(name, spec, files)| {
-            let context = files
-                .into_iter()
-                .map(|(p, b)| (p.to_string(), b.to_vec()))
-                .collect();
-            (name, spec, context)
-        })
-        .collect()
-}
-
 /// The manifests harvested from the sources, as one-file contexts (root manifests) and
 /// as members of a small workspace.
 pub fn manifest_contexts() -> Vec<BTreeMap<String, Vec<u8>>> {

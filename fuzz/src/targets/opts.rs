@@ -12,7 +12,7 @@ use llb_gen::llb::{Local, Platform, ResolveMode};
 
 use super::mutate_member;
 use crate::bundle::Bundle;
-use crate::engine::{Features, Target};
+use crate::engine::{bucket, Features, Target};
 use crate::gen;
 use crate::mutate::Mutator;
 
@@ -142,23 +142,29 @@ impl Target for OptsTarget {
                 return;
             }
         };
+        // One feature per fact: their product would make nearly every input "new".
+        f.add(("target", opts.target.is_some()));
+        f.add(("platform given", opts.platform.is_some()));
+        f.add(("build args", bucket(opts.build_args.len())));
+        f.add(("labels", bucket(opts.labels.len())));
+        f.add(("no-cache", std::mem::discriminant(&opts.no_cache)));
         f.add((
-            "ok",
-            opts.target.is_some(),
-            opts.platform.is_some(),
-            opts.build_args.len().min(4),
-            opts.labels.len().min(4),
-            format!("{:?}", opts.no_cache).len().min(20),
-            opts.cache_imports.len().min(4),
-            format!("{:?}", opts.network),
-            opts.image_resolve_mode.clone(),
+            "cache imports",
+            bucket(opts.cache_imports.len()),
             opts.cache_travels(),
+        ));
+        f.add(("network", format!("{:?}", opts.network)));
+        f.add(("resolve mode", opts.image_resolve_mode.clone()));
+        f.add((
+            "locals",
+            opts.spec_local == "dockerfile",
+            opts.context_local == "context",
         ));
         if let Some(p) = &opts.platform {
             match Platform::parse(p) {
                 Ok(platform) => {
-                    f.add(("platform", platform.to_string()));
-                    let _ = llb_gen::compile::rust_triple(&platform).map(|t| f.add(t));
+                    let triple = llb_gen::compile::rust_triple(&platform);
+                    f.add(("platform", platform.variant.is_some(), triple.ok()));
                 }
                 Err(e) => f.error("platform", &e.to_string()),
             }

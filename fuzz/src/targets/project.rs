@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use arbitrary::Unstructured;
 use llb_gen::project::{self, ProjectFiles, ProjectLayout, ALWAYS_EXCLUDED, METADATA_PATTERNS};
 
-use super::{commands, discover, example_contexts, manifest_contexts, mutate_files, mutate_member};
+use super::{commands, discover, manifest_contexts, mutate_files, mutate_member};
 use crate::bundle::Bundle;
 use crate::engine::{bucket, Features, Target};
 use crate::gen;
@@ -98,8 +98,10 @@ impl Target for ProjectTarget {
 
     fn seeds(&self, rng: &mut fastrand::Rng) -> Vec<Bundle> {
         let mut seeds = crate::seeds::repo_seeds(self.name(), "Cargo.toml");
-        let mut contexts: Vec<BTreeMap<String, Vec<u8>>> =
-            example_contexts().into_iter().map(|(_, _, c)| c).collect();
+        let mut contexts: Vec<BTreeMap<String, Vec<u8>>> = crate::seeds::examples()
+            .into_iter()
+            .map(|e| e.files)
+            .collect();
         contexts.extend(manifest_contexts());
         for _ in 0..96 {
             let dna = gen::dna(rng);
@@ -156,11 +158,14 @@ impl Target for ProjectTarget {
 /// The context as `llb-gen` reads it: every file matching [`METADATA_PATTERNS`] outside the
 /// top-level build output and VCS data (`read_project_files` in its `request.rs`).
 fn read_like_the_cli(context: &BTreeMap<String, Vec<u8>>) -> ProjectFiles {
-    let mut set = globset::GlobSetBuilder::new();
-    for p in METADATA_PATTERNS {
-        set.add(globset::Glob::new(p).expect("METADATA_PATTERNS are globs"));
-    }
-    let set = set.build().expect("METADATA_PATTERNS build");
+    static SET: std::sync::OnceLock<globset::GlobSet> = std::sync::OnceLock::new();
+    let set = SET.get_or_init(|| {
+        let mut set = globset::GlobSetBuilder::new();
+        for p in METADATA_PATTERNS {
+            set.add(globset::Glob::new(p).expect("METADATA_PATTERNS are globs"));
+        }
+        set.build().expect("METADATA_PATTERNS build")
+    });
     let mut files = ProjectFiles::default();
     for (path, bytes) in context {
         let top = path.split('/').next().unwrap_or_default();
@@ -194,12 +199,15 @@ pub fn describe(layout: &ProjectLayout, f: &mut Features) {
         }
     }
     f.add((
-        "layout",
+        "config",
         bucket(layout.config_dirs.len()),
-        layout.toolchain_files.len(),
         layout.cargo_config.len(),
-        bucket(layout.remote_packages),
         layout.vendored_by_user,
+    ));
+    f.add(("toolchain", layout.toolchain_files.len()));
+    f.add((
+        "fetch",
+        bucket(layout.remote_packages),
         layout.needs_fetch(),
     ));
 }

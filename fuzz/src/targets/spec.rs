@@ -106,8 +106,8 @@ impl Target for SpecTarget {
 
     fn seeds(&self, rng: &mut fastrand::Rng) -> Vec<Bundle> {
         let mut seeds = crate::seeds::repo_seeds(self.name(), SPEC);
-        for (_, spec, _) in crate::seeds::examples() {
-            if let Some(spec) = spec {
+        for example in crate::seeds::examples() {
+            if let Some(spec) = example.spec {
                 seeds.push(Bundle::single(SPEC, spec));
             }
         }
@@ -184,17 +184,20 @@ pub fn check_spec(spec: &spec::Spec, f: &mut Features) {
     let default = spec
         .select_target(None)
         .unwrap_or_else(|e| panic!("a loaded spec's default target does not select: {e}"));
+    f.add(("targets", bucket(spec.targets.len())));
     f.add((
-        "spec",
-        bucket(spec.targets.len()),
+        "mode",
         spec.cargo.mode.as_str(),
-        spec.fetch.secrets.len().min(3),
-        spec.fetch.ssh,
-        bucket(spec.include.len()),
-        bucket(spec.args.len()),
-        spec.sdk.digest_lock.is_some(),
         spec.cargo.default_features,
+    ));
+    f.add(("fetch", spec.fetch.secrets.len().min(3), spec.fetch.ssh));
+    f.add(("include", bucket(spec.include.len())));
+    f.add(("args", bucket(spec.args.len())));
+    f.add(("digest lock", spec.sdk.digest_lock.is_some()));
+    f.add((
+        "env",
         bucket(spec.cargo.env.len()),
+        bucket(spec.cargo.rustflags.len()),
     ));
     for (name, target) in &spec.targets {
         let closure = spec.closure(name);
@@ -223,9 +226,13 @@ pub fn check_spec(spec: &spec::Spec, f: &mut Features) {
         }
         match target {
             SpecTarget_::Cargo(c) => {
+                let sub = c.subcommand();
+                let known = [
+                    "build", "test", "check", "clippy", "doc", "run", "bench", "rustc",
+                ];
                 f.add((
                     "cargo",
-                    c.subcommand().to_string(),
+                    known.contains(&sub).then_some(sub),
                     bucket(c.args.len()),
                     bucket(c.artifacts.len()),
                 ));

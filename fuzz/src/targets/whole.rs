@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::project::{ask, describe, MANIFEST_WORDS};
 use super::spec::{check_spec, SPEC, SPEC_WORDS};
-use super::{discover, example_contexts, mutate_files, mutate_member};
+use super::{discover, mutate_files, mutate_member};
 use crate::bundle::Bundle;
 use crate::engine::{bucket, Features, Target};
 use crate::gen;
@@ -64,11 +64,11 @@ impl Target for WholeTarget {
 
     fn seeds(&self, rng: &mut fastrand::Rng) -> Vec<Bundle> {
         let mut seeds = crate::seeds::repo_seeds(self.name(), SPEC);
-        let examples = example_contexts();
-        for (_, spec, context) in &examples {
-            let Some(spec) = spec else { continue };
-            let mut b = Bundle::single(SPEC, *spec);
-            b.members.extend(context.clone());
+        let examples = crate::seeds::examples();
+        for example in &examples {
+            let Some(spec) = example.spec else { continue };
+            let mut b = Bundle::single(SPEC, spec);
+            b.members.extend(example.files.clone());
             seeds.push(b.clone());
             b.set(
                 OPTS,
@@ -82,8 +82,7 @@ impl Target for WholeTarget {
             seeds.push(b);
         }
         // Test specs against each example's context, and generated specs and workspaces.
-        let contexts: Vec<&BTreeMap<String, Vec<u8>>> =
-            examples.iter().map(|(_, _, c)| c).collect();
+        let contexts: Vec<&BTreeMap<String, Vec<u8>>> = examples.iter().map(|e| &e.files).collect();
         for (i, (_, text)) in crate::seeds::SPEC_TEXTS.iter().enumerate() {
             let mut b = Bundle::single(SPEC, *text);
             b.members.extend(contexts[i % contexts.len()].clone());
