@@ -195,3 +195,19 @@ fn error_classes_leave_out_what_the_input_named() {
     );
     assert_ne!(error_class("no targets"), error_class("duplicate key"));
 }
+
+#[test]
+fn the_seeds_kept_in_the_repository_do_not_panic() {
+    // `fuzz/seeds/<target>/regress-*.bin` are reproducers of fixed panics: they must stay fixed.
+    for (target_name, file, bytes) in crate::seeds::REPO_SEEDS {
+        let target = crate::targets::by_name(target_name)
+            .unwrap_or_else(|| panic!("fuzz/seeds/{target_name}: no such target"));
+        let input = Bundle::parse(bytes, target.primary());
+        if let Err(p) = crate::engine::catch(|| target.run(&input, &mut Features::default())) {
+            panic!(
+                "fuzz/seeds/{target_name}/{file} panics at {}: {}",
+                p.location, p.message
+            );
+        }
+    }
+}
