@@ -6,17 +6,10 @@
 //! to stderr (the daemon's log); the user sees only what we `Return` and the progress names in
 //! the graph, so every failure is returned as a message a user can act on.
 
-mod build;
-mod caps;
-mod failure;
-mod gateway;
-mod opts;
-mod panics;
-mod transport;
-
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 
+use cachet_frontend::{build, gateway, opts, panics, transport};
 use futures_util::FutureExt;
 use tracing_subscriber::EnvFilter;
 

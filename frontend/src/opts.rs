@@ -6,6 +6,7 @@
 //! because silently dropping, say, `add-hosts` would build something the user did not ask for.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 
 use serde::Deserialize;
 
@@ -60,6 +61,8 @@ pub enum NetworkMode {
 pub enum OptsError {
     #[error("malformed frontend option {0:?}: expected key=value")]
     Malformed(String),
+    #[error("frontend option {0:?} is not UTF-8 text")]
+    NotUtf8(String),
     #[error("frontend option `{key}` is not supported by Cachet yet{hint}")]
     Unsupported { key: String, hint: String },
     #[error("frontend option `{key}={value}`: {problem}")]
@@ -84,9 +87,32 @@ impl FrontendOpts {
 
     /// Reads the process environment.
     pub fn from_env() -> Result<FrontendOpts, OptsError> {
-        let values = std::env::vars()
-            .filter(|(k, _)| k.starts_with("BUILDKIT_FRONTEND_OPT_"))
-            .map(|(_, v)| v);
+        FrontendOpts::from_vars(std::env::vars_os())
+    }
+
+    /// Decodes the `BUILDKIT_FRONTEND_OPT_<n>` entries of an environment (name, value pairs
+    /// in any order); every other variable is ignored, whatever its bytes. Pure, so the fuzz
+    /// harness can feed it what a process environment may hold: a value that is not UTF-8
+    /// (`--build-arg X=$'\xff'` reaches us as such a variable) is an error naming the
+    /// option, where `std::env::vars` would panic.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<FrontendOpts, OptsError> {
+        let mut values = Vec::new();
+        for (key, value) in vars {
+            if !key
+                .as_encoded_bytes()
+                .starts_with(b"BUILDKIT_FRONTEND_OPT_")
+            {
+                continue;
+            }
+            match value.into_string() {
+                Ok(v) => values.push(v),
+                Err(v) => {
+                    return Err(OptsError::NotUtf8(v.to_string_lossy().into_owned()));
+                }
+            }
+        }
         FrontendOpts::parse(values)
     }
 
@@ -322,6 +348,23 @@ mod tests {
             o.no_cache,
             NoCache::Targets(vec!["build".into(), "test".into()])
         );
+    }
+
+    #[test]
+    fn only_frontend_opt_variables_are_read_and_bytes_are_no_panic() {
+        use std::os::unix::ffi::OsStringExt;
+        let var = |k: &str, v: &[u8]| (OsString::from(k), OsString::from_vec(v.to_vec()));
+        let o = FrontendOpts::from_vars([
+            var("BUILDKIT_FRONTEND_OPT_0", b"target=image"),
+            var("HOME", b"/\xff"),
+            var("BUILDKIT_FRONTEND_OPT_1", b"build-arg:A=1"),
+        ])
+        .unwrap();
+        assert_eq!(o.target.as_deref(), Some("image"));
+        assert_eq!(o.build_args["A"], "1");
+        let e = FrontendOpts::from_vars([var("BUILDKIT_FRONTEND_OPT_0", b"build-arg:A=\xff")])
+            .unwrap_err();
+        assert!(matches!(e, OptsError::NotUtf8(_)), "{e}");
     }
 
     #[test]
