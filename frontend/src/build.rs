@@ -81,13 +81,24 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
                 )
             })?;
         tracing::info!(image, digest = resolved.digest, "resolved");
-        images.insert(
-            image,
-            ResolvedImage {
-                digest: resolved.digest,
-                config: resolved.config,
-            },
-        );
+        let mut resolved = ResolvedImage {
+            digest: resolved.digest,
+            config: resolved.config,
+        };
+        if image == spec.sdk.image {
+            if let Some(lock) = &spec.sdk.digest_lock {
+                confirm_locked_digest(
+                    gateway,
+                    &normalized.to_string(),
+                    lock,
+                    &mut resolved,
+                    &platform,
+                    resolve_mode,
+                )
+                .await;
+            }
+        }
+        images.insert(image, resolved);
     }
 
     let request = BuildRequest {
@@ -304,6 +315,45 @@ async fn read_whole(
         if short || bytes.len() as u64 > project::MAX_METADATA_FILE_BYTES {
             return Ok(bytes);
         }
+    }
+}
+
+/// dockerd serving an image from its store reports no manifest digest, only the image's config,
+/// so a lock holding the manifest digest cannot be compared with what the tag resolved to. Ask
+/// the engine for the locked digest itself: if the daemon knows the image by that digest and it
+/// is the very image the tag names (same config), the lock holds and the digest is used as the
+/// SDK's identity, as on current BuildKit. Otherwise nothing changes, and the compiler's lock
+/// check says what the engine reported.
+async fn confirm_locked_digest(
+    gateway: &mut Gateway,
+    reference: &str,
+    lock: &str,
+    resolved: &mut ResolvedImage,
+    platform: &Platform,
+    resolve_mode: ResolveMode,
+) {
+    if !resolved.digest.is_empty() || reference.contains('@') {
+        return;
+    }
+    let by_digest = format!("{reference}@{lock}");
+    match gateway
+        .resolve_image_config(&by_digest, &platform.to_pb(), resolve_mode.as_str())
+        .await
+    {
+        Ok(locked) if locked.config == resolved.config => {
+            tracing::info!(
+                image = reference,
+                lock,
+                "the locked digest names the same image"
+            );
+            resolved.digest = lock.to_string();
+        }
+        Ok(_) => tracing::info!(
+            image = reference,
+            lock,
+            "the locked digest names another image"
+        ),
+        Err(e) => tracing::info!(image = reference, lock, "the locked digest is unknown: {e}"),
     }
 }
 

@@ -252,6 +252,68 @@ fn bad_input_gets_a_positioned_actionable_error() {
     });
 }
 
+/// `docker image inspect` of the SDK on dockerd: (image id, manifest digest in the loopback
+/// registry, which is what current BuildKit resolves the tag to).
+fn sdk_digests() -> (String, String) {
+    let mut cmd = Engine::docker(cachet_tests::Env::get());
+    cmd.args([
+        "image",
+        "inspect",
+        "cachet-sdk:rustup",
+        "--format",
+        "{{.Id}} {{index .RepoDigests 0}}",
+    ]);
+    let out = process::run(&mut cmd, Duration::from_secs(60))
+        .assert_success()
+        .stdout;
+    let (id, repo_digest) = out.trim().split_once(' ').expect("id and repo digest");
+    let manifest = repo_digest.rsplit_once('@').expect("name@digest").1;
+    (id.to_string(), manifest.to_string())
+}
+
+/// `[sdk] digest` compares like with like: an image-id lock holds on both engines; a
+/// manifest-digest lock holds on current BuildKit, and on dockerd 20.10 (which reports only
+/// image ids for images in its store) it fails saying what the engine reported and what to lock.
+#[test]
+fn the_sdk_lock_compares_like_with_like_on_both_engines() {
+    let (image_id, manifest) = sdk_digests();
+    on_each_engine(|engine| {
+        let project = hello_project(&format!("sdk-lock-{engine}"));
+        let good = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+        let lock = |digest: &str| {
+            let spec = good.replace(
+                "image = \"cachet-sdk:rustup\"",
+                &format!("image = \"cachet-sdk:rustup\"\ndigest = \"{digest}\""),
+            );
+            assert_ne!(spec, good);
+            project.write("Cachet.toml", spec);
+            engine
+                .build(project.path())
+                .file(project.path().join("Cachet.toml"))
+                .run()
+        };
+        lock(&image_id).assert_success();
+        let by_manifest = lock(&manifest);
+        match engine {
+            Engine::Buildx => {
+                by_manifest.assert_success();
+            }
+            Engine::Dockerd => {
+                let result = by_manifest.assert_failure();
+                let progress = result.progress();
+                assert!(
+                    progress.contains(&format!(
+                        "resolved to image id {image_id} (the engine reported no manifest \
+                         digest), but the spec locks it to {manifest}"
+                    )) && progress
+                        .contains(&format!("lock its image id (`digest = \"{image_id}\"`)")),
+                    "{engine}: the error says what the engine reported:\n{progress}"
+                );
+            }
+        }
+    });
+}
+
 /// A failed cargo step names the cargo command, with cargo's own error above it; the step's
 /// shell script stays out of the message.
 #[test]

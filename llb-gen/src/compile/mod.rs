@@ -159,13 +159,16 @@ pub enum CompileError {
     #[error("image `{0}` was not resolved")]
     Unresolved(String),
     #[error(
-        "the SDK image `{image}` resolved to {actual}, but the spec locks it to {locked}; \
-         update `digest` under [sdk] if the new image is intended"
+        "the SDK image `{image}` resolved to {reported}, but the spec locks it to {locked}; \
+         update `digest` under [sdk] if the new image is intended{hint}"
     )]
     SdkMoved {
         image: String,
         locked: String,
-        actual: String,
+        /// What the engine reported, in words: both digests, or the image id alone.
+        reported: String,
+        /// What to do when the engine could not have matched a manifest-digest lock.
+        hint: String,
     },
     #[error(
         "target `{0}` has no dependency layer: it is not a build, test, check or clippy step, \
@@ -178,6 +181,40 @@ pub enum CompileError {
     ImageConfig(String),
     #[error(transparent)]
     Llb(#[from] LlbError),
+}
+
+/// Checks `[sdk] digest` like with like. A lock may name the image's manifest digest (what a
+/// registry and `docker buildx imagetools` show) or its image id (the digest of its config, what
+/// `docker images --digests` shows as IMAGE ID and what dockerd reports for an image in its own
+/// store). Current BuildKit reports both, so either lock is checked; dockerd 20.10 serving an
+/// image from its store reports no manifest digest, so there only an image-id lock can be
+/// checked, and a manifest-digest lock fails with a message that says so and what to lock.
+fn check_sdk_lock(image: &str, locked: &str, resolved: &ResolvedImage) -> Result<(), CompileError> {
+    let image_id = crate::keys::content_digest(&resolved.config);
+    if locked == image_id || (!resolved.digest.is_empty() && locked == resolved.digest) {
+        return Ok(());
+    }
+    let (reported, hint) = if resolved.digest.is_empty() {
+        (
+            format!("image id {image_id} (the engine reported no manifest digest)"),
+            format!(
+                ". This engine (dockerd serving the image from its own store) reports only image \
+                 ids, so a manifest-digest lock cannot be checked here: to pin the image on every \
+                 engine, lock its image id (`digest = \"{image_id}\"`)"
+            ),
+        )
+    } else {
+        (
+            format!("manifest digest {} (image id {image_id})", resolved.digest),
+            String::new(),
+        )
+    };
+    Err(CompileError::SdkMoved {
+        image: image.to_string(),
+        locked: locked.to_string(),
+        reported,
+        hint,
+    })
 }
 
 pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileError> {
@@ -196,13 +233,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
     // The lock is on the image as resolved; setup extends it afterwards.
     let image_identity = sdk_identity(&sdk_image.digest, &sdk_image.config);
     if let Some(locked) = &spec.sdk.digest_lock {
-        if *locked != image_identity {
-            return Err(CompileError::SdkMoved {
-                image: spec.sdk.image.clone(),
-                locked: locked.clone(),
-                actual: image_identity,
-            });
-        }
+        check_sdk_lock(&spec.sdk.image, locked, sdk_image)?;
     }
     let sdk = sdk_setup::identity(&spec.sdk, &image_identity);
     let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;

@@ -385,6 +385,51 @@ fn a_moved_sdk_tag_fails_a_locked_spec() {
     assert!(e.contains("locks it to"), "{e}");
 }
 
+/// dockerd serving an image from its store reports only the image id: a lock of the image id
+/// holds on every engine, a manifest-digest lock fails there with a message saying what the
+/// engine reported and what to lock instead.
+#[test]
+fn the_sdk_lock_compares_like_with_like() {
+    let image_id = crate::keys::content_digest(SDK_CONFIG.as_bytes());
+    let locked = |digest: &str| {
+        let text = SPEC.replace(
+            "image = \"cachet-sdk:rustup\"",
+            &format!("image = \"cachet-sdk:rustup\"\ndigest = \"{digest}\""),
+        );
+        spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap()
+    };
+    // An image-id lock: checked on both engines.
+    assert!(compile(&locked(&image_id), &request("build", SDK_DIGEST)).is_ok());
+    assert!(compile(&locked(&image_id), &request("build", "")).is_ok());
+    // A manifest-digest lock on an engine that reports no manifest digest.
+    let e = compile(&locked(SDK_DIGEST), &request("build", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "resolved to image id {image_id} (the engine reported no manifest digest), but the \
+             spec locks it to {SDK_DIGEST}"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("lock its image id (`digest = \"{image_id}\"`)")),
+        "{e}"
+    );
+    // Another image altogether, where both digests are reported.
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let e = compile(&locked(other), &request("build", SDK_DIGEST))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "resolved to manifest digest {SDK_DIGEST} (image id {image_id}), but the spec locks \
+             it to {other}"
+        )),
+        "{e}"
+    );
+}
+
 #[test]
 fn unknown_targets_list_the_known_ones() {
     let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
@@ -1696,9 +1741,8 @@ fn the_sdk_lock_is_on_the_image_before_setup() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains(&format!(
-            "resolved to {other}, but the spec locks it to {SDK_DIGEST}"
-        )),
+        e.contains(&format!("resolved to manifest digest {other} (image id "))
+            && e.contains(&format!("), but the spec locks it to {SDK_DIGEST}")),
         "{e}"
     );
 }
