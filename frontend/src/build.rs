@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
 use llb_gen::llb::{Local, NetMode, Platform, ResolveMode};
-use llb_gen::project::{self, ProjectFiles, ALWAYS_EXCLUDED};
+use llb_gen::project::dockerignore::DOCKERIGNORE;
+use llb_gen::project::{self, ProjectFiles};
 use llb_gen::proto::gateway as gw;
 use llb_gen::spec;
 
@@ -35,7 +36,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         None => default_platform(&pong),
     };
 
-    let text = read_spec(gateway, &opts, &session_id).await?;
+    let (text, spec_ignore) = read_spec(gateway, &opts, &session_id).await?;
     let spec = spec::load(&opts.filename, &text, &opts.build_args)
         .map_err(|e| Failure::in_spec(&e, &text))?;
     let target = spec
@@ -47,7 +48,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     if spec.fetch.ssh {
         caps.check_llb(CAP_SSH_MOUNT)?;
     }
-    let project = read_project_files(gateway, &opts, &session_id).await?;
+    let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
     // A count, not the names: a large workspace has thousands of manifests.
     tracing::info!(files = project.files.len(), "read project metadata");
     tracing::debug!(files = ?project.files.keys().collect::<Vec<_>>(), "project metadata files");
@@ -170,16 +171,16 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
 }
 
 /// Reads the spec file the way the dockerfile frontend reads a Dockerfile: a local holding only
-/// that file, solved, then read.
+/// that file (and `<spec>.dockerignore` beside it, if there is one), solved, then read.
 async fn read_spec(
     gateway: &mut Gateway,
     opts: &FrontendOpts,
     session_id: &str,
-) -> Result<String, String> {
+) -> Result<(String, Option<Vec<u8>>), String> {
     let local = Local::new(&opts.spec_local)
         .map_err(|e| e.to_string())?
         .session(session_id.to_string())
-        .follow_paths([opts.filename.clone()])
+        .follow_paths([opts.filename.clone(), spec_ignore_file(&opts.filename)])
         // Never reuse an earlier transfer: it would trust size and mtime (see compile/sources).
         .shared_key_hint(format!("{}-{session_id}", opts.spec_local))
         .custom_name(format!("[cachet] load spec {}", opts.filename))
@@ -202,7 +203,36 @@ async fn read_spec(
                 opts.filename
             )
         })?;
-    String::from_utf8(bytes).map_err(|_| format!("{}: the spec is not UTF-8 text", opts.filename))
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{}: the spec is not UTF-8 text", opts.filename))?;
+    let ignore_file = spec_ignore_file(&opts.filename);
+    let (dir, name) = match ignore_file.rsplit_once('/') {
+        Some((dir, name)) => (dir.to_string(), name.to_string()),
+        None => ("/".to_string(), ignore_file.clone()),
+    };
+    let present = gateway
+        .read_dir(&reference, &dir)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .any(|entry| entry.path == name);
+    let ignore = if present {
+        Some(
+            gateway
+                .read_file(&reference, &ignore_file)
+                .await
+                .map_err(|e| format!("cannot read {ignore_file}: {e}"))?,
+        )
+    } else {
+        None
+    };
+    Ok((text, ignore))
+}
+
+/// `<spec>.dockerignore`: when it exists it replaces the context's `.dockerignore`, as
+/// `<Dockerfile>.dockerignore` does for the dockerfile frontend.
+fn spec_ignore_file(spec: &str) -> String {
+    format!("{spec}.dockerignore")
 }
 
 /// Files larger than this are read in pieces of this size: each piece is one gateway message,
@@ -215,18 +245,38 @@ const READ_CHUNK_BYTES: u64 = 64 << 20;
 /// that transfers only the files of that round's patterns. There is no limit on files or
 /// rounds, and a file too large to hold is an error naming it: never a silent fallback to "no
 /// layout", which would drop the fetch step and fail the build later in cargo.
+///
+/// The `.dockerignore` that applies (`spec_ignore`, the spec's own, else the context's, read
+/// in the first round) ends up in the files under [`DOCKERIGNORE`], and every later round
+/// already excludes what it lists.
 async fn read_project_files(
     gateway: &mut Gateway,
     opts: &FrontendOpts,
     session_id: &str,
+    spec_ignore: Option<Vec<u8>>,
 ) -> Result<ProjectFiles, String> {
     let mut discovery = project::Discovery::new();
+    let mut ignore = ProjectFiles::default();
+    if let Some(text) = &spec_ignore {
+        ignore.files.insert(DOCKERIGNORE.to_string(), text.clone());
+    }
     while let Some(patterns) = discovery.next_patterns() {
-        let files = read_matching(gateway, opts, session_id, &discovery, patterns).await?;
+        let excluded = project::excluded_patterns(&ignore);
+        let files =
+            read_matching(gateway, opts, session_id, &discovery, patterns, &excluded).await?;
+        if spec_ignore.is_none() {
+            if let Some((_, text)) = files.iter().find(|(path, _)| path == DOCKERIGNORE) {
+                ignore.files.insert(DOCKERIGNORE.to_string(), text.clone());
+            }
+        }
         discovery.feed(files).map_err(|e| e.to_string())?;
     }
     tracing::info!(rounds = discovery.rounds(), "discovered project metadata");
-    Ok(discovery.into_files())
+    let mut files = discovery.into_files();
+    if let Some(text) = spec_ignore {
+        files.files.insert(DOCKERIGNORE.to_string(), text);
+    }
+    Ok(files)
 }
 
 /// The files of this round of `discovery` (matching `patterns`), through a local that transfers
@@ -237,12 +287,13 @@ async fn read_matching(
     session_id: &str,
     discovery: &project::Discovery,
     patterns: &BTreeSet<String>,
+    excluded: &[String],
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
     let local = Local::new(&opts.context_local)
         .map_err(|e| e.to_string())?
         .session(session_id.to_string())
         .include_patterns(patterns.iter().cloned())
-        .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
+        .exclude_patterns(excluded.iter().cloned())
         .shared_key_hint(format!(
             "cachet-metadata-{}-{session_id}",
             opts.context_local

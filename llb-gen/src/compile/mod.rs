@@ -245,6 +245,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         image_identity,
         triple,
         layout: project::analyze(&request.project),
+        excluded: project::excluded_patterns(&request.project),
         sdk_state: None,
         snapshots: BTreeMap::new(),
         vendor: None,
@@ -301,6 +302,8 @@ struct Context<'a> {
     image_identity: String,
     triple: &'static str,
     layout: ProjectLayout,
+    /// What every context local excludes: `target`, `.git` and the `.dockerignore` patterns.
+    excluded: Vec<String>,
     sdk_state: Option<State>,
     /// Context snapshots by what they include.
     snapshots: BTreeMap<SnapshotPlan, State>,

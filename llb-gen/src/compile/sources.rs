@@ -2,8 +2,9 @@
 //! into snapshots of their own.
 //!
 //! Each snapshot is a context local with include patterns from [`crate::project`], so BuildKit
-//! only transfers — and only keys the step on — what cargo reads for that step. `target/` and
-//! `.git` never enter. Empty stand-ins are added for the target roots of packages whose sources
+//! only transfers — and only keys the step on — what cargo reads for that step. `target/`,
+//! `.git` and whatever the `.dockerignore` lists never enter (see
+//! [`crate::project::dockerignore`]). Empty stand-ins are added for the target roots of packages whose sources
 //! are left out, so cargo can still load every workspace member. The first file of every
 //! snapshot records the SDK identity, so every file op of the build changes with the SDK.
 //!
@@ -11,7 +12,7 @@
 //! sync trusts size and mtime, which is exactly what container builds cannot trust.
 
 use crate::llb::{Copy, Local, Mkdir, Mkfile, State};
-use crate::project::{SnapshotPlan, ALWAYS_EXCLUDED};
+use crate::project::SnapshotPlan;
 
 use super::{CompileError, Context};
 
@@ -34,7 +35,7 @@ impl Context<'_> {
         }
         let mut local = Local::new(&self.request.context_local)?
             .session(self.request.session_id.clone())
-            .exclude_patterns(ALWAYS_EXCLUDED.iter().copied())
+            .exclude_patterns(self.excluded.iter().cloned())
             // A transfer that reuses an earlier one skips files whose size and mtime look
             // unchanged, so a same-size edit under clamped timestamps would arrive stale. Keyed
             // on the session, every build transfers what it reads afresh; the snapshot's cache

@@ -533,6 +533,26 @@ fn local_sources(c: &Compiled) -> Vec<pb::SourceOp> {
         .collect()
 }
 
+/// Every context local (the fetch step's manifests, each step's sources) excludes what the
+/// `.dockerignore` lists, after `target` and `.git`.
+#[test]
+fn every_context_local_excludes_what_the_dockerignore_lists() {
+    let mut files = workspace_files(REMOTE_LOCK);
+    files.files.insert(
+        ".dockerignore".into(),
+        b"# local secrets\n**/.env\n/creds/\n".to_vec(),
+    );
+    let c = compiled_with(SPEC, "build", files);
+    let locals = local_sources(&c);
+    assert!(locals.len() >= 2, "manifests and sources: {locals:?}");
+    for local in locals {
+        assert_eq!(
+            local.attrs["local.excludepatterns"], r#"["target",".git","**/.env","creds"]"#,
+            "{local:?}"
+        );
+    }
+}
+
 #[test]
 fn registry_dependencies_are_vendored_by_a_fetch_step_with_network() {
     let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));

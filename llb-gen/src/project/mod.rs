@@ -20,6 +20,7 @@
 
 mod cargo_config;
 pub mod discovery;
+pub mod dockerignore;
 mod lockfile;
 mod manifest;
 mod patterns;
@@ -36,6 +37,7 @@ pub use patterns::PatternSet;
 /// [`metadata_patterns`] then names the member manifests to read next.
 pub const ROOT_METADATA: &[&str] = &[
     "Cargo.toml",
+    dockerignore::DOCKERIGNORE,
     "Cargo.lock",
     "rust-toolchain",
     "rust-toolchain.toml",
@@ -48,6 +50,7 @@ pub const ROOT_METADATA: &[&str] = &[
 /// frontend and the `llb-gen` CLI use, reading less).
 pub const METADATA_PATTERNS: &[&str] = &[
     "**/Cargo.toml",
+    dockerignore::DOCKERIGNORE,
     "Cargo.lock",
     "rust-toolchain",
     "rust-toolchain.toml",
@@ -69,6 +72,16 @@ pub fn metadata_patterns(files: &ProjectFiles) -> BTreeSet<String> {
 /// Paths that never enter any snapshot: build output and VCS data change on every build and
 /// cargo must not read them.
 pub const ALWAYS_EXCLUDED: &[&str] = &["target", ".git"];
+
+/// What every context local excludes: [`ALWAYS_EXCLUDED`], then the patterns of the
+/// `.dockerignore` that applies ([`dockerignore`]).
+pub fn excluded_patterns(files: &ProjectFiles) -> Vec<String> {
+    let mut excluded: Vec<String> = ALWAYS_EXCLUDED.iter().map(|s| s.to_string()).collect();
+    if let Some(text) = files.get(dockerignore::DOCKERIGNORE) {
+        excluded.extend(dockerignore::patterns(&String::from_utf8_lossy(text)));
+    }
+    excluded
+}
 
 /// Toolchain files rustup reads from the directory cargo runs in.
 pub const TOOLCHAIN_FILES: &[&str] = &["rust-toolchain", "rust-toolchain.toml"];

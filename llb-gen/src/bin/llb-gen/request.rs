@@ -101,7 +101,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         resolve_mode: ResolveMode::Default,
         labels: BTreeMap::new(),
         cache_travels: args.cache_travels,
-        project: read_project_files(&context)?,
+        project: with_spec_ignore(read_project_files(&context)?, file)?,
         proxy: compile::proxy_from_build_args(&build_args),
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
@@ -115,6 +115,23 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
 /// The metadata files under `root` that the frontend reads from the context, found by the same
 /// [`Discovery`]: the context is listed once (regular files only, `target/` and `.git` left out
 /// as the frontend's transfers leave them out), then each round reads the listed files it wants.
+/// `<spec>.dockerignore` beside the spec replaces the context's `.dockerignore`, as in the
+/// frontend (see `llb_gen::project::dockerignore`).
+fn with_spec_ignore(mut files: ProjectFiles, spec: &str) -> Result<ProjectFiles, String> {
+    let path = format!("{spec}.dockerignore");
+    match std::fs::read(&path) {
+        Ok(text) => {
+            files.files.insert(
+                llb_gen::project::dockerignore::DOCKERIGNORE.to_string(),
+                text,
+            );
+            Ok(files)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(files),
+        Err(e) => Err(format!("cannot read {path}: {e}")),
+    }
+}
+
 fn read_project_files(root: &Path) -> Result<ProjectFiles, String> {
     let listed = list_files(root)?;
     let mut discovery = Discovery::new();
