@@ -107,7 +107,17 @@
 //! dependency, lockfile change or flag always does. Its output is a layer, so it is exported
 //! with the build cache; it only ever seeds an *empty* target cache mount.
 //!
+//! Whether the layer exists at all is decided by `[cache] layers` (`spec::LayerPolicy`): with
+//! `auto` (the default) only where it pays, when the build's cache travels (below) or a `.deps`
+//! target asks for it. A local developer loop's target cache mount is warm anyway, and a layer
+//! step of its own would only serialise the build (no overlap of the last third-party and first
+//! workspace crates) and make a lockfile bump recompile the whole layer from nothing. `always`
+//! plans it on every build, `never` on none. The layer never changes what the cargo step
+//! produces (it only seeds an empty mount, and the mount id is the same either way), so this
+//! choice is not a key input; it changes the LLB, which is deliberate.
+//!
 //! # Workspace dependency layer — keyed by BuildKit on content, planned when the cache travels
+//! (or with `[cache] layers = "always"`)
 //! When the build imports a cache or writes inline cache, a second step compiles, on top of the
 //! dependency layer (an input, so everything keying it keys this too), the workspace members
 //! the cargo step builds only as dependencies. Its further input is a sources snapshot with the

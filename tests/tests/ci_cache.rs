@@ -319,6 +319,7 @@ fn write_spec(project: &TempProject, name: &str, include: &[&str]) {
             "# syntax=cachet/frontend:dev\n\
              [project]\nname = \"{name}\"\n{include}\n\
              [sdk]\nimage = \"cachet-sdk:rustup\"\n\n\
+             [args]\nLAYERS = \"auto\"\n\n[cache]\nlayers = \"${{LAYERS}}\"\n\n\
              [cargo]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n\n\
              [target.build]\ncargo = [\"build\", \"--bin\", \"{APP}\"]\nartifacts = {{ {APP} = \"{APP}\" }}\n\n\
              [target.image]\nfrom = \"scratch\"\n\
@@ -333,6 +334,14 @@ fn build(engine: Engine, project: &Path) -> Build {
         .build(project)
         .file(project.join("Cachet.toml"))
         .timeout(BUILD_TIMEOUT)
+}
+
+/// A local build (no `--cache-from`, no inline cache) that still gets its dependency layers:
+/// `[cache] layers = "always"` through the spec's declared `LAYERS` arg. The layers' own
+/// behaviour (seeding, what they hold) is what these tests check; a travelling build plans them
+/// under the default `auto`, which the round-trip tests use.
+fn layered_build(engine: Engine, project: &Path) -> Build {
+    build(engine, project).build_arg("LAYERS", "always")
 }
 
 // -------------------------------------------------------------------------------------------
@@ -847,7 +856,7 @@ fn seeding_does_not_change_the_output() {
         let export = |project: &Path, dir: &str| -> (PathBuf, String) {
             let dest = out.path().join(dir);
             let result = timed(engine, &format!("build → {dir}"), || {
-                build(engine, project)
+                layered_build(engine, project)
                     .target("build")
                     .local_output(&dest)
                     .run()
@@ -960,7 +969,7 @@ fn each_amd64_level_has_its_own_warm_cache() {
         let export = |platform: &str, dir: &str| -> (PathBuf, String) {
             let dest = out.path().join(dir);
             let result = timed(engine, &format!("--platform {platform} → {dir}"), || {
-                build(engine, app.project.path())
+                layered_build(engine, app.project.path())
                     .target("build")
                     .arg(format!("--platform={platform}"))
                     .local_output(&dest)
@@ -1058,7 +1067,7 @@ fn a_discovered_binary_gets_a_dependency_layer() {
         let out = TempProject::new(&format!("ci-discovered-out-{engine}"));
         let dest = out.path().join("build");
         let result = timed(engine, "build of a src/main.rs binary", || {
-            build(engine, app.project.path())
+            layered_build(engine, app.project.path())
                 .target("build")
                 .local_output(&dest)
                 .run()

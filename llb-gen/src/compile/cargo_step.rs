@@ -137,7 +137,8 @@ pub(super) fn compile(
         exec_env.push(("CARGO_ENCODED_RUSTFLAGS".into(), rustflags.join("\u{1f}")));
     }
     exec_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let deps = if BUILDING_SUBCOMMANDS.contains(&step.subcommand()) {
+    let deps = if ctx.plans_dependency_layers() && BUILDING_SUBCOMMANDS.contains(&step.subcommand())
+    {
         deps_step::layer(
             ctx,
             name,

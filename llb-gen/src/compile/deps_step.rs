@@ -194,7 +194,7 @@ pub(super) fn layer(
 
     // Workspace members the step builds only as dependencies, on top, when layers travel.
     let members = ctx.layout.dependency_members(&step.args);
-    if ctx.request.cache_travels && !members.is_empty() {
+    if ctx.plans_workspace_layer() && !members.is_empty() {
         let plan = ctx.layout.source_snapshot(Some(&members), &[]);
         let what = format!(
             "sources of {}",

@@ -28,7 +28,7 @@ use crate::keys::{sdk_identity, TargetKeys};
 use crate::llb::{Image, LlbError, NetMode, Platform, ProxyEnv, ResolveMode, State};
 use crate::project::{self, ProjectFiles, ProjectLayout, SnapshotPlan};
 use crate::proto::pb;
-use crate::spec::{Spec, Target};
+use crate::spec::{LayerPolicy, Spec, Target};
 
 /// An image as BuildKit resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,8 @@ pub enum CompileError {
     },
     #[error(
         "target `{0}` has no dependency layer: it is not a build, test, check or clippy step, \
-         or its Cargo.lock has no registry or git packages"
+         its Cargo.lock has no registry or git packages, or the spec says `[cache] layers = \
+         \"never\"`"
     )]
     NoDependencyLayer(String),
     #[error("{0}")]
@@ -246,6 +247,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         triple,
         layout: project::analyze(&request.project),
         excluded: project::excluded_patterns(&request.project),
+        wants_dependency_layer: wants_deps,
         sdk_state: None,
         snapshots: BTreeMap::new(),
         vendor: None,
@@ -304,6 +306,8 @@ struct Context<'a> {
     layout: ProjectLayout,
     /// What every context local excludes: `target`, `.git` and the `.dockerignore` patterns.
     excluded: Vec<String>,
+    /// The build asks for a `.deps` target: that dependency layer is planned.
+    wants_dependency_layer: bool,
     sdk_state: Option<State>,
     /// Context snapshots by what they include.
     snapshots: BTreeMap<SnapshotPlan, State>,
@@ -319,6 +323,27 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// Whether cargo steps get their third-party dependency layer (`[cache] layers`; see
+    /// `keys.rs`): where it pays, that is when the build's cache travels to other builders or a
+    /// `.deps` target asks for it, unless the spec says `always` or `never`.
+    fn plans_dependency_layers(&self) -> bool {
+        match self.spec.layers {
+            LayerPolicy::Always => true,
+            LayerPolicy::Never => false,
+            LayerPolicy::Auto => self.request.cache_travels || self.wants_dependency_layer,
+        }
+    }
+
+    /// Whether a cargo step also gets the layer of the workspace members it builds only as
+    /// dependencies: when the cache travels (or `always`).
+    fn plans_workspace_layer(&self) -> bool {
+        match self.spec.layers {
+            LayerPolicy::Always => true,
+            LayerPolicy::Never => false,
+            LayerPolicy::Auto => self.request.cache_travels,
+        }
+    }
+
     fn ignore_cache(&self, target: &str) -> bool {
         match &self.request.no_cache {
             NoCache::Off => false,

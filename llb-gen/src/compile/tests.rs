@@ -516,10 +516,21 @@ fn workspace_files(lock: &str) -> ProjectFiles {
     }
 }
 
+/// A local build (its cache does not travel: no dependency layers unless the spec asks).
 fn compiled_with(spec_text: &str, target: &str, project: ProjectFiles) -> Compiled {
     let spec = spec::load("Cachet.toml", spec_text, &BTreeMap::new()).unwrap();
     let mut req = request(target, SDK_DIGEST);
     req.project = project;
+    compile(&spec, &req).unwrap()
+}
+
+/// A build whose cache travels (`--cache-from`, inline cache), as a CI job's: it gets
+/// dependency layers.
+fn compiled_travelling(spec_text: &str, target: &str, project: ProjectFiles) -> Compiled {
+    let spec = spec::load("Cachet.toml", spec_text, &BTreeMap::new()).unwrap();
+    let mut req = request(target, SDK_DIGEST);
+    req.project = project;
+    req.cache_travels = true;
     compile(&spec, &req).unwrap()
 }
 
@@ -553,9 +564,74 @@ fn every_context_local_excludes_what_the_dockerignore_lists() {
     }
 }
 
+/// `[cache] layers`: `auto` plans dependency layers where they pay (a travelling cache, a
+/// `.deps` target), `always` on every build, `never` on none; a build arg may choose.
+#[test]
+fn dependency_layers_are_planned_where_they_pay_or_as_the_spec_says() {
+    let kinds = |c: &Compiled| -> Vec<StepKind> { c.steps.iter().map(|s| s.kind).collect() };
+    let layered = |c: &Compiled| c.steps.iter().any(|s| s.kind == StepKind::Dependencies);
+    let files = || workspace_files(REMOTE_LOCK);
+    // auto
+    assert!(
+        !layered(&compiled_with(SPEC, "build", files())),
+        "a local loop: no layer"
+    );
+    assert!(
+        layered(&compiled_travelling(SPEC, "build", files())),
+        "a travelling cache"
+    );
+    assert!(
+        layered(&compiled_with(SPEC, "build.deps", files())),
+        "a `.deps` target asks for its layer"
+    );
+    let with_layers = |value: &str| {
+        SPEC.replace(
+            "[target.build]",
+            &format!(
+                "[args]\nLAYERS = \"auto\"\n\n[cache]\nlayers = \"{value}\"\n\n[target.build]"
+            ),
+        )
+    };
+    assert!(layered(&compiled_with(
+        &with_layers("always"),
+        "build",
+        files()
+    )));
+    let never = compiled_travelling(&with_layers("never"), "build", files());
+    assert!(!layered(&never), "{:?}", kinds(&never));
+    let spec = spec::load("Cachet.toml", &with_layers("never"), &BTreeMap::new()).unwrap();
+    let mut req = request("build.deps", SDK_DIGEST);
+    req.project = files();
+    let e = compile(&spec, &req).unwrap_err().to_string();
+    assert!(e.contains("`[cache] layers = \"never\"`"), "{e}");
+    // A declared build arg chooses.
+    let spec = spec::load(
+        "Cachet.toml",
+        &with_layers("${LAYERS}"),
+        &BTreeMap::from([("LAYERS".to_string(), "always".to_string())]),
+    )
+    .unwrap();
+    let mut req = request("build", SDK_DIGEST);
+    req.project = files();
+    assert!(layered(&compile(&spec, &req).unwrap()));
+    let e = spec::load(
+        "Cachet.toml",
+        &with_layers("${LAYERS}"),
+        &BTreeMap::from([("LAYERS".to_string(), "sometimes".to_string())]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("layers `sometimes`: expected `auto`, `always` or `never`"),
+        "{e}"
+    );
+}
+
 #[test]
 fn registry_dependencies_are_vendored_by_a_fetch_step_with_network() {
-    let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let local = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    assert_eq!(exec_ops(&local).len(), 2, "a local build: fetch and build");
+    let c = compiled_travelling(SPEC, "build", workspace_files(REMOTE_LOCK));
     let execs = exec_ops(&c);
     assert_eq!(execs.len(), 3, "fetch, dependency layer and build");
     let fetch = execs
@@ -923,7 +999,7 @@ fn a_forced_host_network_never_shares_the_hermetic_target_cache() {
 
 #[test]
 fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cache() {
-    let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let c = compiled_travelling(SPEC, "build", workspace_files(REMOTE_LOCK));
     let execs = exec_ops(&c);
     let deps = execs
         .iter()
@@ -1037,10 +1113,10 @@ fn source_edits_never_change_the_dependency_layer() {
             .digest
             .clone()
     };
-    let a = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let a = compiled_travelling(SPEC, "build", workspace_files(REMOTE_LOCK));
     // A different sources selection for the build step (an extra include) changes the build's
     // snapshot only.
-    let b = compiled_with(
+    let b = compiled_travelling(
         &SPEC.replace(
             "name = \"hello\"",
             "name = \"hello\"\ninclude = [\"assets\"]",
@@ -1049,7 +1125,7 @@ fn source_edits_never_change_the_dependency_layer() {
         workspace_files(REMOTE_LOCK),
     );
     assert_eq!(find_deps(&a), find_deps(&b));
-    let flags = compiled_with(
+    let flags = compiled_travelling(
         &SPEC.replace("+crt-static", "-crt-static"),
         "build",
         workspace_files(REMOTE_LOCK),
@@ -1133,7 +1209,7 @@ fn a_project_that_vendors_itself_gets_a_dependency_layer_without_a_fetch_step() 
         b"[source.crates-io]\nreplace-with = \"vendored\"\n[source.vendored]\ndirectory = \"third_party\"\n"
             .to_vec(),
     );
-    let c = compiled_with(SPEC, "build", project);
+    let c = compiled_travelling(SPEC, "build", project);
     let execs = exec_ops(&c);
     assert_eq!(
         execs.len(),
@@ -1551,7 +1627,7 @@ fn without_packages_or_setup_the_sdk_is_the_image_itself() {
 
 #[test]
 fn packages_and_setup_run_once_with_network_and_every_step_runs_on_the_result() {
-    let c = compiled_with(
+    let c = compiled_travelling(
         &with_sdk_lines(SETUP),
         "image",
         workspace_files(REMOTE_LOCK),

@@ -334,6 +334,21 @@ impl Loader<'_> {
             }
             None => KeyMode::Strict,
         };
+        let layers = match &raw.cache.layers {
+            Some(l) => {
+                let value = self.subst(l)?;
+                LayerPolicy::parse(&value).ok_or_else(|| {
+                    self.err(
+                        l.span(),
+                        format!(
+                            "layers `{}`: expected `auto`, `always` or `never`",
+                            shown(&value)
+                        ),
+                    )
+                })?
+            }
+            None => LayerPolicy::Auto,
+        };
         let cargo = CargoSettings {
             mode,
             profile,
@@ -444,6 +459,7 @@ impl Loader<'_> {
             },
             cargo,
             fetch,
+            layers,
             include,
             args: self.args.clone(),
             targets,

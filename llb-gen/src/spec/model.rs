@@ -39,6 +39,9 @@ pub struct SpecFile {
     /// How dependencies are fetched before the offline compile steps.
     #[serde(default)]
     pub fetch: FetchSection,
+    /// Which cache layers the build plans.
+    #[serde(default)]
+    pub cache: CacheSection,
     /// Build arguments the spec accepts, with their defaults. Only declared arguments reach the
     /// build, so an unrelated `--build-arg` never changes a key.
     #[serde(default)]
@@ -52,6 +55,18 @@ pub struct SpecFile {
         transform = rules::target_names
     )]
     pub targets: BTreeMap<String, Spanned<TargetSection>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// When each cargo step gets dependency layers (its third-party crates, and on a build
+    /// whose cache travels its workspace dependencies, compiled into layers that `--cache-to`
+    /// exports): `auto` (default) only when the build's cache travels (`--cache-from`, cache
+    /// imports or inline cache), `always`, or `never` (one cargo step on its keyed target
+    /// cache). May be `${ARG}`.
+    #[schemars(with = "Option<String>", transform = rules::layer_policy)]
+    pub layers: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -18,11 +18,39 @@ pub struct Spec {
     pub sdk: SdkRef,
     pub cargo: CargoSettings,
     pub fetch: FetchSettings,
+    /// `[cache] layers`.
+    pub layers: LayerPolicy,
     /// Extra context patterns cargo steps read (`[project] include`).
     pub include: Vec<String>,
     /// Effective values of the declared build arguments (defaults overridden by `--build-arg`).
     pub args: BTreeMap<String, String>,
     pub targets: BTreeMap<String, Target>,
+}
+
+/// When dependency layers are planned (`[cache] layers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerPolicy {
+    /// Where they pay: when the build's cache travels to other builders (a local developer
+    /// loop's target cache mount is warm anyway, and a separate layer step only serialises the
+    /// build), or when a `.deps` target asks for one.
+    #[default]
+    Auto,
+    /// On every build, as a build whose cache travels has them.
+    Always,
+    /// Never: one cargo step on its keyed target cache.
+    Never,
+}
+
+impl LayerPolicy {
+    pub fn parse(s: &str) -> Option<LayerPolicy> {
+        match s {
+            "auto" => Some(LayerPolicy::Auto),
+            "always" => Some(LayerPolicy::Always),
+            "never" => Some(LayerPolicy::Never),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

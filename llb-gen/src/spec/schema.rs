@@ -67,6 +67,14 @@ pub(super) fn key_mode(schema: &mut Schema) {
     );
 }
 
+/// `[cache] layers`: when dependency layers are planned.
+pub(super) fn layer_policy(schema: &mut Schema) {
+    schema.insert(
+        "anyOf".into(),
+        json!([{ "enum": ["auto", "always", "never"] }, { "pattern": INTERPOLATED }]),
+    );
+}
+
 /// `[sdk] image`: a non-empty reference without whitespace.
 pub(super) fn image_reference(schema: &mut Schema) {
     schema.insert(
