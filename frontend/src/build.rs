@@ -53,10 +53,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     tracing::info!(files = project.files.len(), "read project metadata");
     tracing::debug!(files = ?project.files.keys().collect::<Vec<_>>(), "project metadata files");
 
-    let resolve_mode = match opts.image_resolve_mode.as_deref() {
-        Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
-        None => ResolveMode::Default,
-    };
+    let resolve_mode = resolve_mode(&opts);
     let mut images = BTreeMap::new();
     for image in spec.images_for(&target) {
         let normalized =
@@ -102,30 +99,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         images.insert(image, resolved);
     }
 
-    let request = BuildRequest {
-        target: target.clone(),
-        platform,
-        session_id,
-        context_local: opts.context_local.clone(),
-        images,
-        no_cache: match &opts.no_cache {
-            opts::NoCache::Off => NoCache::Off,
-            opts::NoCache::All => NoCache::All,
-            opts::NoCache::Targets(t) => {
-                NoCache::Targets(t.iter().cloned().collect::<BTreeSet<_>>())
-            }
-        },
-        network_override: opts.network.map(|n| match n {
-            NetworkMode::Sandbox => NetMode::Sandbox,
-            NetworkMode::Host => NetMode::Host,
-            NetworkMode::None => NetMode::None,
-        }),
-        resolve_mode,
-        labels: opts.labels.clone(),
-        cache_travels: opts.cache_travels(),
-        project,
-        proxy: compile::proxy_from_build_args(&opts.build_args),
-    };
+    let request = build_request(&opts, &target, platform, session_id, images, project);
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
     for (name, keys) in &compiled.cargo_keys {
@@ -168,6 +142,51 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
             def: None,
         })),
     })
+}
+
+/// `--pull` / `image-resolve-mode` as the compiler's type (an unknown value means the default).
+pub fn resolve_mode(opts: &FrontendOpts) -> ResolveMode {
+    match opts.image_resolve_mode.as_deref() {
+        Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
+        None => ResolveMode::Default,
+    }
+}
+
+/// What the compiler needs besides the spec, from the parsed options and what BuildKit told us:
+/// the one place the frontend's options become a [`BuildRequest`] (the fuzz harness calls it
+/// too, so it drives exactly this path).
+pub fn build_request(
+    opts: &FrontendOpts,
+    target: &str,
+    platform: Platform,
+    session_id: String,
+    images: BTreeMap<String, ResolvedImage>,
+    project: ProjectFiles,
+) -> BuildRequest {
+    BuildRequest {
+        target: target.to_string(),
+        platform,
+        session_id,
+        context_local: opts.context_local.clone(),
+        images,
+        no_cache: match &opts.no_cache {
+            opts::NoCache::Off => NoCache::Off,
+            opts::NoCache::All => NoCache::All,
+            opts::NoCache::Targets(t) => {
+                NoCache::Targets(t.iter().cloned().collect::<BTreeSet<_>>())
+            }
+        },
+        network_override: opts.network.map(|n| match n {
+            NetworkMode::Sandbox => NetMode::Sandbox,
+            NetworkMode::Host => NetMode::Host,
+            NetworkMode::None => NetMode::None,
+        }),
+        resolve_mode: resolve_mode(opts),
+        labels: opts.labels.clone(),
+        cache_travels: opts.cache_travels(),
+        project,
+        proxy: compile::proxy_from_build_args(&opts.build_args),
+    }
 }
 
 /// Reads the spec file the way the dockerfile frontend reads a Dockerfile: a local holding only

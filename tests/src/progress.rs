@@ -24,6 +24,22 @@ pub fn vertices(progress: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// The one named step whose name starts with `prefix`: `(name, cached)`; panics (naming what
+/// was found) unless there is exactly one.
+#[track_caller]
+pub fn only_step(progress: &str, prefix: &str) -> (String, bool) {
+    let steps: Vec<_> = vertices(progress)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .collect();
+    assert_eq!(
+        steps.len(),
+        1,
+        "expected one `{prefix}…` step, found {steps:?} in:\n{progress}"
+    );
+    steps.into_iter().next().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cachet_tests::progress::vertices;
+use cachet_tests::progress::only_step;
 use cachet_tests::proxy::Proxy;
 use cachet_tests::registry::{Registry, Request};
 use cachet_tests::tls::TestCa;
@@ -43,16 +43,7 @@ const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
 /// The one step whose name starts with `prefix`: `(name, cached)`.
 #[track_caller]
 fn step(progress: &str, prefix: &str) -> (String, bool) {
-    let steps: Vec<_> = vertices(progress)
-        .into_iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .collect();
-    assert_eq!(
-        steps.len(),
-        1,
-        "expected one `{prefix}…` step, found {steps:?} in:\n{progress}"
-    );
-    steps.into_iter().next().unwrap()
+    only_step(progress, prefix)
 }
 
 /// The fetch step: `[fetch] cargo vendor --locked · <tag>`.

@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cachet_tests::progress::vertices;
+use cachet_tests::progress::only_step;
 use cachet_tests::{fixtures, on_each_engine, unique_tag, Build, Engine, Env, TempProject};
 
 /// What the build script prints when `make` cannot be started (as `cc`-style crates do).
@@ -27,16 +27,7 @@ const NO_MAKE: &str = "failed to execute command `make`: No such file or directo
 /// The one step whose name starts with `prefix`: `(name, cached)`.
 #[track_caller]
 fn step(progress: &str, prefix: &str) -> (String, bool) {
-    let steps: Vec<_> = vertices(progress)
-        .into_iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .collect();
-    assert_eq!(
-        steps.len(),
-        1,
-        "expected one `{prefix}…` step, found {steps:?} in:\n{progress}"
-    );
-    steps.into_iter().next().unwrap()
+    only_step(progress, prefix)
 }
 
 /// The SDK setup step: `[sdk] setup · <6 hex>`.

@@ -10,15 +10,14 @@
 //! checked besides "no panic": compiling is deterministic, our own Definition decodes back to
 //! itself, an explanation survives its JSON, and a build differs from itself in nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use arbitrary::Unstructured;
-use cachet_frontend::opts::{self, FrontendOpts, NetworkMode};
+use cachet_frontend::opts::FrontendOpts;
 use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
 use llb_gen::explain::{self, Explanation};
 use llb_gen::llb::{
-    decode_definition, decode_ops, definition_bytes, ImageRef, NetMode, Platform,
-    ReadableDefinition, ResolveMode,
+    decode_definition, decode_ops, definition_bytes, ImageRef, Platform, ReadableDefinition,
 };
 use llb_gen::spec::{self, BaseRef, ImageTarget, Target as SpecTarget_};
 use sha2::{Digest, Sha256};
@@ -201,10 +200,6 @@ impl Target for WholeTarget {
         let (project, rounds) = discover(&context);
         f.add(("rounds", rounds));
 
-        let resolve_mode = match opts.image_resolve_mode.as_deref() {
-            Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
-            None => ResolveMode::Default,
-        };
         let mut images = BTreeMap::new();
         for image in spec.images_for(&target) {
             let normalized = match ImageRef::parse(&image) {
@@ -220,30 +215,14 @@ impl Target for WholeTarget {
             );
         }
 
-        let request = BuildRequest {
-            proxy: Default::default(),
-            target: target.clone(),
-            platform: platform.clone(),
-            session_id: "session-1".into(),
-            context_local: opts.context_local.clone(),
+        let request = cachet_frontend::build::build_request(
+            &opts,
+            &target,
+            platform.clone(),
+            "session-1".into(),
             images,
-            no_cache: match &opts.no_cache {
-                opts::NoCache::Off => NoCache::Off,
-                opts::NoCache::All => NoCache::All,
-                opts::NoCache::Targets(t) => {
-                    NoCache::Targets(t.iter().cloned().collect::<BTreeSet<_>>())
-                }
-            },
-            network_override: opts.network.map(|n| match n {
-                NetworkMode::Sandbox => NetMode::Sandbox,
-                NetworkMode::Host => NetMode::Host,
-                NetworkMode::None => NetMode::None,
-            }),
-            resolve_mode,
-            labels: opts.labels.clone(),
-            cache_travels: opts.cache_travels(),
             project,
-        };
+        );
         let compiled = match compile::compile(&spec, &request) {
             Ok(c) => c,
             Err(e) => {
