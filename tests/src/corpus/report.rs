@@ -87,6 +87,8 @@ pub struct ProjectResult {
     /// `shipped` or `generated`.
     pub lockfile: String,
     pub lock_packages: usize,
+    /// How Cachet's first artifact is linked: `static` or `dynamic (<loader>)`.
+    pub linked: Option<String>,
     /// Preparing the tree failed (nothing was built).
     pub prepare_error: Option<String>,
     pub samples: Vec<Sample>,
@@ -197,7 +199,10 @@ impl ProjectResult {
             );
         }
         if self.first_try_ok() {
-            "built + ran".to_string()
+            match self.linked.as_deref() {
+                Some("static") => "built + ran (static)".to_string(),
+                _ => "built + ran".to_string(),
+            }
         } else {
             "not run".to_string()
         }
@@ -249,7 +254,10 @@ impl Results {
              Toolchain: {}. Cachet: `--target build --output type=local` (cold with \
              `--no-cache` and a fresh project name); host: `cargo build --release --locked \
              --offline --target <triple>` with the spec's cargo arguments and flags (cold: a \
-             fresh target directory). Edit: a comment line appended to the main source file.\n",
+             fresh target directory). Edit: a comment line appended to the main source file. \
+             The builder is never wiped: base images stay pulled, and the fetch step's download \
+             cache keeps the crates earlier runs downloaded (host cargo's cold build has them \
+             in its download cache too).\n",
             self.runs, self.engine, self.frontend, self.machine, self.toolchain
         );
         let _ = writeln!(
@@ -540,6 +548,11 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("First try: 1 of 1"), "{md}");
+        let static_one = ProjectResult {
+            linked: Some("static".into()),
+            ..project(vec![], vec![check(true)])
+        };
+        assert_eq!(static_one.first_try_text(), "built + ran (static)");
         assert!(!md.contains("**Failures**"), "{md}");
     }
 

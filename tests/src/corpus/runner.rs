@@ -1,15 +1,16 @@
 //! Builds each corpus project with Cachet and with host cargo, runs the binaries, records all.
 //!
-//! One Cachet run of one project, in a fresh copy of the prepared tree, under a fresh
-//! `[project] name`: cold (`--no-cache`: BuildKit keeps cache mounts, so only the new name
-//! makes the target cache cold, and only `--no-cache` makes BuildKit ignore the fetch and
-//! dependency layers an earlier run left, which are keyed on content, not on the name) → no-op
-//! → a comment line appended to the main source file; every build is `--target build` exported
-//! with `--output type=local`, and the last export's binaries run their checks. A spec with a
-//! scratch image also exports the image's filesystem and runs its binary in it with `chroot`,
-//! which proves it needs nothing else (no loader, no libc). Host cargo then does cold (a fresh
-//! target directory), no-op and the same edit with the spec's cargo arguments, profile and
-//! flags, and its binaries run the same checks, so a failing check on both sides is the
+//! One Cachet run of one project, in a fresh copy of the prepared tree, under a fresh `[project]
+//! name`: cold (`--no-cache`: BuildKit keeps cache mounts, so only the new name makes the target
+//! cache cold, and only `--no-cache` makes BuildKit ignore the fetch and dependency layers an
+//! earlier run left, which are keyed on content, not on the name) → no-op → a comment line appended
+//! to the main source file (unique to the run: BuildKit leaves cache mount ids out of an exec's
+//! cache key, so a repeated edit would be served from an earlier run's cache). Every build is
+//! `--target build` exported with `--output type=local`, and the last export's binaries run their
+//! checks. A spec with a scratch image also exports the image's filesystem and runs its binary in
+//! it with `chroot`, which proves it needs nothing else (no loader, no libc). Host cargo then does
+//! cold (a fresh target directory), no-op and the same edit with the spec's cargo arguments,
+//! profile and flags, and its binaries run the same checks, so a failing check on both sides is the
 //! corpus's mistake and on Cachet's side alone is Cachet's.
 //!
 //! Why the builder is never wiped: other builds share it, and a wiped builder is the bench
@@ -29,7 +30,7 @@ use super::{
     ca, Check, Project, BUILD_TARGET, DIR_PLACEHOLDER, IMAGE_TARGET, INPUT_FILE, INPUT_TEXT,
 };
 use crate::bench::runner::{copy_tree, machine, tail, toolchain};
-use crate::{fixtures, process, Build, Engine, Env};
+use crate::{elf, fixtures, process, Build, Engine, Env};
 
 /// Limit for one build (the largest project builds from scratch in about three minutes).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -132,6 +133,10 @@ struct Sequence<'a> {
     run: u32,
     /// `<work>/<name>-<version>/run<N>`.
     scratch: PathBuf,
+    /// What the edit appends: unique to this run of this invocation. BuildKit keys an exec on
+    /// its inputs and leaves cache mount ids out, so an edit that reproduced an earlier run's
+    /// sources would be served from that run's cache, whatever the project name.
+    edit_mark: String,
 }
 
 impl<'a> Sequence<'a> {
@@ -143,6 +148,7 @@ impl<'a> Sequence<'a> {
             prepared,
             run,
             scratch,
+            edit_mark: format!("run {run}, {}", fixtures::nonce()),
         }
     }
 
@@ -200,7 +206,7 @@ impl<'a> Sequence<'a> {
         let mut last_out = None;
         for scenario in Scenario::ALL {
             if scenario == Scenario::Edit {
-                if let Err(why) = append_comment(&src, self.project.edit, self.run) {
+                if let Err(why) = append_comment(&src, self.project.edit, &self.edit_mark) {
                     return self.fail(result, Side::Cachet, "edit", &why);
                 }
             }
@@ -242,6 +248,8 @@ impl<'a> Sequence<'a> {
             );
             return self.fail(result, Side::Cachet, "artifacts", &why);
         }
+        let first = self.project.spec.artifacts[0].0;
+        result.linked = linking(&out.join(first));
         let rootfs = match self.project.spec.image {
             None => None,
             Some(_) => {
@@ -281,7 +289,7 @@ impl<'a> Sequence<'a> {
         let triple = host_triple();
         for scenario in Scenario::ALL {
             if scenario == Scenario::Edit {
-                if let Err(why) = append_comment(&src, self.project.edit, self.run) {
+                if let Err(why) = append_comment(&src, self.project.edit, &self.edit_mark) {
                     return self.fail(result, Side::Host, "edit", &why);
                 }
             }
@@ -420,6 +428,15 @@ fn quote(arg: &str) -> String {
     }
 }
 
+/// `static`, or `dynamic (<loader>)`, from the ELF program headers (`None` if unreadable).
+fn linking(binary: &Path) -> Option<String> {
+    let read = std::panic::catch_unwind(|| elf::interpreter(binary)).ok()?;
+    Some(match read {
+        None => "static".to_string(),
+        Some(loader) => format!("dynamic ({loader})"),
+    })
+}
+
 /// Whether this process runs as root (`chroot` needs it).
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -474,15 +491,15 @@ fn host_triple() -> String {
         .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
 }
 
-/// Append `// cachet-corpus edit, run N` to `file` in `dir` (on a line of its own).
-fn append_comment(dir: &Path, file: &str, run: u32) -> Result<(), String> {
+/// Append `// cachet-corpus edit <mark>` to `file` in `dir` (on a line of its own).
+fn append_comment(dir: &Path, file: &str, mark: &str) -> Result<(), String> {
     let path = dir.join(file);
     let mut text =
         std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&format!("// cachet-corpus edit, run {run}\n"));
+    text.push_str(&format!("// cachet-corpus edit {mark}\n"));
     std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
@@ -555,10 +572,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cachet-corpus-edit-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("src")).unwrap();
         std::fs::write(dir.join("src/main.rs"), "fn main() {}").unwrap();
-        append_comment(&dir, "src/main.rs", 2).unwrap();
+        append_comment(&dir, "src/main.rs", "run 2").unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.join("src/main.rs")).unwrap(),
-            "fn main() {}\n// cachet-corpus edit, run 2\n"
+            "fn main() {}\n// cachet-corpus edit run 2\n"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
