@@ -29,6 +29,7 @@
 //! `CACHET_KEEP_IMAGES` (keep temp projects / test images).
 
 pub mod bench;
+pub mod corpus;
 pub mod elf;
 mod engine;
 mod env;

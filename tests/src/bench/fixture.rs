@@ -1041,7 +1041,11 @@ fn append_vendored_source(tree: &Path) -> Result<(), String> {
 
 /// Download `name`'s published `.crate` at `version` through a throwaway project depending on
 /// it (cargo's own client and registry settings), and find it in cargo's download cache.
-fn fetch_published_crate(work: &Path, name: &str, version: &str) -> Result<PathBuf, String> {
+pub(crate) fn fetch_published_crate(
+    work: &Path,
+    name: &str,
+    version: &str,
+) -> Result<PathBuf, String> {
     let probe = work.join(format!("probe-{name}"));
     write_file(
         &probe.join("Cargo.toml"),
@@ -1090,7 +1094,7 @@ fn cargo_home() -> Result<PathBuf, String> {
 
 /// Unpack a `.crate` (a gzipped tar of `<name>-<version>/...`) into `dest`, without that
 /// top-level directory.
-fn extract_crate(crate_file: &Path, dest: &Path) -> Result<(), String> {
+pub(crate) fn extract_crate(crate_file: &Path, dest: &Path) -> Result<(), String> {
     create_dir(dest)?;
     let mut tar = Command::new("tar");
     tar.arg("-xzf")
@@ -1102,7 +1106,7 @@ fn extract_crate(crate_file: &Path, dest: &Path) -> Result<(), String> {
 }
 
 /// `cargo <args>` in `dir`, never inheriting a target directory from the caller.
-fn cargo(dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn cargo(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new("cargo");
     command
         .args(args)
@@ -1113,7 +1117,7 @@ fn cargo(dir: &Path, args: &[&str]) -> Command {
 
 /// Run `command` (`what` says why, for the error); its stdout if it succeeds, else an error
 /// with the command line and its stderr.
-fn run(command: &mut Command, what: &str) -> Result<String, String> {
+pub(crate) fn run(command: &mut Command, what: &str) -> Result<String, String> {
     let line = command_line(command);
     let output = command
         .output()
@@ -1145,12 +1149,12 @@ fn io_error<'a>(action: &'a str, path: &'a Path) -> impl FnOnce(io::Error) -> St
     move |e| format!("{action} {}: {e}", path.display())
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(io_error("reading", path))
 }
 
 /// Write `contents` to `path`, creating its parent directories.
-fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), String> {
+pub(crate) fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         create_dir(parent)?;
     }
@@ -1163,23 +1167,23 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
         .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
 }
 
-fn rename_path(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn rename_path(from: &Path, to: &Path) -> Result<(), String> {
     fs::rename(from, to)
         .map_err(|e| format!("renaming {} to {}: {e}", from.display(), to.display()))
 }
 
-fn create_dir(path: &Path) -> Result<(), String> {
+pub(crate) fn create_dir(path: &Path) -> Result<(), String> {
     fs::create_dir_all(path).map_err(io_error("creating", path))
 }
 
-fn remove_file_if_exists(path: &Path) -> Result<(), String> {
+pub(crate) fn remove_file_if_exists(path: &Path) -> Result<(), String> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("removing", path)(e)),
         _ => Ok(()),
     }
 }
 
-fn remove_dir_if_exists(path: &Path) -> Result<(), String> {
+pub(crate) fn remove_dir_if_exists(path: &Path) -> Result<(), String> {
     match fs::remove_dir_all(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("removing", path)(e)),
         _ => Ok(()),

@@ -593,7 +593,7 @@ fn daemon_log_since(engine: Option<Engine>, offset: u64) -> String {
 // -------------------------------------------------------------------------------------------
 // Small helpers
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
@@ -610,7 +610,7 @@ fn slug(text: &str) -> String {
         .collect()
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     // `cp -a` keeps modes and times (the working copy looks like a checkout), and is much
     // faster than walking a vendored tree file by file from here.
     let status = Command::new("cp").arg("-a").arg(src).arg(dst).status()?;
@@ -622,7 +622,7 @@ fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
 }
 
 /// CPU model and count, memory and kernel, for the report.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -646,7 +646,7 @@ fn machine() -> String {
     )
 }
 
-fn toolchain() -> String {
+pub(crate) fn toolchain() -> String {
     Command::new("rustc")
         .arg("-V")
         .output()
