@@ -476,9 +476,10 @@ fn assert_cargo_compiled(engine: Engine, what: &str, progress: &str, expected: &
     );
 }
 
-/// The cargo step of a build whose cache travels started from an empty mount seeded from the
-/// workspace dependency layer: it compiled `app` alone, neither `greeting` (in that layer) nor
-/// the registry crate (in the layer below it).
+/// The cargo step of a build with both dependency layers (its cache travels, or `[cache] layers
+/// = "always"`) started from an empty mount seeded from the workspace dependency layer: it
+/// compiled `app` alone, neither `greeting` (in that layer) nor the registry crate (in the
+/// layer below it).
 #[track_caller]
 fn assert_seeded_with_workspace_dependencies(engine: Engine, what: &str, progress: &str) {
     let why = "its mount was empty, seeded from the workspace dependency layer";
@@ -513,14 +514,6 @@ fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
         prebuild.name,
         prebuild.log
     );
-}
-
-/// The cargo step started from a seeded empty mount: it compiled the workspace's crates and
-/// not the registry crate.
-#[track_caller]
-fn assert_seeded(engine: Engine, what: &str, progress: &str) {
-    let why = "its mount was empty, seeded from the dependency layer, so never the registry crate";
-    assert_cargo_compiled(engine, what, progress, &[APP, LIB], why);
 }
 
 /// The dependency layer step ran and compiled the registry crate.
@@ -867,7 +860,7 @@ fn seeding_does_not_change_the_output() {
 
         let (_, first) = export(app.project.path(), "p-first");
         assert_compiles_dep(engine, "P's first build", &prebuild_step(&first));
-        assert_seeded(engine, "P's first build", &first);
+        assert_seeded_with_workspace_dependencies(engine, "P's first build", &first);
 
         app.edit("edited");
         let (warm, second) = export(app.project.path(), "p-warm");
@@ -895,7 +888,7 @@ fn seeding_does_not_change_the_output() {
             prebuild_step(&third).cached,
             "{engine}: the copy's dependency layer is P's:\n{third}"
         );
-        assert_seeded(engine, "Q's build", &third);
+        assert_seeded_with_workspace_dependencies(engine, "Q's build", &third);
         assert_ne!(
             provenance_field(&warm, "target_cache"),
             provenance_field(&seeded, "target_cache"),
@@ -980,7 +973,7 @@ fn each_amd64_level_has_its_own_warm_cache() {
 
         let (base, first) = export("linux/amd64", "v1");
         assert_compiles_dep(engine, "linux/amd64", &prebuild_step(&first));
-        assert_seeded(engine, "linux/amd64", &first);
+        assert_seeded_with_workspace_dependencies(engine, "linux/amd64", &first);
 
         // Both engines accept `linux/amd64/v2` (dockerd 20.10's BuildKit too): the SDK image
         // is plain linux/amd64, which a v2 request matches, and the level only becomes
@@ -991,7 +984,7 @@ fn each_amd64_level_has_its_own_warm_cache() {
             "linux/amd64/v2 (its own dependency layer)",
             &prebuild_step(&second),
         );
-        assert_seeded(engine, "linux/amd64/v2", &second);
+        assert_seeded_with_workspace_dependencies(engine, "linux/amd64/v2", &second);
 
         // Each binary says its registry crate was compiled for its level: the v2 cargo step
         // was seeded from the v2 layer, not the baseline one.
@@ -1075,7 +1068,36 @@ fn a_discovered_binary_gets_a_dependency_layer() {
         });
         let progress = result.progress();
         assert_compiles_dep(engine, "src/main.rs binary", &prebuild_step(progress));
-        assert_seeded(engine, "src/main.rs binary", progress);
+        assert_seeded_with_workspace_dependencies(engine, "src/main.rs binary", progress);
+        assert_eq!(run_binary(&dest.join(APP)), app.expected(), "{engine}");
+    });
+}
+
+/// With `[cache] layers = "auto"` (the default) a local build, whose cache does not travel,
+/// plans no dependency layer: one cargo step compiles everything on its keyed target cache.
+#[test]
+fn a_local_build_plans_no_dependency_layer() {
+    on_each_engine(|engine| {
+        let _lock = shared(engine);
+        let app = App::new(&format!("ci-local-{engine}"), BinLayout::Declared);
+        let out = TempProject::new(&format!("ci-local-out-{engine}"));
+        let dest = out.path().join("build");
+        let result = timed(engine, "local build", || {
+            build(engine, app.project.path())
+                .target("build")
+                .local_output(&dest)
+                .run()
+                .assert_success()
+        });
+        let progress = result.progress();
+        assert!(
+            !vertices(progress)
+                .iter()
+                .any(|v| v.name.contains("prebuild")),
+            "{engine}: no dependency layer step:\n{progress}"
+        );
+        let why = "one step on an empty mount, no layer to seed it";
+        assert_cargo_compiled(engine, "local build", progress, &[APP, DEP, LIB], why);
         assert_eq!(run_binary(&dest.join(APP)), app.expected(), "{engine}");
     });
 }
