@@ -41,6 +41,7 @@ pub mod progress;
 mod project;
 pub mod proxy;
 pub mod registry;
+pub mod saved;
 pub mod tls;
 
 pub use engine::{on_each_engine, Build, BuildResult, Engine, Output};

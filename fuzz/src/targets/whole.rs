@@ -327,15 +327,7 @@ fn resolve(
         input
             .get(BASE_CONFIG)
             .map(<[u8]>::to_vec)
-            .unwrap_or_else(|| {
-                serde_json::json!({
-                    "architecture": platform.architecture,
-                    "os": platform.os,
-                    "rootfs": {"type": "layers", "diff_ids": []},
-                })
-                .to_string()
-                .into_bytes()
-            })
+            .unwrap_or_else(|| compile::minimal_base_config(platform))
     } else {
         b"{}".to_vec()
     };

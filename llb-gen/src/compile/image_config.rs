@@ -49,6 +49,19 @@ pub struct HistoryStep {
 
 /// Builds the config JSON. `base` is the base image's raw config (`None` for scratch);
 /// `os`/`architecture`/`variant` describe the target platform.
+/// The config of a base image nobody resolved (the `llb-gen` CLI without `--image`, the fuzz
+/// harness): `compile` reads a base image's config as an OCI image configuration, which must
+/// name `architecture`, `os` and `rootfs` (`{}` is refused).
+pub fn minimal_base_config(platform: &crate::llb::Platform) -> Vec<u8> {
+    serde_json::json!({
+        "architecture": platform.architecture,
+        "os": platform.os,
+        "rootfs": {"type": "layers", "diff_ids": []},
+    })
+    .to_string()
+    .into_bytes()
+}
+
 pub fn image_config(
     base: Option<&[u8]>,
     os: &str,

@@ -21,7 +21,7 @@ mod triple;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
-pub use image_config::{image_config, HistoryStep, ImageSettings};
+pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
 pub use triple::rust_triple;
 
 use crate::keys::{sdk_identity, TargetKeys};

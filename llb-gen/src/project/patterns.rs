@@ -78,21 +78,8 @@ impl PatternSet {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut literals = HashSet::new();
-        let mut globs = Vec::new();
-        for pattern in patterns {
-            let pattern = pattern.as_ref();
-            match is_glob(pattern).then(|| compile(pattern)) {
-                Some(Ok(glob)) => globs.push(glob),
-                Some(Err(_)) | None => {
-                    literals.insert(pattern.to_string());
-                }
-            }
-        }
-        PatternSet {
-            literals,
-            globs: Globs::new(globs),
-        }
+        // Never `None` when not strict: an invalid glob becomes a literal.
+        Self::build(patterns, false).unwrap_or_default()
     }
 
     /// Patterns that must all be valid globs (cargo's `members`, `default-members`): `None`
@@ -102,14 +89,26 @@ impl PatternSet {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        Self::build(patterns, true)
+    }
+
+    /// Literal paths in a set, globs compiled once; an invalid glob is `None` when `strict`,
+    /// otherwise a literal.
+    fn build<I, S>(patterns: I, strict: bool) -> Option<PatternSet>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut literals = HashSet::new();
         let mut globs = Vec::new();
         for pattern in patterns {
             let pattern = pattern.as_ref();
-            if is_glob(pattern) {
-                globs.push(compile(pattern).ok()?);
-            } else {
-                literals.insert(pattern.to_string());
+            match is_glob(pattern).then(|| compile(pattern)) {
+                Some(Ok(glob)) => globs.push(glob),
+                Some(Err(_)) if strict => return None,
+                Some(Err(_)) | None => {
+                    literals.insert(pattern.to_string());
+                }
             }
         }
         Some(PatternSet {

@@ -158,17 +158,5 @@ fn main() -> ExitCode {
 
 /// Print the markdown table of results saved by an earlier run.
 fn render_saved(path: &Path) -> ExitCode {
-    let parsed = std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_str::<Results>(&text).map_err(|e| e.to_string()));
-    match parsed {
-        Ok(results) => {
-            println!("{}", results.markdown());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cachet-corpus: cannot read {}: {e}", path.display());
-            ExitCode::FAILURE
-        }
-    }
+    cachet_tests::saved::render("cachet-corpus", path, Results::markdown)
 }

@@ -294,7 +294,7 @@ fn resolve_images(
         });
         let config = match arg.and_then(|a| a.config_file.as_deref()) {
             Some(path) => read_config(path, &image, is_base)?,
-            None if is_base => minimal_base_config(&args.platform),
+            None if is_base => compile::minimal_base_config(&args.platform),
             None => b"{}".to_vec(),
         };
         // What BuildKit would have answered: the digest given, else the one in the reference,
@@ -325,18 +325,6 @@ fn resolve_images(
         );
     }
     Ok(resolved)
-}
-
-/// The config of a base image not given one: `compile` reads a base image's config as an OCI
-/// image configuration, which must name `architecture`, `os` and `rootfs` (`{}` is refused).
-fn minimal_base_config(platform: &Platform) -> Vec<u8> {
-    serde_json::json!({
-        "architecture": platform.architecture,
-        "os": platform.os,
-        "rootfs": {"type": "layers", "diff_ids": []},
-    })
-    .to_string()
-    .into_bytes()
 }
 
 /// An image config JSON file, used byte for byte (its SHA-256 is the image id), checked the way
