@@ -320,7 +320,7 @@ pub fn step_tag(key: &str, args: &[String]) -> String {
 
 /// `sha256:<hex>` of some bytes, the form content digests take in keys and explanations.
 pub fn content_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", sha256_hex(bytes))
+    crate::llb::Digest::of(bytes).into_string()
 }
 
 /// The SDK identity: the manifest digest when the engine reported one, otherwise the image id

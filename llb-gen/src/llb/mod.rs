@@ -61,6 +61,7 @@ mod state;
 mod tests;
 
 pub use constraints::Constraints;
+pub(crate) use digest::is_sha256_digest;
 pub use digest::Digest;
 pub use error::{LlbError, Result};
 pub use exec::{Exec, ExecState, NetMode, ProxyEnv, SecurityMode};

@@ -303,7 +303,7 @@ impl Loader<'_> {
         }
         let digest_lock = match &sdk_section.digest {
             Some(d) => {
-                if !is_sha256_digest(d.get_ref()) {
+                if !crate::llb::is_sha256_digest(d.get_ref()) {
                     return Err(self.err(
                         d.span(),
                         "expected a digest of the form `sha256:` followed by 64 hex digits",
@@ -768,15 +768,6 @@ fn is_debian_package(s: &str) -> bool {
                 && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || ".+~:-".contains(c))
         })
-}
-
-fn is_sha256_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
 }
 
 /// Artifact paths must stay inside the profile's output directory.
