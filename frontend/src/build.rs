@@ -12,7 +12,7 @@ use llb_gen::project::{self, ProjectFiles};
 use llb_gen::proto::gateway as gw;
 use llb_gen::spec;
 
-use crate::caps::{Caps, CAP_SECRET_MOUNT, CAP_SSH_MOUNT};
+use crate::caps::Caps;
 use crate::failure::Failure;
 use crate::gateway::Gateway;
 use crate::opts::{self, FrontendOpts, NetworkMode};
@@ -28,7 +28,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         panic!("{DEBUG_ARG}=panic asked for a panic");
     }
     let caps = Caps::from_pong(&pong);
-    caps.check(!opts.cache_imports.is_empty())?;
+    caps.check_gateway(!opts.cache_imports.is_empty())?;
     let session_id = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
 
     let platform = match &opts.platform {
@@ -42,12 +42,6 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     let target = spec
         .select_target(opts.target.as_deref())
         .map_err(|e| format!("{}: {e}", opts.filename))?;
-    if !spec.fetch.secrets.is_empty() || spec.fetch.ca_bundle_secret.is_some() {
-        caps.check_llb(CAP_SECRET_MOUNT)?;
-    }
-    if spec.fetch.ssh {
-        caps.check_llb(CAP_SSH_MOUNT)?;
-    }
     let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
     // A count, not the names: a large workspace has thousands of manifests.
     tracing::info!(files = project.files.len(), "read project metadata");
@@ -102,6 +96,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     let request = build_request(&opts, &target, platform, session_id, images, project);
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
+    caps.check_definition(&compiled.definition)?;
     for (name, keys) in &compiled.cargo_keys {
         tracing::info!(
             target = name,

@@ -1,50 +1,36 @@
 //! Capability negotiation: what Cachet needs from the BuildKit it talks to.
 //!
-//! `Ping` lists the gateway and LLB capabilities the daemon has. We check them before doing any
-//! work, so an old daemon fails with the name of the missing capability and the BuildKit version
-//! that brought it, instead of with an obscure solver error halfway through a build.
+//! `Ping` lists the gateway and LLB capabilities the daemon has. Two questions, each answered
+//! from one source:
+//! * the gateway calls this frontend makes are a fixed list ([`GATEWAY_CAPS`]), checked before
+//!   any work, so an old daemon fails with the name of the missing call;
+//! * the LLB features a build uses are whatever its compiled graph records: every op lists the
+//!   caps it relies on in `OpMetadata.caps` (the LLB builder records them as it builds), so
+//!   [`Caps::check_definition`] checks exactly those, and a spec that needs secrets or SSH is
+//!   checked for them because its ops say so, not because of a hand-kept special case.
+//!
+//! The release that introduced each cap comes from llb-gen's one table (`llb::caps::since`).
 
 use std::collections::BTreeSet;
 
+use llb_gen::llb::caps;
 use llb_gen::proto::apicaps::ApiCap;
 use llb_gen::proto::gateway::PongResponse;
+use llb_gen::proto::pb;
 
-/// Gateway capabilities every build needs, with the BuildKit version that added them.
-const GATEWAY_CAPS: &[(&str, &str)] = &[
-    ("solve.base", "v0.5"),
-    ("solve.inlinereturn", "v0.5"),
-    ("resolveimage", "v0.5"),
-    ("resolveimage.resolvemode", "v0.5"),
-    ("readfile", "v0.5"),
-    ("readdir", "v0.5"),
-    ("return", "v0.5"),
+/// Gateway capabilities every build needs.
+const GATEWAY_CAPS: &[&str] = &[
+    "solve.base",
+    "solve.inlinereturn",
+    "resolveimage",
+    "resolveimage.resolvemode",
+    "readfile",
+    "readdir",
+    "return",
 ];
 
 /// Needed only when the build imports a cache (`--cache-from`).
-pub const CAP_IMPORT_CACHES: (&str, &str) = ("importcaches", "v0.6");
-
-/// LLB capabilities the graphs Cachet emits rely on.
-const LLB_CAPS: &[(&str, &str)] = &[
-    ("source.image", "v0.5"),
-    ("source.local", "v0.5"),
-    ("source.local.sessionid", "v0.5"),
-    ("source.local.followpaths", "v0.5"),
-    ("source.local.includepatterns", "v0.5"),
-    ("source.local.excludepatterns", "v0.5"),
-    ("source.local.sharedkeyhint", "v0.5"),
-    ("exec.meta.base", "v0.5"),
-    ("exec.meta.network", "v0.5"),
-    ("exec.mount.bind", "v0.5"),
-    ("exec.mount.selector", "v0.5"),
-    ("exec.mount.cache", "v0.5"),
-    ("exec.mount.cache.sharing", "v0.5"),
-    ("exec.mount.tmpfs", "v0.5"),
-    ("file.base", "v0.5"),
-    ("constraints", "v0.5"),
-    ("platform", "v0.5"),
-    ("meta.description", "v0.5"),
-    ("meta.ignorecache", "v0.5"),
-];
+pub const CAP_IMPORT_CACHES: &str = "importcaches";
 
 /// The capabilities a daemon reported as enabled.
 #[derive(Debug, Clone, Default)]
@@ -67,39 +53,38 @@ impl Caps {
         }
     }
 
-    /// Checks everything a build needs; `importing_cache` adds the cache-import capability.
-    pub fn check(&self, importing_cache: bool) -> Result<(), String> {
+    /// Checks the gateway calls a build makes; `importing_cache` adds the cache-import one.
+    pub fn check_gateway(&self, importing_cache: bool) -> Result<(), String> {
         let extra = importing_cache.then_some(CAP_IMPORT_CACHES);
-        for (id, since) in GATEWAY_CAPS.iter().copied().chain(extra) {
+        for id in GATEWAY_CAPS.iter().copied().chain(extra) {
             if !self.gateway.contains(id) {
-                return Err(missing("gateway", id, since));
-            }
-        }
-        for (id, since) in LLB_CAPS {
-            if !self.llb.contains(*id) {
-                return Err(missing("LLB", id, since));
+                return Err(missing("gateway", id));
             }
         }
         Ok(())
     }
-}
 
-/// LLB capabilities only some specs need: fetch secrets and SSH forwarding.
-pub const CAP_SECRET_MOUNT: (&str, &str) = ("exec.mount.secret", "v0.5");
-pub const CAP_SSH_MOUNT: (&str, &str) = ("exec.mount.ssh", "v0.5");
-
-impl Caps {
-    /// Checks one LLB capability a spec's settings need.
-    pub fn check_llb(&self, (id, since): (&str, &str)) -> Result<(), String> {
-        if self.llb.contains(id) {
-            Ok(())
-        } else {
-            Err(missing("LLB", id, since))
+    /// Checks every LLB cap the ops of `definition` record.
+    pub fn check_definition(&self, definition: &pb::Definition) -> Result<(), String> {
+        let used: BTreeSet<&str> = definition
+            .metadata
+            .values()
+            .flat_map(|m| {
+                m.caps
+                    .iter()
+                    .filter(|(_, on)| **on)
+                    .map(|(id, _)| id.as_str())
+            })
+            .collect();
+        match used.into_iter().find(|id| !self.llb.contains(*id)) {
+            Some(id) => Err(missing("LLB", id)),
+            None => Ok(()),
         }
     }
 }
 
-fn missing(kind: &str, id: &str, since: &str) -> String {
+fn missing(kind: &str, id: &str) -> String {
+    let since = caps::since(id).unwrap_or("a newer release");
     format!(
         "this BuildKit lacks the {kind} capability `{id}`, which Cachet needs; \
          use BuildKit {since} or newer (Docker 20.10+ or a current buildx builder)"
@@ -109,6 +94,7 @@ fn missing(kind: &str, id: &str, since: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llb_gen::llb::{Image, Mount};
 
     fn cap(id: &str, enabled: bool) -> ApiCap {
         ApiCap {
@@ -120,39 +106,58 @@ mod tests {
 
     fn full_pong() -> PongResponse {
         PongResponse {
-            frontend_api_caps: GATEWAY_CAPS
+            frontend_api_caps: caps::GATEWAY_CAPS_V0_8
                 .iter()
-                .chain([&CAP_IMPORT_CACHES])
-                .map(|(id, _)| cap(id, true))
+                .map(|id| cap(id, true))
                 .collect(),
-            llb_caps: LLB_CAPS.iter().map(|(id, _)| cap(id, true)).collect(),
+            llb_caps: caps::LLB_CAPS_V0_8.iter().map(|id| cap(id, true)).collect(),
             workers: vec![],
         }
     }
 
-    #[test]
-    fn a_complete_daemon_passes() {
-        assert_eq!(Caps::from_pong(&full_pong()).check(true), Ok(()));
+    fn debian() -> llb_gen::llb::State {
+        Image::new("debian:bookworm").unwrap().into_state()
+    }
+
+    /// A graph whose exec mounts a secret, as a fetch step with registry tokens does.
+    fn graph_with_a_secret() -> pb::Definition {
+        debian()
+            .run(["true"])
+            .mount(Mount::secret("/run/secrets/token", "token"))
+            .build()
+            .unwrap()
+            .root()
+            .marshal()
     }
 
     #[test]
-    fn a_missing_or_disabled_cap_is_named_with_its_version() {
-        let mut pong = full_pong();
-        pong.llb_caps.retain(|c| c.id != "exec.mount.cache");
-        let e = Caps::from_pong(&pong).check(false).unwrap_err();
-        assert!(
-            e.contains("`exec.mount.cache`") && e.contains("v0.5"),
-            "{e}"
-        );
+    fn a_complete_daemon_passes() {
+        let caps = Caps::from_pong(&full_pong());
+        assert_eq!(caps.check_gateway(true), Ok(()));
+        assert_eq!(caps.check_definition(&graph_with_a_secret()), Ok(()));
+    }
 
+    #[test]
+    fn a_missing_gateway_cap_is_named_with_its_version() {
         let mut pong = full_pong();
         pong.frontend_api_caps.retain(|c| c.id != "importcaches");
         pong.frontend_api_caps.push(cap("importcaches", false));
         assert!(
-            Caps::from_pong(&pong).check(false).is_ok(),
+            Caps::from_pong(&pong).check_gateway(false).is_ok(),
             "not needed without --cache-from"
         );
-        let e = Caps::from_pong(&pong).check(true).unwrap_err();
-        assert!(e.contains("`importcaches`") && e.contains("v0.6"), "{e}");
+        let e = Caps::from_pong(&pong).check_gateway(true).unwrap_err();
+        assert!(e.contains("`importcaches`") && e.contains("v0.8"), "{e}");
+    }
+
+    #[test]
+    fn the_graph_decides_which_llb_caps_are_needed() {
+        let mut pong = full_pong();
+        pong.llb_caps.retain(|c| c.id != "exec.mount.secret");
+        let caps = Caps::from_pong(&pong);
+        let e = caps.check_definition(&graph_with_a_secret()).unwrap_err();
+        assert!(e.contains("`exec.mount.secret`"), "{e}");
+        let plain = debian().run(["true"]).build().unwrap().root().marshal();
+        assert_eq!(caps.check_definition(&plain), Ok(()), "no secret, no need");
     }
 }

@@ -105,6 +105,20 @@ pub const GATEWAY_CAPS_LATER: &[(&str, &str)] = &[
     ("gateway.exec.filesystem", "v0.27"),
 ];
 
+/// The oldest BuildKit release that knows a cap id, LLB or gateway: `v0.8` for every id of the
+/// v0.8 tables (the oldest BuildKit Cachet supports), the release from the later tables
+/// otherwise, `None` for an id neither table holds.
+pub fn since(id: &str) -> Option<&'static str> {
+    if LLB_CAPS_V0_8.contains(&id) || GATEWAY_CAPS_V0_8.contains(&id) {
+        return Some("v0.8");
+    }
+    LLB_CAPS_LATER
+        .iter()
+        .chain(GATEWAY_CAPS_LATER)
+        .find(|(cap, _)| *cap == id)
+        .map(|(_, version)| *version)
+}
+
 /// True if a BuildKit v0.8 daemon knows this LLB cap id.
 pub fn is_v0_8_llb_cap(id: &str) -> bool {
     LLB_CAPS_V0_8.contains(&id)
@@ -135,6 +149,15 @@ mod tests {
         for (id, _) in GATEWAY_CAPS_LATER {
             assert!(!GATEWAY_CAPS_V0_8.contains(id), "{id}");
         }
+    }
+
+    #[test]
+    fn since_names_the_release_of_each_table() {
+        assert_eq!(since("exec.mount.cache"), Some("v0.8"));
+        assert_eq!(since("readfile"), Some("v0.8"));
+        assert_eq!(since("exec.mount.tmpfs.size"), Some("v0.10"));
+        assert_eq!(since("source.metaresolver"), Some("v0.13"));
+        assert_eq!(since("no.such.cap"), None);
     }
 
     #[test]
