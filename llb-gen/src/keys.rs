@@ -249,15 +249,15 @@ impl TargetKeys {
 }
 
 impl TargetKeyInputs {
-    pub fn keys(&self, mode: KeyMode) -> TargetKeys {
-        TargetKeys {
+    pub fn keys(&self, mode: KeyMode) -> Result<TargetKeys, KeyError> {
+        Ok(TargetKeys {
             mode,
-            strict: self.strict_key(),
-            fast: self.fast_key(),
-        }
+            strict: self.strict_key()?,
+            fast: self.fast_key()?,
+        })
     }
 
-    pub fn strict_key(&self) -> TargetKey {
+    pub fn strict_key(&self) -> Result<TargetKey, KeyError> {
         #[derive(Serialize)]
         struct Hashed<'a> {
             schema: &'a str,
@@ -272,11 +272,11 @@ impl TargetKeyInputs {
             schema: KEY_SCHEMA,
             mode: KeyMode::Strict,
             inputs: &normalized,
-        }));
-        self.key_with(hash, "")
+        })?);
+        Ok(self.key_with(hash, ""))
     }
 
-    pub fn fast_key(&self) -> TargetKey {
+    pub fn fast_key(&self) -> Result<TargetKey, KeyError> {
         #[derive(Serialize)]
         struct Hashed<'a> {
             schema: &'a str,
@@ -295,8 +295,8 @@ impl TargetKeyInputs {
             platform: &self.platform,
             triple: &self.triple,
             profile: &self.profile,
-        }));
-        self.key_with(hash, "fast-")
+        })?);
+        Ok(self.key_with(hash, "fast-"))
     }
 
     fn key_with(&self, hash: String, prefix: &str) -> TargetKey {
@@ -313,9 +313,9 @@ impl TargetKeyInputs {
 
 /// The short hash shown in a step's progress name: the step's own arguments plus the key it
 /// runs under (a target cache key's hash; the SDK identity for the fetch step).
-pub fn step_tag(key: &str, args: &[String]) -> String {
-    let hash = sha256_hex(&canonical_json(&(key, args)));
-    hash[..6].to_string()
+pub fn step_tag(key: &str, args: &[String]) -> Result<String, KeyError> {
+    let hash = sha256_hex(&canonical_json(&(key, args))?);
+    Ok(hash[..6].to_string())
 }
 
 /// `sha256:<hex>` of some bytes, the form content digests take in keys and explanations.
@@ -349,7 +349,7 @@ pub struct SdkSetupInputs<'a> {
 
 /// The identity of the SDK the spec's `[sdk] packages` / `setup` make of the image identified
 /// by `image` ([`sdk_identity`]): `sha256:` of the canonical JSON of all of them.
-pub fn extended_sdk_identity(image: &str, setup: &SdkSetupInputs<'_>) -> String {
+pub fn extended_sdk_identity(image: &str, setup: &SdkSetupInputs<'_>) -> Result<String, KeyError> {
     #[derive(Serialize)]
     struct Hashed<'a> {
         schema: &'a str,
@@ -357,16 +357,23 @@ pub fn extended_sdk_identity(image: &str, setup: &SdkSetupInputs<'_>) -> String 
         #[serde(flatten)]
         setup: &'a SdkSetupInputs<'a>,
     }
-    content_digest(&canonical_json(&Hashed {
+    Ok(content_digest(&canonical_json(&Hashed {
         schema: SDK_SETUP_SCHEMA,
         image,
         setup,
-    }))
+    })?))
 }
 
-fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
+/// Key inputs that could not be encoded. Every input is strings, booleans, lists and
+/// string-keyed maps, which always encode; the error exists so that a key is never computed
+/// from a partial or empty encoding (two different inputs must never hash alike).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not encode the cache-key inputs: {0}")]
+pub struct KeyError(String);
+
+fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, KeyError> {
     // serde_json::Value objects are sorted maps; struct fields keep declaration order.
-    serde_json::to_vec(value).unwrap_or_default()
+    serde_json::to_vec(value).map_err(|e| KeyError(e.to_string()))
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -376,6 +383,11 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key functions' encodings cannot fail on these inputs; a test unwraps them.
+    fn extended_sdk_identity(image: &str, setup: &SdkSetupInputs<'_>) -> String {
+        super::extended_sdk_identity(image, setup).unwrap()
+    }
 
     fn inputs() -> TargetKeyInputs {
         TargetKeyInputs {
@@ -395,7 +407,7 @@ mod tests {
     }
 
     fn strict(i: &TargetKeyInputs) -> TargetKey {
-        i.keys(KeyMode::Strict).selected().clone()
+        i.keys(KeyMode::Strict).unwrap().selected().clone()
     }
 
     #[test]
@@ -409,7 +421,7 @@ mod tests {
         );
         assert_eq!(key.mount_id.rsplit('/').next().unwrap().len(), SHORT_HASH);
         assert_eq!(key, strict(&inputs()));
-        let fast = inputs().keys(KeyMode::Fast);
+        let fast = inputs().keys(KeyMode::Fast).unwrap();
         assert_eq!(fast.selected(), &fast.fast);
         assert!(
             fast.fast.mount_id.contains("/release/fast-"),
@@ -503,10 +515,10 @@ mod tests {
 
     #[test]
     fn the_two_modes_never_share_a_mount() {
-        let keys = inputs().keys(KeyMode::Strict);
+        let keys = inputs().keys(KeyMode::Strict).unwrap();
         assert_ne!(keys.strict.mount_id, keys.fast.mount_id);
-        assert_eq!(keys, inputs().keys(KeyMode::Strict));
-        assert_eq!(inputs().keys(KeyMode::Fast).strict, keys.strict);
+        assert_eq!(keys, inputs().keys(KeyMode::Strict).unwrap());
+        assert_eq!(inputs().keys(KeyMode::Fast).unwrap().strict, keys.strict);
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub(super) fn compile(
         cargo_config: ctx.layout.cargo_config.clone(),
         network: net_name(network).to_string(),
     };
-    let keys = inputs.keys(cargo.mode);
+    let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
 
     let vendor = fetch_step::vendored(ctx)?;
@@ -184,7 +184,7 @@ pub(super) fn compile(
         _ => "sources".to_string(),
     };
     let sources = ctx.snapshot(&plan, &snapshot_name)?;
-    let tag = step_tag(&key.hash, &command);
+    let tag = step_tag(&key.hash, &command)?;
     let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
     let script = StepScript::new(
         "cargo.sh",

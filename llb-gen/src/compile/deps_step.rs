@@ -150,7 +150,11 @@ pub(super) fn layer(
     let memo = format!(
         "{}\u{0}{}",
         shell::join(&command),
-        serde_json::to_string(exec_env).unwrap_or_default()
+        exec_env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("\u{0}")
     );
     if let Some(done) = ctx.dependency_layers.get(&memo) {
         return Ok(Some(done.clone()));
@@ -290,7 +294,7 @@ impl Prebuild<'_> {
                 vec![self.memo.clone(), what.to_string()],
             ]
             .concat(),
-        );
+        )?;
         let progress_name = format!("[{}] {what} · {tag}", self.target);
         let sdk = ctx.sdk_state()?;
         let script = StepScript::new(

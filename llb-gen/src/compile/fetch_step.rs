@@ -133,7 +133,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         .get("Cargo.lock")
         .map(content_digest)
         .unwrap_or_default();
-    let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat());
+    let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat())?;
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
     let authenticated = is_authenticated(&ctx.spec.fetch);
     let script = StepScript::new("fetch.sh", &script, &ctx.request.platform, "[fetch]")?;

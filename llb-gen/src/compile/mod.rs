@@ -182,6 +182,8 @@ pub enum CompileError {
     ImageConfig(String),
     #[error(transparent)]
     Llb(#[from] LlbError),
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
 }
 
 /// Checks `[sdk] digest` like with like. A lock may name the image's manifest digest (what a
@@ -236,7 +238,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
     if let Some(locked) = &spec.sdk.digest_lock {
         check_sdk_lock(&spec.sdk.image, locked, sdk_image)?;
     }
-    let sdk = sdk_setup::identity(&spec.sdk, &image_identity);
+    let sdk = sdk_setup::identity(&spec.sdk, &image_identity)?;
     let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
 
     let mut ctx = Context {

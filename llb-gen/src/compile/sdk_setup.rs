@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::keys::{extended_sdk_identity, SdkSetupInputs};
+use crate::keys::{extended_sdk_identity, KeyError, SdkSetupInputs};
 use crate::llb::{Mount, NetMode, State};
 use crate::spec::SdkRef;
 
@@ -71,7 +71,7 @@ pub(super) fn script(sdk: &SdkRef) -> Option<Vec<String>> {
 }
 
 /// The build's SDK identity: `image` (the resolved image's) unless the spec extends it.
-pub(super) fn identity(sdk: &SdkRef, image: &str) -> String {
+pub(super) fn identity(sdk: &SdkRef, image: &str) -> Result<String, KeyError> {
     match script(sdk) {
         Some(lines) => extended_sdk_identity(
             image,
@@ -81,7 +81,7 @@ pub(super) fn identity(sdk: &SdkRef, image: &str) -> String {
                 script: &lines.join("\n"),
             },
         ),
-        None => image.to_string(),
+        None => Ok(image.to_string()),
     }
 }
 
