@@ -10,7 +10,7 @@ use llb_gen::llb::{Local, NetMode, Platform, ResolveMode};
 use llb_gen::project::dockerignore::DOCKERIGNORE;
 use llb_gen::project::{self, ProjectFiles};
 use llb_gen::proto::gateway as gw;
-use llb_gen::spec;
+use llb_gen::spec::{self, TargetRef};
 
 use crate::caps::Caps;
 use crate::failure::Failure;
@@ -49,7 +49,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
 
     let resolve_mode = resolve_mode(&opts);
     let mut images = BTreeMap::new();
-    for image in spec.images_for(&target) {
+    for image in spec.images_for(&target.name) {
         let normalized =
             llb_gen::llb::ImageRef::parse(&image).map_err(|e| format!("image `{image}`: {e}"))?;
         let resolved = gateway
@@ -152,14 +152,14 @@ pub fn resolve_mode(opts: &FrontendOpts) -> ResolveMode {
 /// too, so it drives exactly this path).
 pub fn build_request(
     opts: &FrontendOpts,
-    target: &str,
+    target: &TargetRef,
     platform: Platform,
     session_id: String,
     images: BTreeMap<String, ResolvedImage>,
     project: ProjectFiles,
 ) -> BuildRequest {
     BuildRequest {
-        target: target.to_string(),
+        target: target.clone(),
         platform,
         session_id,
         context_local: opts.context_local.clone(),

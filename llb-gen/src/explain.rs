@@ -22,6 +22,7 @@ use crate::compile::Compiled;
 pub use crate::compile::StepKind;
 use crate::keys::{TargetKey, TargetKeys, KEY_SCHEMA};
 use crate::llb::Platform;
+use crate::spec::TargetRef;
 
 /// The `format` of explanations this version writes and reads; bumped when the JSON changes
 /// incompatibly.
@@ -124,7 +125,7 @@ pub enum ExplainError {
 
 impl Explanation {
     /// The explanation of `compiled`, a build of `target` for `platform`.
-    pub fn new(compiled: &Compiled, target: &str, platform: &Platform) -> Explanation {
+    pub fn new(compiled: &Compiled, target: &TargetRef, platform: &Platform) -> Explanation {
         Explanation {
             format: FORMAT.to_string(),
             key_schema: KEY_SCHEMA.to_string(),

@@ -165,7 +165,7 @@ fn explain_of(
     let spec = spec::load("Cachet.toml", text, &args).ok()?;
     let target = spec.select_target(None).ok()?;
     let images = spec
-        .images_for(&target)
+        .images_for(&target.name)
         .into_iter()
         .map(|i| {
             let resolved = ResolvedImage {

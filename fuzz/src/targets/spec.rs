@@ -237,7 +237,7 @@ pub fn check_spec(spec: &spec::Spec, f: &mut Features) {
                     bucket(c.artifacts.len()),
                 ));
                 match spec.select_target(Some(&format!("{name}.deps"))) {
-                    Ok(t) => assert_eq!(t, format!("{name}.deps")),
+                    Ok(t) => assert_eq!(t.to_string(), format!("{name}.deps")),
                     Err(e) => f.error("deps", &e),
                 }
             }
@@ -250,7 +250,12 @@ pub fn check_spec(spec: &spec::Spec, f: &mut Features) {
                 assert!(spec.select_target(Some(&format!("{name}.deps"))).is_err());
             }
         }
-        assert_eq!(spec.select_target(Some(name)).as_ref(), Ok(name));
+        assert_eq!(
+            spec.select_target(Some(name))
+                .map(|t| t.to_string())
+                .as_ref(),
+            Ok(name)
+        );
     }
-    assert!(spec.targets.contains_key(&default));
+    assert!(!default.layer && spec.targets.contains_key(&default.name));
 }

@@ -201,7 +201,7 @@ impl Target for WholeTarget {
         f.add(("rounds", rounds));
 
         let mut images = BTreeMap::new();
-        for image in spec.images_for(&target) {
+        for image in spec.images_for(&target.name) {
             let normalized = match ImageRef::parse(&image) {
                 Ok(r) => r,
                 Err(e) => {

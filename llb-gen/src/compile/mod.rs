@@ -28,7 +28,7 @@ use crate::keys::{sdk_identity, TargetKeys};
 use crate::llb::{Image, LlbError, NetMode, Platform, ProxyEnv, ResolveMode, State};
 use crate::project::{self, ProjectFiles, ProjectLayout, SnapshotPlan};
 use crate::proto::pb;
-use crate::spec::{LayerPolicy, Spec, Target};
+use crate::spec::{LayerPolicy, Spec, Target, TargetRef};
 
 /// An image as BuildKit resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub enum NoCache {
 /// Everything besides the spec that decides the graph.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
-    pub target: String,
+    pub target: TargetRef,
     pub platform: Platform,
     /// The client session that serves the local directories.
     pub session_id: String,
@@ -221,11 +221,11 @@ fn check_sdk_lock(image: &str, locked: &str, resolved: &ResolvedImage) -> Result
 }
 
 pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileError> {
-    let (base_target, wants_deps) = crate::spec::split_dependency_target(&request.target);
+    let (base_target, wants_deps) = (request.target.name.as_str(), request.target.layer);
     if !spec.targets.contains_key(base_target) {
         let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
         return Err(CompileError::UnknownTarget(
-            request.target.clone(),
+            request.target.to_string(),
             known.join(", "),
         ));
     }
@@ -259,7 +259,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         cargo_keys: BTreeMap::new(),
         steps: Vec::new(),
     };
-    for name in spec.closure(&request.target) {
+    for name in spec.closure(base_target) {
         let result = match &spec.targets[&name] {
             Target::Cargo(step) => cargo_step::compile(&mut ctx, &name, step)?,
             Target::Image(step) => image_step::compile(&mut ctx, &name, step)?,
@@ -278,7 +278,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
     } else {
         ctx.results
             .remove(base_target)
-            .ok_or_else(|| CompileError::Unresolved(request.target.clone()))?
+            .ok_or_else(|| CompileError::Unresolved(request.target.to_string()))?
     };
     Ok(Compiled {
         definition: result.state.marshal(),

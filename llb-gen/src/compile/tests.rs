@@ -1152,7 +1152,10 @@ fn a_dependency_target_returns_the_dependency_layer() {
     let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
     assert_eq!(
         spec.select_target(Some("build.deps")).unwrap(),
-        "build.deps"
+        spec::TargetRef {
+            name: "build".into(),
+            layer: true
+        }
     );
     assert!(spec
         .select_target(Some("image.deps"))

@@ -117,7 +117,7 @@ impl Build {
             },
         };
         let compiled = compile(&spec, &request).expect("compiles");
-        Explanation::new(&compiled, "image", &request.platform)
+        Explanation::new(&compiled, &"image".into(), &request.platform)
     }
 }
 

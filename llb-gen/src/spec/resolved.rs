@@ -142,21 +142,26 @@ pub struct ArtifactCopy {
 impl Spec {
     /// The target to build: `requested` (`--target`) or the spec's default; an unknown name is
     /// an error that lists the targets there are.
-    pub fn select_target(&self, requested: Option<&str>) -> Result<String, String> {
+    pub fn select_target(&self, requested: Option<&str>) -> Result<TargetRef, String> {
         let target = requested.unwrap_or(&self.default_target);
-        let (base, deps) = split_dependency_target(target);
-        match self.targets.get(base) {
-            Some(Target::Cargo(_)) => return Ok(target.to_string()),
-            Some(Target::Image(_)) if deps => {
+        let parsed = TargetRef::parse(target);
+        match self.targets.get(&parsed.name) {
+            Some(Target::Cargo(_)) => return Ok(parsed),
+            Some(Target::Image(_)) if parsed.layer => {
                 return Err(format!(
-                    "--target {target}: `{base}` is an image target; only cargo targets have a \
-                     dependency layer"
+                    "--target {target}: `{}` is an image target; only cargo targets have a \
+                     dependency layer",
+                    parsed.name
                 ))
             }
             _ => {}
         }
+        // A target whose own name ends in `.deps` (an image target may be called that).
         if self.targets.contains_key(target) {
-            Ok(target.to_string())
+            Ok(TargetRef {
+                name: target.to_string(),
+                layer: false,
+            })
         } else {
             let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
             Err(format!(
@@ -184,14 +189,13 @@ impl Spec {
         images
     }
 
-    /// `target` and every target it depends on, dependencies first (`X.deps` needs `X`).
+    /// The target named `target` and every target it depends on, dependencies first.
     /// Only defined targets are listed (none for an unknown `target`), each once, even in a
     /// hand-built spec with a cycle that `load` would have refused. The walk is iterative: a
     /// long chain of targets cannot overflow the stack.
     pub fn closure(&self, target: &str) -> Vec<String> {
         let mut order = Vec::new();
-        let root = split_dependency_target(target).0;
-        let Some((root, _)) = self.targets.get_key_value(root) else {
+        let Some((root, _)) = self.targets.get_key_value(target) else {
             return order;
         };
         let mut seen: BTreeSet<&str> = BTreeSet::from([root.as_str()]);
@@ -220,15 +224,48 @@ impl Spec {
     }
 }
 
-/// Suffix that names a cargo target's dependency layer as a target of its own (`build.deps`),
-/// so CI can export it as an image with inline cache.
-pub const DEPENDENCY_TARGET_SUFFIX: &str = ".deps";
+/// What `--target` selects: a target by name, or a cargo target's dependency layer as a target
+/// of its own (`build.deps`, so CI can export the layer as an image with inline cache). Parsed
+/// once ([`Spec::select_target`]); everything after works with the two fields.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TargetRef {
+    /// The target's name under `[target]`.
+    pub name: String,
+    /// The target's dependency layer rather than the target itself.
+    pub layer: bool,
+}
 
-/// `("build", true)` for `build.deps`, `("build", false)` for `build`.
-pub fn split_dependency_target(target: &str) -> (&str, bool) {
-    match target.strip_suffix(DEPENDENCY_TARGET_SUFFIX) {
-        Some(base) => (base, true),
-        None => (target, false),
+impl TargetRef {
+    /// The suffix that names a dependency layer.
+    pub const LAYER_SUFFIX: &'static str = ".deps";
+
+    /// `build.deps` → the layer of `build`; anything else → that name. Whether the name exists
+    /// (and whether `name.deps` is rather an image target of that name) is for
+    /// [`Spec::select_target`] to decide.
+    pub fn parse(target: &str) -> TargetRef {
+        match target.strip_suffix(Self::LAYER_SUFFIX) {
+            Some(name) => TargetRef {
+                name: name.to_string(),
+                layer: true,
+            },
+            None => TargetRef {
+                name: target.to_string(),
+                layer: false,
+            },
+        }
+    }
+}
+
+impl From<&str> for TargetRef {
+    fn from(target: &str) -> TargetRef {
+        TargetRef::parse(target)
+    }
+}
+
+impl std::fmt::Display for TargetRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let suffix = if self.layer { Self::LAYER_SUFFIX } else { "" };
+        write!(f, "{}{suffix}", self.name)
     }
 }
 

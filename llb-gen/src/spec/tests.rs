@@ -864,7 +864,7 @@ fn compile_every_target(spec: &Spec) {
             })
             .collect();
         let request = BuildRequest {
-            target: target.clone(),
+            target: target.as_str().into(),
             platform: crate::llb::Platform::linux_amd64(),
             session_id: "session".into(),
             context_local: "context".into(),
@@ -1037,4 +1037,13 @@ fn sdk_packages_and_setup_are_loaded_and_checked_where_they_are_written() {
     );
     let e = err(&with_sdk("packages = \"make\""));
     assert!(e.starts_with("Cachet.toml:10:"), "{e}");
+}
+
+#[test]
+fn a_target_reference_is_parsed_once_and_shown_as_written() {
+    for (written, name, layer) in [("build", "build", false), ("build.deps", "build", true)] {
+        let parsed = TargetRef::parse(written);
+        assert_eq!((parsed.name.as_str(), parsed.layer), (name, layer));
+        assert_eq!(parsed.to_string(), written);
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use llb_gen::compile::{self, BuildRequest, Compiled, NoCache, ResolvedImage};
 use llb_gen::llb::{Digest, ImageRef, Platform, ResolveMode, State};
 use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
-use llb_gen::spec::{self, BaseRef, ImageTarget, Spec, Target};
+use llb_gen::spec::{self, BaseRef, ImageTarget, Spec, Target, TargetRef};
 
 /// Local name of the build context, as the frontend uses unless `contextkey` is set.
 const CONTEXT_LOCAL: &str = "context";
@@ -54,7 +54,7 @@ pub struct BuildArgs {
 
 /// A compiled build and what went into it.
 pub struct Planned {
-    pub target: String,
+    pub target: TargetRef,
     pub request: BuildRequest,
     pub compiled: Compiled,
 }
@@ -82,7 +82,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         .select_target(args.target.as_deref())
         .map_err(|e| format!("{file}: {e}"))?;
 
-    let images = resolve_images(args, file, &spec, &target)?;
+    let images = resolve_images(args, file, &spec, &target.name)?;
     let context = match &args.context {
         Some(dir) => PathBuf::from(dir),
         None => match Path::new(file).parent() {

@@ -49,7 +49,7 @@ Example:
 /// What `--format json` prints; field order is the output order.
 #[derive(Serialize)]
 struct JsonOutput<'a> {
-    target: &'a str,
+    target: String,
     platform: String,
     sdk: &'a str,
     images: BTreeMap<&'a str, &'a str>,
@@ -66,7 +66,7 @@ pub fn run(args: &Args) -> CliResult {
         Format::Binary => write_definition(&compiled.definition, Format::Binary)?,
         Format::Json => {
             let output = JsonOutput {
-                target: &planned.target,
+                target: planned.target.to_string(),
                 platform: args.build.platform.to_string(),
                 sdk: &compiled.sdk,
                 images: planned
