@@ -88,7 +88,19 @@
 //!   they can set flags, linkers and profiles that no environment variable shows;
 //! * `network` — compile steps run without network unless `--network=host` is forced; a build
 //!   script that reached the network may have cached what it fetched in `target/`, so a
-//!   networked build must never warm the mount a hermetic build trusts.
+//!   networked build must never warm the mount a hermetic build trusts;
+//! * `volatile_env` — the *names* of `[cargo] volatile-env` (only when there are any, so other
+//!   specs keep their ids). Their *values* are deliberately not in `env`: a commit id or build
+//!   number that changes every build would otherwise start a cold mount every build. That is
+//!   safe because the value is in the exec's environment (BuildKit runs the step again when
+//!   it changes) and every reader of it is rebuilt on the warm mount: cargo rebuilds the
+//!   declared readers itself (`env!`/`option_env!` are `# env-dep:` lines in dep-info,
+//!   `rerun-if-env-changed` in build-script output), and the step finds the undeclared ones —
+//!   build scripts and proc macros whose code holds the name while no output of theirs
+//!   declares it — and rebuilds them whenever the value changes, saying so
+//!   (`compile/volatile_env.rs`, with the limits of that proof). The dependency layers leave
+//!   the variables out of their environment altogether, so a new value never re-runs a layer;
+//!   a third-party reader seeded from one is found and rebuilt by the cargo step.
 //!
 //! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
 //! `triple` and `profile`, and the id ends in `fast-<hash>`: one warm `target/` per toolchain
@@ -221,6 +233,10 @@ pub struct TargetKeyInputs {
     pub cargo_config: BTreeMap<String, String>,
     /// The compile step's network mode (`none` unless forced to `host`).
     pub network: String,
+    /// `[cargo] volatile-env`: names whose values `env` leaves out (sorted). Absent from the
+    /// hash when empty, so specs without it keep their mount ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volatile_env: Vec<String>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -403,6 +419,7 @@ mod tests {
             toolchain_files: BTreeMap::from([("rust-toolchain.toml".into(), "sha256:aaaa".into())]),
             cargo_config: BTreeMap::new(),
             network: "none".into(),
+            volatile_env: Vec::new(),
         }
     }
 
@@ -489,6 +506,10 @@ mod tests {
                 }),
             ),
             ("network", Box::new(|i| i.network = "host".into())),
+            (
+                "volatile env name",
+                Box::new(|i| i.volatile_env.push("CACHET_COMMIT".into())),
+            ),
         ];
         const FAST_INPUTS: &[&str] = &["project", "sdk", "platform", "triple", "profile"];
         for (what, change) in changes {

@@ -40,7 +40,7 @@ use crate::spec::CargoTarget;
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
 use super::step_script::StepScript;
-use super::{freshness, shell};
+use super::{freshness, shell, volatile_env};
 use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
 
 pub const SRC_DIR: &str = "/cachet/src";
@@ -92,6 +92,18 @@ pub(super) fn compile(
     let cargo = &spec.cargo;
     let mut env = cargo.env.clone();
     env.extend(step.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // `[cargo] volatile-env` this step actually sets: keyed by name, not value (keys.rs).
+    let volatile: Vec<String> = cargo
+        .volatile_env
+        .iter()
+        .filter(|name| env.contains_key(*name))
+        .cloned()
+        .collect();
+    let keyed_env: BTreeMap<String, String> = env
+        .iter()
+        .filter(|(name, _)| !volatile.contains(name))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
 
     let network = match ctx.request.network_override {
         Some(NetMode::Host) => NetMode::Host,
@@ -109,10 +121,11 @@ pub(super) fn compile(
         features: cargo.features.clone(),
         default_features: cargo.default_features,
         rustflags: rustflags.clone(),
-        env: env.clone(),
+        env: keyed_env,
         toolchain_files: ctx.layout.toolchain_files.clone(),
         cargo_config: ctx.layout.cargo_config.clone(),
         network: net_name(network).to_string(),
+        volatile_env: volatile.clone(),
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -136,6 +149,16 @@ pub(super) fn compile(
         // The unit-separated form keeps flags with spaces intact.
         exec_env.push(("CARGO_ENCODED_RUSTFLAGS".into(), rustflags.join("\u{1f}")));
     }
+    // The layers never see volatile values, so a new value never re-runs them.
+    let layer_env: Vec<(String, String)> = exec_env
+        .iter()
+        .cloned()
+        .chain(
+            env.iter()
+                .filter(|(name, _)| !volatile.contains(name))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        )
+        .collect();
     exec_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let deps = if ctx.plans_dependency_layers() && BUILDING_SUBCOMMANDS.contains(&step.subcommand())
     {
@@ -143,7 +166,7 @@ pub(super) fn compile(
             ctx,
             name,
             step,
-            &exec_env,
+            &layer_env,
             &owned_flags(ctx, step.subcommand()),
         )?
     } else {
@@ -162,7 +185,14 @@ pub(super) fn compile(
         &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
         freshness::NewContent::Now,
     ));
+    let volatile_dirs = volatile_env::Dirs {
+        target: TARGET_DIR,
+        host: &host_dir(&cargo.profile),
+        state: &format!("{TARGET_DIR}/{}/volatile-env", freshness::STATE_DIR_NAME),
+    };
+    script.extend(volatile_env::before_cargo(&volatile, volatile_dirs));
     script.push("\"$@\"".to_string());
+    script.extend(volatile_env::after_cargo(&volatile, volatile_dirs));
     let from_dir = artifact_dir(ctx.triple, &cargo.profile);
     for (artifact, path) in &step.artifacts {
         let src = format!("{from_dir}/{path}");

@@ -17,6 +17,7 @@ mod shell;
 mod sources;
 mod step_script;
 mod triple;
+mod volatile_env;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -361,6 +361,7 @@ impl Loader<'_> {
             default_features: raw.cargo.default_features.unwrap_or(true),
             rustflags: self.rustflags(&raw.cargo.rustflags)?,
             env: self.env_map(&raw.cargo.env, EnvReader::Cargo)?,
+            volatile_env: BTreeSet::new(),
         };
 
         let mut include = Vec::new();
@@ -428,6 +429,8 @@ impl Loader<'_> {
         // On the values as interpolated: `from = "${BASE}"` names a target only now.
         graph::check_references(&targets, &references).map_err(|(span, m)| self.err(span, m))?;
         graph::check_cycles(&references).map_err(|(span, m)| self.err(span, m))?;
+        let mut cargo = cargo;
+        cargo.volatile_env = self.volatile_env(&raw.cargo.volatile_env, &cargo.env, &targets)?;
 
         let default_target = match &raw.default {
             Some(d) => {
@@ -464,6 +467,48 @@ impl Loader<'_> {
             args: self.args.clone(),
             targets,
         })
+    }
+
+    /// `[cargo] volatile-env`: env names, each set by `[cargo] env` or a cargo target's `env`
+    /// (a name nothing sets would silently key nothing, so it is refused).
+    fn volatile_env(
+        &self,
+        names: &[Spanned<String>],
+        cargo_env: &BTreeMap<String, String>,
+        targets: &BTreeMap<String, Target>,
+    ) -> Result<BTreeSet<String>, SpecError> {
+        let mut volatile = BTreeSet::new();
+        for name in names {
+            let value = name.get_ref();
+            // The step's shell compares and records the value, so it must be a shell name.
+            if !is_env_name(value) {
+                return Err(self.err(
+                    name.span(),
+                    format!(
+                        "volatile-env `{}`: expected an environment variable name (A-Z, 0-9, `_`)",
+                        shown(value)
+                    ),
+                ));
+            }
+            let set_by_a_target = targets.values().any(|t| match t {
+                Target::Cargo(c) => c.env.contains_key(value),
+                Target::Image(_) => false,
+            });
+            if !cargo_env.contains_key(value) && !set_by_a_target {
+                return Err(self.err(
+                    name.span(),
+                    format!(
+                        "volatile-env `{}` is not set by any cargo `env`: add it under [cargo] \
+                         env, e.g. `{} = \"${{{}}}\"` with the argument declared under [args]",
+                        shown(value),
+                        shown(value),
+                        shown(value)
+                    ),
+                ));
+            }
+            volatile.insert(value.clone());
+        }
+        Ok(volatile)
     }
 
     /// `[sdk] packages` (sorted and deduplicated: apt installs a set, so their order must not

@@ -132,6 +132,14 @@ pub struct CargoSection {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Env variables (set under `env`) whose values change every build: a commit id, a build
+    /// number. Their values stay out of the target cache key, so a new value recompiles what
+    /// reads it on the warm cache instead of starting a cold one: cargo tracks the reads that
+    /// are declared (`env!`, `option_env!`, `rerun-if-env-changed`), and Cachet rebuilds every
+    /// build script or proc macro that reads one without declaring it, and says so.
+    #[serde(default, rename = "volatile-env")]
+    #[schemars(with = "Vec<String>")]
+    pub volatile_env: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

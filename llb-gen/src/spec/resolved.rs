@@ -79,6 +79,9 @@ pub struct CargoSettings {
     pub default_features: bool,
     pub rustflags: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// `[cargo] volatile-env`: names of env variables whose values stay out of the target
+    /// cache key (`keys.rs`, `compile/volatile_env.rs`). Each is set by `env` somewhere.
+    pub volatile_env: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
