@@ -106,3 +106,11 @@ fn two_builds_at_once_share_the_target_cache() {
 fn killed_build_then_rebuilt() {
     check("killed", |_| true);
 }
+
+/// V1–V2 a per-build commit id in `[cargo] volatile-env` recompiles only its `env!` reader on
+/// the warm cache, V3–V4 a volatile value build.rs reads undeclared rebuilds that reader, V5
+/// nothing changed.
+#[test]
+fn volatile_values_recompile_their_readers_only() {
+    check("volatile", |_| true);
+}

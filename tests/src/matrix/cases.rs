@@ -158,7 +158,7 @@ fn clamped_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(978_307_200)
 }
 
-fn nothing(_: &mut State, _: &mut Setup) -> Result<(), String> {
+pub(super) fn nothing(_: &mut State, _: &mut Setup) -> Result<(), String> {
     Ok(())
 }
 
@@ -171,6 +171,7 @@ pub fn groups() -> Vec<Group> {
         sdk(),
         concurrency(),
         killed(),
+        super::volatile_cases::volatile(),
     ]
 }
 

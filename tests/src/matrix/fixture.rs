@@ -38,6 +38,8 @@ pub struct State {
     pub rustflags: Vec<String>,
     /// `[cargo] env` (may use `${ARG}`).
     pub env: BTreeMap<String, String>,
+    /// `[cargo] volatile-env`: env names whose values stay out of the target cache key.
+    pub volatile_env: Vec<String>,
     /// `[cargo] features`.
     pub features: Vec<String>,
     /// `[cargo] profile`.
@@ -174,6 +176,7 @@ impl State {
             args,
             rustflags: vec!["${RUSTFLAG}".to_string()],
             env,
+            volatile_env: Vec::new(),
             features: Vec::new(),
             profile: "release".to_string(),
             files,
@@ -279,7 +282,11 @@ impl State {
             .iter()
             .map(|(k, v)| format!("{k} = {}", toml_str(v)))
             .collect();
-        let _ = writeln!(s, "env = {{ {} }}\n", env.join(", "));
+        let _ = writeln!(s, "env = {{ {} }}", env.join(", "));
+        if !self.volatile_env.is_empty() {
+            let _ = writeln!(s, "volatile-env = [{}]", toml_list(&self.volatile_env));
+        }
+        s.push('\n');
         for target in [Target::Build, Target::Other] {
             let mut cargo = vec!["build"];
             cargo.extend(target.cargo_args());

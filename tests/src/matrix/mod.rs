@@ -34,6 +34,7 @@ mod cases;
 pub mod fixture;
 pub mod progress;
 mod runner;
+mod volatile_cases;
 
 use std::fmt;
 
