@@ -1,0 +1,168 @@
+//! The frontend and the `llb-gen` CLI make the same `Definition` for the same spec, context and
+//! resolved images: `llb-gen spec`/`explain` show what a real build does only if this holds.
+//!
+//! The frontend side is the frontend's own code from its options on (`FrontendOpts::parse`,
+//! `build::build_request`, then `compile`), with the context's metadata found by the same
+//! `project::Discovery` the frontend drives through the gateway, here fed from the directory.
+//! The CLI side is the built `llb-gen` binary. Their bytes must be equal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cachet_frontend::build::build_request;
+use cachet_frontend::opts::FrontendOpts;
+use llb_gen::compile::{self, ResolvedImage};
+use llb_gen::llb::{definition_bytes, ImageRef, Platform};
+use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
+use llb_gen::spec;
+
+const SDK_DIGEST: &str = "sha256:7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e";
+const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/cargo/bin:/usr/bin:/bin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+const SESSION: &str = "agreement-session";
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+/// Every regular file under `root` but the always-excluded directories, with its size.
+fn listing(root: &Path) -> Vec<(String, u64)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![PathBuf::new()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(root.join(&dir)).expect("read context") {
+            let entry = entry.expect("entry");
+            let relative = dir.join(entry.file_name());
+            let name = relative.to_str().expect("UTF-8 name").to_string();
+            if ALWAYS_EXCLUDED.contains(&name.as_str()) {
+                continue;
+            }
+            let kind = entry.file_type().expect("file type");
+            if kind.is_dir() {
+                dirs.push(relative);
+            } else if kind.is_file() {
+                files.push((name, entry.metadata().expect("metadata").len()));
+            }
+        }
+    }
+    files
+}
+
+/// The metadata files, found round by round as the frontend finds them.
+fn discover(root: &Path) -> ProjectFiles {
+    let listed = listing(root);
+    let mut discovery = Discovery::new();
+    while discovery.next_patterns().is_some() {
+        let mut read = Vec::new();
+        for (name, size) in &listed {
+            if discovery.wants(name, *size).expect("wants") {
+                read.push((name.clone(), std::fs::read(root.join(name)).expect("read")));
+            }
+        }
+        discovery.feed(read).expect("feed");
+    }
+    discovery.into_files()
+}
+
+/// What the frontend sends for `opts` (the keys buildx sends) on the example `dir`.
+fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
+    let opts = FrontendOpts::parse(opts.iter().cloned()).expect("frontend options");
+    let text = std::fs::read_to_string(dir.join(&opts.filename)).expect("spec");
+    let spec = spec::load(&opts.filename, &text, &opts.build_args).expect("spec loads");
+    let target = spec.select_target(opts.target.as_deref()).expect("target");
+    let platform = match &opts.platform {
+        Some(p) => Platform::parse(p).expect("platform"),
+        None => Platform::linux_amd64(),
+    };
+    let images: BTreeMap<String, ResolvedImage> = spec
+        .images_for(&target.name)
+        .into_iter()
+        .map(|image| {
+            let resolved = ResolvedImage {
+                digest: SDK_DIGEST.into(),
+                config: SDK_CONFIG.as_bytes().to_vec(),
+            };
+            (image, resolved)
+        })
+        .collect();
+    let request = build_request(
+        &opts,
+        &target,
+        platform,
+        SESSION.into(),
+        images,
+        discover(dir),
+    );
+    let compiled = compile::compile(&spec, &request).expect("compiles");
+    definition_bytes(&compiled.definition)
+}
+
+/// What `llb-gen spec --format binary` prints for the same facts.
+fn cli_definition(dir: &Path, target: &str, build_args: &[(&str, &str)]) -> Vec<u8> {
+    let spec_path = dir.join("Cachet.toml");
+    let text = std::fs::read_to_string(&spec_path).expect("spec");
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).expect("spec loads");
+    let config =
+        std::env::temp_dir().join(format!("cachet-agree-config-{}.json", std::process::id()));
+    std::fs::write(&config, SDK_CONFIG).expect("write config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llb-gen"));
+    cmd.current_dir(dir)
+        .args([
+            "spec",
+            "Cachet.toml",
+            "--format",
+            "binary",
+            "--session",
+            SESSION,
+        ])
+        .args(["--target", target, "--platform", "linux/amd64"]);
+    for (k, v) in build_args {
+        cmd.arg("--build-arg").arg(format!("{k}={v}"));
+    }
+    let mut seen = Vec::new();
+    for image in spec.targets.keys().flat_map(|t| spec.images_for(t)) {
+        let normalized = ImageRef::parse(&image).expect("image").to_string();
+        if !seen.contains(&normalized) {
+            cmd.arg("--image")
+                .arg(format!("{image}={SDK_DIGEST},config={}", config.display()));
+            seen.push(normalized);
+        }
+    }
+    let out = cmd.output().expect("run llb-gen");
+    assert!(
+        out.status.success(),
+        "llb-gen spec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn the_frontend_and_the_cli_compile_the_same_definition() {
+    for (example_name, target, build_args) in [
+        ("hello", "image", vec![]),
+        ("workspace", "image", vec![]),
+        ("workspace", "test", vec![]),
+        ("cflags", "build", vec![("LEVEL", "3")]),
+        ("dynamic", "image", vec![]),
+    ] {
+        let dir = example(example_name);
+        let mut opts = vec![
+            "filename=Cachet.toml".to_string(),
+            format!("target={target}"),
+            "platform=linux/amd64".to_string(),
+        ];
+        opts.extend(build_args.iter().map(|(k, v)| format!("build-arg:{k}={v}")));
+        let frontend = frontend_definition(&dir, &opts);
+        let cli = cli_definition(&dir, target, &build_args);
+        assert!(
+            frontend == cli,
+            "examples/{example_name} --target {target}: the frontend's Definition ({} bytes) \
+             differs from the CLI's ({} bytes)",
+            frontend.len(),
+            cli.len()
+        );
+    }
+}
