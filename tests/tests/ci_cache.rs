@@ -51,6 +51,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use cachet_tests::progress::{only_step, vertices, Vertex};
 use cachet_tests::registry::{sha256_hex, Registry};
 use cachet_tests::{
     fixtures, on_each_engine, process, unique_tag, Build, Engine, Env, Image, TempProject,
@@ -345,118 +346,22 @@ fn layered_build(engine: Engine, project: &Path) -> Build {
 }
 
 // -------------------------------------------------------------------------------------------
-// Reading `--progress=plain`
-
-/// One named step of a build: its name, whether it was CACHED and its log lines.
-#[derive(Debug)]
-struct Vertex {
-    name: String,
-    cached: bool,
-    log: String,
-}
-
-/// Every step whose name starts with `[` (Cachet's and BuildKit's own), in order.
-fn vertices(progress: &str) -> Vec<Vertex> {
-    let mut out: Vec<(String, Vertex)> = Vec::new();
-    for line in progress.lines() {
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((id, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        match out.iter_mut().find(|(i, _)| i == id) {
-            Some((_, vertex)) => {
-                let status = text.trim();
-                if status == "CACHED" {
-                    vertex.cached = true;
-                } else if status.starts_with("DONE ")
-                    || (status.starts_with("sha256:") && !status.contains(' '))
-                    || text == vertex.name
-                {
-                    // The end of the step, (dockerd) the vertex digest and the name repeated
-                    // when the step's output resumes: not its log.
-                } else {
-                    // `<seconds> <text>` for log lines.
-                    let text = match text.split_once(' ') {
-                        Some((t, rest)) if t.parse::<f64>().is_ok() => rest,
-                        _ => text,
-                    };
-                    vertex.log.push_str(text);
-                    vertex.log.push('\n');
-                }
-            }
-            None if text.starts_with('[') => out.push((
-                id.to_string(),
-                Vertex {
-                    name: text.to_string(),
-                    cached: false,
-                    log: String::new(),
-                },
-            )),
-            None => {}
-        }
-    }
-    out.into_iter().map(|(_, v)| v).collect()
-}
-
-impl Vertex {
-    /// The step did not run: BuildKit printed CACHED, or (current BuildKit, for a result in an
-    /// imported cache) only downloaded and unpacked its layer (`sha256:… done`,
-    /// `extracting sha256:… done`) and printed nothing else.
-    fn served_from_cache(&self) -> bool {
-        let lines: Vec<&str> = self.log.lines().filter(|l| !l.trim().is_empty()).collect();
-        self.cached
-            || (lines.iter().any(|l| l.starts_with("extracting sha256:"))
-                && lines
-                    .iter()
-                    .all(|l| l.starts_with("extracting sha256:") || l.starts_with("sha256:")))
-    }
-}
-
-/// The one step whose name starts with `prefix`.
-#[track_caller]
-fn step(progress: &str, prefix: &str) -> Vertex {
-    let mut found: Vec<Vertex> = vertices(progress)
-        .into_iter()
-        .filter(|v| v.name.starts_with(prefix))
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected one `{prefix}…` step, found {:?} in:\n{progress}",
-        found.iter().map(|v| &v.name).collect::<Vec<_>>()
-    );
-    found.remove(0)
-}
+// The steps and what they compiled
 
 fn fetch_step(progress: &str) -> Vertex {
-    step(progress, "[fetch] cargo vendor --locked · ")
+    only_step(progress, "[fetch] cargo vendor --locked · ")
 }
 
 fn prebuild_step(progress: &str) -> Vertex {
-    step(progress, "[build] prebuild dependencies · ")
+    only_step(progress, "[build] prebuild dependencies · ")
 }
 
 fn workspace_prebuild_step(progress: &str) -> Vertex {
-    step(progress, "[build] prebuild workspace dependencies · ")
+    only_step(progress, "[build] prebuild workspace dependencies · ")
 }
 
 fn cargo_step(progress: &str) -> Vertex {
-    step(progress, "[build] cargo build ")
-}
-
-/// The crates cargo compiled according to `log` (`Compiling <name> v<version> …`), sorted.
-fn compiled(log: &str) -> Vec<String> {
-    let mut names: Vec<String> = log
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Compiling "))
-        .filter_map(|rest| rest.split(' ').next())
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    only_step(progress, "[build] cargo build ")
 }
 
 /// The cargo step ran and compiled exactly `expected`, which says what its mount held.
@@ -469,7 +374,7 @@ fn assert_cargo_compiled(engine: Engine, what: &str, progress: &str, expected: &
         cargo.name
     );
     assert_eq!(
-        compiled(&cargo.log),
+        cargo.compiled(),
         expected,
         "{engine}, {what}: the cargo step should compile {expected:?} ({why}):\n{}",
         cargo.log
@@ -507,7 +412,7 @@ fn assert_warm_start(engine: Engine, what: &str, progress: &str, source: &str, n
 /// registry crate (and `app`'s stand-in, whose artifacts it then deletes).
 #[track_caller]
 fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
-    let crates = compiled(&prebuild.log);
+    let crates = prebuild.compiled();
     assert!(
         !prebuild.cached && crates.iter().any(|c| c == LIB) && !crates.iter().any(|c| c == DEP),
         "{engine}, {what}: `{}` should run and compile {LIB}, not {DEP}:\n{}",
@@ -520,7 +425,7 @@ fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
 #[track_caller]
 fn assert_compiles_dep(engine: Engine, what: &str, prebuild: &Vertex) {
     assert!(
-        !prebuild.cached && compiled(&prebuild.log).iter().any(|c| c == DEP),
+        !prebuild.cached && prebuild.compiled().iter().any(|c| c == DEP),
         "{engine}, {what}: `{}` should run and compile {DEP}:\n{}",
         prebuild.name,
         prebuild.log
@@ -875,7 +780,7 @@ fn seeding_does_not_change_the_output() {
             cargo.name
         );
         assert_eq!(
-            compiled(&cargo.log),
+            cargo.compiled(),
             [APP],
             "{engine}: P's second build should find a warm mount (only the edited crate \
              compiles; {LIB} compiling again would mean the mount was emptied or re-seeded):\n{}",
@@ -1012,7 +917,7 @@ fn each_amd64_level_has_its_own_warm_cache() {
             fetch_step(&third),
             prebuild_step(&third),
             cargo_step(&third),
-            step(&third, "[build] record provenance"),
+            only_step(&third, "[build] record provenance"),
         ] {
             assert!(
                 step.cached,
@@ -1276,14 +1181,14 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
 
     let first = round("vendored project, exporting", "first", true);
     let progress = first.progress().to_string();
-    let third_party = compiled(&prebuild_step(&progress).log);
+    let third_party = prebuild_step(&progress).compiled();
     assert!(
         [VENDORED, VENDORED_DERIVE]
             .iter()
             .all(|c| third_party.iter().any(|t| t == c)),
         "the dependency layer compiles the vendored crates:\n{progress}"
     );
-    let members = compiled(&workspace_prebuild_step(&progress).log);
+    let members = workspace_prebuild_step(&progress).compiled();
     assert!(
         [LIB, LIB_DERIVE]
             .iter()

@@ -54,10 +54,12 @@ fn cargo_step(progress: &str, target: &str, subcommand: &str) -> (String, bool) 
     let prefix = format!("[{target}] cargo ");
     let steps: Vec<_> = vertices(progress)
         .into_iter()
-        .filter(|(name, _)| {
-            name.strip_prefix(&prefix)
+        .filter(|v| {
+            v.name
+                .strip_prefix(&prefix)
                 .is_some_and(|args| args.split_whitespace().any(|a| a == subcommand))
         })
+        .map(|v| (v.name, v.cached))
         .collect();
     assert_eq!(
         steps.len(),

@@ -43,7 +43,8 @@ const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
 /// The one step whose name starts with `prefix`: `(name, cached)`.
 #[track_caller]
 fn step(progress: &str, prefix: &str) -> (String, bool) {
-    only_step(progress, prefix)
+    let step = only_step(progress, prefix);
+    (step.name, step.cached)
 }
 
 /// The fetch step: `[fetch] cargo vendor --locked · <tag>`.

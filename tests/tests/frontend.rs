@@ -37,11 +37,12 @@ fn hello_project(label: &str) -> TempProject {
 fn cachet_steps(progress: &str) -> Vec<(String, bool)> {
     vertices(progress)
         .into_iter()
-        .filter(|(name, _)| {
-            name.starts_with("[build]")
-                || name.starts_with("[image]")
-                || name.contains("snapshot sources")
+        .filter(|v| {
+            v.name.starts_with("[build]")
+                || v.name.starts_with("[image]")
+                || v.name.contains("snapshot sources")
         })
+        .map(|v| (v.name, v.cached))
         .collect()
 }
 

@@ -27,7 +27,8 @@ const NO_MAKE: &str = "failed to execute command `make`: No such file or directo
 /// The one step whose name starts with `prefix`: `(name, cached)`.
 #[track_caller]
 fn step(progress: &str, prefix: &str) -> (String, bool) {
-    only_step(progress, prefix)
+    let step = only_step(progress, prefix);
+    (step.name, step.cached)
 }
 
 /// The SDK setup step: `[sdk] setup · <6 hex>`.
