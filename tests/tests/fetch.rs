@@ -26,7 +26,7 @@
 //! run sees an earlier run's caches.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cachet_tests::progress::only_step;
 use cachet_tests::proxy::Proxy;
@@ -65,15 +65,8 @@ fn build_step(progress: &str) -> (String, bool) {
     step(progress, "[build] cargo build ")
 }
 
-/// Runs `test` and prints how long it took on `engine` (the suite's timing record).
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = test();
-    eprintln!(
-        "[fetch] {engine}: {what} took {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
-    out
+    cachet_tests::timed("fetch", engine, what, test)
 }
 
 /// The library a version of the dependency is: `line()` says which version it is.

@@ -15,9 +15,7 @@
 //! network, so there every build passes `--network host` (the setup step takes the host
 //! network then, as the fetch step does).
 
-use std::path::Path;
-use std::time::Instant;
-
+use cachet_tests::exported::provenance_field;
 use cachet_tests::progress::only_step;
 use cachet_tests::{fixtures, on_each_engine, unique_tag, Build, Engine, Env, TempProject};
 
@@ -143,28 +141,8 @@ fn spec_build(engine: Engine, project: &TempProject) -> Build {
     }
 }
 
-/// Runs `test` and prints how long it took on `engine` (the suite's timing record).
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = test();
-    eprintln!(
-        "[sdk-setup] {engine}: {what} took {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
-    out
-}
-
-/// A string field (`sdk`, `target_cache`, …) of an exported `cachet-provenance.json`.
-#[track_caller]
-fn provenance_field(dir: &Path, field: &str) -> String {
-    let text = std::fs::read_to_string(dir.join("cachet-provenance.json"))
-        .unwrap_or_else(|e| panic!("{}: no provenance: {e}", dir.display()));
-    let record: serde_json::Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: provenance is not JSON: {e}", dir.display()));
-    record[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no string `{field}` in {text}"))
-        .to_string()
+    cachet_tests::timed("sdk-setup", engine, what, test)
 }
 
 #[test]
