@@ -44,6 +44,7 @@ mod project;
 pub mod proxy;
 pub mod registry;
 pub mod saved;
+mod server;
 mod timing;
 pub mod tls;
 pub mod wipe;

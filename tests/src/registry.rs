@@ -35,18 +35,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConnection, StreamOwned};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::server::{lock, Server};
 use crate::tls::TestCa;
 use crate::{fixtures, process, TempProject};
 
@@ -56,9 +55,6 @@ pub const HOST_ON_BRIDGE: &str = "172.29.0.1";
 
 /// Limit for one host cargo command (`cargo package`, `cargo generate-lockfile`).
 const CARGO_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How long a connection may sit idle before the server drops it.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request the registry answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,15 +79,10 @@ struct Shared {
     log: Mutex<Vec<Request>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking handler thread must not take the whole registry down with it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A running local sparse registry (see the module docs). Dropping it stops the server.
 #[derive(Debug)]
 pub struct Registry {
-    port: u16,
+    server: Server,
     /// The per-registry path segment every URL starts with.
     id: String,
     token: Option<String>,
@@ -104,8 +95,6 @@ pub struct Registry {
     work: TempProject,
     /// Names this registry was declared under with [`Registry::declare_as`].
     names: Mutex<BTreeSet<String>>,
-    stop: Arc<AtomicBool>,
-    server: Option<JoinHandle<()>>,
 }
 
 impl Registry {
@@ -130,14 +119,25 @@ impl Registry {
 
     #[track_caller]
     fn start_with(label: &str, token: Option<String>, ca: Option<&TestCa>) -> Registry {
-        let listener = TcpListener::bind("0.0.0.0:0")
-            .unwrap_or_else(|e| panic!("registry: cannot bind a host port: {e}"));
-        let port = listener.local_addr().expect("bound address").port();
         let id = format!("r{}", fixtures::nonce());
         let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
         let tls = ca.map(TestCa::server_config);
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = {
+            let (shared, token, id) = (shared.clone(), token.clone(), id.clone());
+            Server::start("registry", move |conn| {
+                let _ = match &tls {
+                    None => handle(conn, &id, token.as_deref(), &shared),
+                    Some(config) => ServerConnection::new(config.clone())
+                        .map_err(io::Error::other)
+                        .and_then(|server| {
+                            let stream = StreamOwned::new(server, conn);
+                            handle(stream, &id, token.as_deref(), &shared)
+                        }),
+                };
+            })
+        };
+        let port = server.port();
         let work = TempProject::new(&format!("registry-{label}"));
         let ca_file = ca.map(|ca| work.write("ca.pem", ca.pem()));
 
@@ -151,16 +151,8 @@ impl Registry {
             format!("{config}\n").into_bytes(),
         );
 
-        let server = {
-            let (shared, stop, token, id) =
-                (shared.clone(), stop.clone(), token.clone(), id.clone());
-            thread::Builder::new()
-                .name(format!("registry-{port}"))
-                .spawn(move || serve(listener, &id, token.as_deref(), tls, &shared, &stop))
-                .expect("spawn the registry thread")
-        };
         Registry {
-            port,
+            server,
             id,
             token,
             scheme,
@@ -168,14 +160,12 @@ impl Registry {
             shared,
             work,
             names: Mutex::new(BTreeSet::new()),
-            stop,
-            server: Some(server),
         }
     }
 
     /// The port the registry listens on (every host address).
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// The index URL as cargo takes it: `sparse+http://172.29.0.1:<port>/<id>/index/`
@@ -188,13 +178,15 @@ impl Registry {
     pub fn http_index_url(&self) -> String {
         format!(
             "{}://{HOST_ON_BRIDGE}:{}/{}/index/",
-            self.scheme, self.port, self.id
+            self.scheme,
+            self.server.port(),
+            self.id
         )
     }
 
     /// The address clients name in URLs: `172.29.0.1:<port>` (what a proxy is asked to reach).
     pub fn authority(&self) -> String {
-        format!("{HOST_ON_BRIDGE}:{}", self.port)
+        format!("{HOST_ON_BRIDGE}:{}", self.server.port())
     }
 
     /// The token this registry requires, if it is private.
@@ -341,18 +333,6 @@ impl Registry {
     }
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ =
-            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(5));
-        if let Some(server) = self.server.take() {
-            let _ = server.join();
-        }
-    }
-}
-
 /// The path of a crate's index file below `index/`, as cargo computes it: `1/<name>`,
 /// `2/<name>`, `3/<first char>/<name>`, else `<chars 1-2>/<chars 3-4>/<name>`, all lowercase.
 pub fn index_path(name: &str) -> String {
@@ -398,39 +378,6 @@ fn toml_string(s: &str) -> String {
 
 // -------------------------------------------------------------------------------------------
 // The HTTP server
-
-fn serve(
-    listener: TcpListener,
-    id: &str,
-    token: Option<&str>,
-    tls: Option<Arc<ServerConfig>>,
-    shared: &Arc<Shared>,
-    stop: &AtomicBool,
-) {
-    for conn in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(conn) = conn else { continue };
-        let (shared, id, token) = (shared.clone(), id.to_string(), token.map(str::to_string));
-        let tls = tls.clone();
-        let _ = thread::Builder::new()
-            .name("registry-conn".to_string())
-            .spawn(move || {
-                let _ = conn.set_read_timeout(Some(IDLE_TIMEOUT));
-                let _ = conn.set_write_timeout(Some(IDLE_TIMEOUT));
-                let _ = match tls {
-                    None => handle(conn, &id, token.as_deref(), &shared),
-                    Some(config) => ServerConnection::new(config)
-                        .map_err(io::Error::other)
-                        .and_then(|server| {
-                            let stream = StreamOwned::new(server, conn);
-                            handle(stream, &id, token.as_deref(), &shared)
-                        }),
-                };
-            });
-    }
-}
 
 /// A connection the registry answers on: plain TCP or TLS over it.
 trait Connection: Read + Write {

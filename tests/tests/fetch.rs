@@ -28,7 +28,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use cachet_tests::progress::only_step;
+use cachet_tests::progress::{only_step, Vertex};
 use cachet_tests::proxy::Proxy;
 use cachet_tests::registry::{Registry, Request};
 use cachet_tests::tls::TestCa;
@@ -40,17 +40,10 @@ const DEP: &str = "cachet-dep-a";
 const SECRET_ID: &str = "corp-token";
 const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
 
-/// The one step whose name starts with `prefix`: `(name, cached)`.
-#[track_caller]
-fn step(progress: &str, prefix: &str) -> (String, bool) {
-    let step = only_step(progress, prefix);
-    (step.name, step.cached)
-}
-
-/// The fetch step: `[fetch] cargo vendor --locked · <tag>`.
+/// The fetch step, `[fetch] cargo vendor --locked · <tag>`: `(name, cached)`.
 #[track_caller]
 fn fetch_step(progress: &str) -> (String, bool) {
-    let (name, cached) = step(progress, "[fetch] cargo vendor --locked · ");
+    let Vertex { name, cached, .. } = only_step(progress, "[fetch] cargo vendor --locked · ");
     let tag = name.rsplit(' ').next().unwrap_or_default();
     assert!(
         tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()),
@@ -59,10 +52,11 @@ fn fetch_step(progress: &str) -> (String, bool) {
     (name, cached)
 }
 
-/// The compile step of target `build`.
+/// The compile step of target `build`: `(name, cached)`.
 #[track_caller]
 fn build_step(progress: &str) -> (String, bool) {
-    step(progress, "[build] cargo build ")
+    let Vertex { name, cached, .. } = only_step(progress, "[build] cargo build ");
+    (name, cached)
 }
 
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {

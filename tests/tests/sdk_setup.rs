@@ -16,23 +16,16 @@
 //! network then, as the fetch step does).
 
 use cachet_tests::exported::provenance_field;
-use cachet_tests::progress::only_step;
+use cachet_tests::progress::{only_step, Vertex};
 use cachet_tests::{fixtures, on_each_engine, unique_tag, Build, Engine, Env, TempProject};
 
 /// What the build script prints when `make` cannot be started (as `cc`-style crates do).
 const NO_MAKE: &str = "failed to execute command `make`: No such file or directory";
 
-/// The one step whose name starts with `prefix`: `(name, cached)`.
-#[track_caller]
-fn step(progress: &str, prefix: &str) -> (String, bool) {
-    let step = only_step(progress, prefix);
-    (step.name, step.cached)
-}
-
-/// The SDK setup step: `[sdk] setup · <6 hex>`.
+/// The SDK setup step, `[sdk] setup · <6 hex>`: `(name, cached)`.
 #[track_caller]
 fn setup_step(progress: &str) -> (String, bool) {
-    let (name, cached) = step(progress, "[sdk] setup · ");
+    let Vertex { name, cached, .. } = only_step(progress, "[sdk] setup · ");
     assert!(
         tag(&name).len() == 6 && tag(&name).chars().all(|c| c.is_ascii_hexdigit()),
         "the setup step's name ends in a 6-hex tag: `{name}`"
@@ -45,10 +38,11 @@ fn tag(name: &str) -> &str {
     name.rsplit(' ').next().unwrap_or_default()
 }
 
-/// The compile step of target `build`.
+/// The compile step of target `build`: `(name, cached)`.
 #[track_caller]
 fn build_step(progress: &str) -> (String, bool) {
-    step(progress, "[build] cargo build ")
+    let Vertex { name, cached, .. } = only_step(progress, "[build] cargo build ");
+    (name, cached)
 }
 
 /// A binary `app` printing `answer <n> | <marker>`, where `n` comes from a C function that
