@@ -225,3 +225,53 @@ pub fn stand_in_leaks<'f>(files: &'f BTreeSet<String>, stand_ins: &[&str]) -> Ve
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stand_in_leaks_name_workspace_artifacts_and_stray_state() {
+        let files: BTreeSet<String> = [
+            "x86_64-unknown-linux-gnu/release/deps/libapp-0123.rlib",
+            "x86_64-unknown-linux-gnu/release/deps/libcachet_dep_ci-4567.rlib",
+            "x86_64-unknown-linux-gnu/release/.fingerprint/greeting-89ab/lib-greeting",
+            "release/deps/libgreeting_derive-cdef.so",
+            "release/build/cachet-dep-ci-0000/output",
+            "x86_64-unknown-linux-gnu/release/incremental/x/y",
+            ".cachet/sources.tsv",
+            ".cachet/stand-ins",
+        ]
+        .map(String::from)
+        .into();
+        let leaks: Vec<&str> = stand_in_leaks(&files, &[APP, LIB, "greeting-derive"])
+            .into_iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            leaks,
+            [
+                ".cachet/stand-ins",
+                "release/deps/libgreeting_derive-cdef.so",
+                "x86_64-unknown-linux-gnu/release/.fingerprint/greeting-89ab/lib-greeting",
+                "x86_64-unknown-linux-gnu/release/deps/libapp-0123.rlib",
+                "x86_64-unknown-linux-gnu/release/incremental/x/y",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_vendored_project_locks_its_vendored_crates_offline() {
+        let app = vendored::VendoredApp::new("unit-ci-vendored");
+        let lock = std::fs::read_to_string(app.project.path().join("Cargo.lock")).unwrap();
+        for krate in [vendored::VENDORED, vendored::VENDORED_DERIVE] {
+            assert!(
+                lock.contains(&format!("name = \"{krate}\"\nversion = \"1.0.0\"")),
+                "{lock}"
+            );
+        }
+        let main = std::fs::read_to_string(app.project.path().join("src/main.rs")).unwrap();
+        assert!(main.contains("| first\""), "{main}");
+        assert!(app.expected("first").ends_with(" | first"));
+    }
+}
