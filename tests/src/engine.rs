@@ -51,6 +51,13 @@ impl Engine {
         cmd
     }
 
+    /// Runs `docker <args>` (the CLI of [`Engine::docker`]) within `timeout`.
+    pub fn run_docker(args: &[&str], timeout: Duration) -> Captured {
+        let mut cmd = Self::docker(Env::get());
+        cmd.args(args);
+        process::run(&mut cmd, timeout)
+    }
+
     /// `docker build` / `docker buildx build --builder cachet`, with
     /// `--progress=plain`, and no further arguments.
     pub fn build_command(self, env: &Env) -> Command {

@@ -29,10 +29,12 @@
 //! `CACHET_KEEP_IMAGES` (keep temp projects / test images).
 
 pub mod bench;
+pub mod ci_project;
 pub mod corpus;
 pub mod elf;
 mod engine;
 mod env;
+pub mod exported;
 pub mod fixtures;
 mod image;
 pub mod matrix;
@@ -42,10 +44,14 @@ mod project;
 pub mod proxy;
 pub mod registry;
 pub mod saved;
+mod server;
+mod timing;
 pub mod tls;
+pub mod wipe;
 
 pub use engine::{on_each_engine, Build, BuildResult, Engine, Output};
 pub use env::{Env, EnvError, REQUIRED_KEYS};
 pub use image::{unique_tag, Image};
 pub use process::Captured;
 pub use project::TempProject;
+pub use timing::timed;

@@ -16,16 +16,14 @@
 //! ([`Proxy::requests`]), so a test can assert that a build went through the proxy, or not.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
 use crate::registry::{Registry, HOST_ON_BRIDGE};
+use crate::server::{lock, Server, IDLE_TIMEOUT};
 
-/// How long a connection may sit idle before the proxy drops it.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting to the registry may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,17 +62,11 @@ struct Route {
     log: Mutex<Vec<ProxyRequest>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A running proxy (see the module docs). Dropping it stops the server.
 #[derive(Debug)]
 pub struct Proxy {
-    port: u16,
+    server: Server,
     route: Arc<Route>,
-    stop: Arc<AtomicBool>,
-    server: Option<JoinHandle<()>>,
 }
 
 impl Proxy {
@@ -95,38 +87,28 @@ impl Proxy {
             upstream.ip().is_loopback(),
             "proxy: the upstream {upstream} must be on the loopback"
         );
-        let listener = TcpListener::bind("0.0.0.0:0")
-            .unwrap_or_else(|e| panic!("proxy: cannot bind a host port: {e}"));
-        let port = listener.local_addr().expect("bound address").port();
         let route = Arc::new(Route {
             allowed: allowed.to_string(),
             upstream,
             log: Mutex::new(Vec::new()),
         });
-        let stop = Arc::new(AtomicBool::new(false));
         let server = {
-            let (route, stop) = (route.clone(), stop.clone());
-            thread::Builder::new()
-                .name(format!("proxy-{port}"))
-                .spawn(move || serve(listener, &route, &stop))
-                .expect("spawn the proxy thread")
+            let route = route.clone();
+            Server::start("proxy", move |conn| {
+                let _ = handle(conn, &route);
+            })
         };
-        Proxy {
-            port,
-            route,
-            stop,
-            server: Some(server),
-        }
+        Proxy { server, route }
     }
 
     /// The port the proxy listens on (every host address).
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// The proxy URL builds use: `http://172.29.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://{HOST_ON_BRIDGE}:{}", self.port)
+        format!("http://{HOST_ON_BRIDGE}:{}", self.server.port())
     }
 
     /// Every request answered so far, oldest first.
@@ -135,36 +117,8 @@ impl Proxy {
     }
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ =
-            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(5));
-        if let Some(server) = self.server.take() {
-            let _ = server.join();
-        }
-    }
-}
-
-fn serve(listener: TcpListener, route: &Arc<Route>, stop: &AtomicBool) {
-    for conn in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(conn) = conn else { continue };
-        let route = route.clone();
-        let _ = thread::Builder::new()
-            .name("proxy-conn".to_string())
-            .spawn(move || {
-                let _ = handle(conn, &route);
-            });
-    }
-}
-
 /// One client connection: one `CONNECT` tunnel or one forwarded request.
 fn handle(client: TcpStream, route: &Route) -> io::Result<()> {
-    client.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    client.set_write_timeout(Some(IDLE_TIMEOUT))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut writer = client;
     let mut request_line = String::new();

@@ -34,18 +34,18 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConnection, StreamOwned};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 
+use crate::server::{lock, Server};
 use crate::tls::TestCa;
 use crate::{fixtures, process, TempProject};
 
@@ -55,9 +55,6 @@ pub const HOST_ON_BRIDGE: &str = "172.29.0.1";
 
 /// Limit for one host cargo command (`cargo package`, `cargo generate-lockfile`).
 const CARGO_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How long a connection may sit idle before the server drops it.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request the registry answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,15 +79,10 @@ struct Shared {
     log: Mutex<Vec<Request>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking handler thread must not take the whole registry down with it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A running local sparse registry (see the module docs). Dropping it stops the server.
 #[derive(Debug)]
 pub struct Registry {
-    port: u16,
+    server: Server,
     /// The per-registry path segment every URL starts with.
     id: String,
     token: Option<String>,
@@ -103,8 +95,6 @@ pub struct Registry {
     work: TempProject,
     /// Names this registry was declared under with [`Registry::declare_as`].
     names: Mutex<BTreeSet<String>>,
-    stop: Arc<AtomicBool>,
-    server: Option<JoinHandle<()>>,
 }
 
 impl Registry {
@@ -129,37 +119,40 @@ impl Registry {
 
     #[track_caller]
     fn start_with(label: &str, token: Option<String>, ca: Option<&TestCa>) -> Registry {
-        let listener = TcpListener::bind("0.0.0.0:0")
-            .unwrap_or_else(|e| panic!("registry: cannot bind a host port: {e}"));
-        let port = listener.local_addr().expect("bound address").port();
         let id = format!("r{}", fixtures::nonce());
         let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
         let tls = ca.map(TestCa::server_config);
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = {
+            let (shared, token, id) = (shared.clone(), token.clone(), id.clone());
+            Server::start("registry", move |conn| {
+                let _ = match &tls {
+                    None => handle(conn, &id, token.as_deref(), &shared),
+                    Some(config) => ServerConnection::new(config.clone())
+                        .map_err(io::Error::other)
+                        .and_then(|server| {
+                            let stream = StreamOwned::new(server, conn);
+                            handle(stream, &id, token.as_deref(), &shared)
+                        }),
+                };
+            })
+        };
+        let port = server.port();
         let work = TempProject::new(&format!("registry-{label}"));
         let ca_file = ca.map(|ca| work.write("ca.pem", ca.pem()));
 
-        let mut config = format!(
-            "{{\"dl\":{}",
-            json_string(&format!("{scheme}://{HOST_ON_BRIDGE}:{port}/{id}/dl"))
-        );
+        let mut config =
+            serde_json::json!({ "dl": format!("{scheme}://{HOST_ON_BRIDGE}:{port}/{id}/dl") });
         if token.is_some() {
-            config.push_str(",\"auth-required\":true");
+            config["auth-required"] = true.into();
         }
-        config.push_str("}\n");
-        lock(&shared.files).insert("index/config.json".to_string(), config.into_bytes());
+        lock(&shared.files).insert(
+            "index/config.json".to_string(),
+            format!("{config}\n").into_bytes(),
+        );
 
-        let server = {
-            let (shared, stop, token, id) =
-                (shared.clone(), stop.clone(), token.clone(), id.clone());
-            thread::Builder::new()
-                .name(format!("registry-{port}"))
-                .spawn(move || serve(listener, &id, token.as_deref(), tls, &shared, &stop))
-                .expect("spawn the registry thread")
-        };
         Registry {
-            port,
+            server,
             id,
             token,
             scheme,
@@ -167,14 +160,12 @@ impl Registry {
             shared,
             work,
             names: Mutex::new(BTreeSet::new()),
-            stop,
-            server: Some(server),
         }
     }
 
     /// The port the registry listens on (every host address).
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// The index URL as cargo takes it: `sparse+http://172.29.0.1:<port>/<id>/index/`
@@ -187,13 +178,15 @@ impl Registry {
     pub fn http_index_url(&self) -> String {
         format!(
             "{}://{HOST_ON_BRIDGE}:{}/{}/index/",
-            self.scheme, self.port, self.id
+            self.scheme,
+            self.server.port(),
+            self.id
         )
     }
 
     /// The address clients name in URLs: `172.29.0.1:<port>` (what a proxy is asked to reach).
     pub fn authority(&self) -> String {
-        format!("{HOST_ON_BRIDGE}:{}", self.port)
+        format!("{HOST_ON_BRIDGE}:{}", self.server.port())
     }
 
     /// The token this registry requires, if it is private.
@@ -269,7 +262,7 @@ impl Registry {
             format!(
                 "[source.crates-io]\nreplace-with = \"local\"\n\n\
                  [source.local]\nregistry = {}\n",
-                json_string(&self.index_url())
+                toml_string(&self.index_url())
             ),
         );
     }
@@ -284,7 +277,7 @@ impl Registry {
             ".cargo/config.toml",
             format!(
                 "[registries.{name}]\nindex = {}\ncredential-provider = [\"cargo:token\"]\n",
-                json_string(&self.index_url())
+                toml_string(&self.index_url())
             ),
         );
     }
@@ -340,18 +333,6 @@ impl Registry {
     }
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ =
-            TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(5));
-        if let Some(server) = self.server.take() {
-            let _ = server.join();
-        }
-    }
-}
-
 /// The path of a crate's index file below `index/`, as cargo computes it: `1/<name>`,
 /// `2/<name>`, `3/<first char>/<name>`, else `<chars 1-2>/<chars 3-4>/<name>`, all lowercase.
 pub fn index_path(name: &str) -> String {
@@ -365,68 +346,38 @@ pub fn index_path(name: &str) -> String {
     }
 }
 
-/// One index line (a version without dependencies or features).
+/// One index line (a version without dependencies or features), as cargo's sparse index has
+/// it: the fields in cargo's order, JSON on one line.
 fn index_line(name: &str, version: &str, cksum: &str) -> String {
-    format!(
-        "{{\"name\":{},\"vers\":{},\"deps\":[],\"cksum\":{},\"features\":{{}},\"yanked\":false}}",
-        json_string(name),
-        json_string(version),
-        json_string(cksum)
-    )
+    #[derive(Serialize)]
+    struct IndexLine<'a> {
+        name: &'a str,
+        vers: &'a str,
+        /// None.
+        deps: [(); 0],
+        cksum: &'a str,
+        /// Feature name → what it enables; none.
+        features: BTreeMap<&'a str, Vec<&'a str>>,
+        yanked: bool,
+    }
+    let line = IndexLine {
+        name,
+        vers: version,
+        deps: [],
+        cksum,
+        features: BTreeMap::new(),
+        yanked: false,
+    };
+    serde_json::to_string(&line).expect("an index line is plain JSON")
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// `s` as a TOML string (for `.cargo/config.toml`).
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }
 
 // -------------------------------------------------------------------------------------------
 // The HTTP server
-
-fn serve(
-    listener: TcpListener,
-    id: &str,
-    token: Option<&str>,
-    tls: Option<Arc<ServerConfig>>,
-    shared: &Arc<Shared>,
-    stop: &AtomicBool,
-) {
-    for conn in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(conn) = conn else { continue };
-        let (shared, id, token) = (shared.clone(), id.to_string(), token.map(str::to_string));
-        let tls = tls.clone();
-        let _ = thread::Builder::new()
-            .name("registry-conn".to_string())
-            .spawn(move || {
-                let _ = conn.set_read_timeout(Some(IDLE_TIMEOUT));
-                let _ = conn.set_write_timeout(Some(IDLE_TIMEOUT));
-                let _ = match tls {
-                    None => handle(conn, &id, token.as_deref(), &shared),
-                    Some(config) => ServerConnection::new(config)
-                        .map_err(io::Error::other)
-                        .and_then(|server| {
-                            let stream = StreamOwned::new(server, conn);
-                            handle(stream, &id, token.as_deref(), &shared)
-                        }),
-                };
-            });
-    }
-}
 
 /// A connection the registry answers on: plain TCP or TLS over it.
 trait Connection: Read + Write {
@@ -542,74 +493,9 @@ fn handle(conn: impl Connection, id: &str, token: Option<&str>, shared: &Shared)
     }
 }
 
-// -------------------------------------------------------------------------------------------
-// SHA-256 (FIPS 180-4), so the harness needs no hashing crate for index checksums.
-
-const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-/// The SHA-256 of `data`, as lowercase hex.
+/// The SHA-256 of `data`, as lowercase hex (what cargo writes into `Cargo.lock`).
 pub fn sha256_hex(data: &[u8]) -> String {
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let mut message = data.to_vec();
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_be_bytes());
-    for block in message.chunks_exact(64) {
-        let mut w = [0u32; 64];
-        for (i, word) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
-        for i in 0..64 {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = hh
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[i])
-                .wrapping_add(w[i]);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            hh = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        for (slot, v) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
-            *slot = slot.wrapping_add(v);
-        }
-    }
-    h.iter().fold(String::with_capacity(64), |mut s, v| {
-        let _ = write!(s, "{v:08x}");
-        s
-    })
+    hex::encode(Sha256::digest(data))
 }
 
 #[cfg(test)]
@@ -628,23 +514,10 @@ mod tests {
     }
 
     #[test]
-    fn sha256_matches_the_standard_vectors() {
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn sha256_is_lowercase_hex() {
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            sha256_hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-        );
-        // Two blocks of padding, and more than one block of data.
-        assert_eq!(
-            sha256_hex(&[b'a'; 1000]),
-            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"
         );
     }
 
@@ -654,7 +527,15 @@ mod tests {
             index_line("x-y", "1.0.0", "00ff"),
             r#"{"name":"x-y","vers":"1.0.0","deps":[],"cksum":"00ff","features":{},"yanked":false}"#
         );
-        assert_eq!(json_string("a\"b\\c\n"), r#""a\"b\\c\u000a""#);
+        assert_eq!(
+            toml_string("sparse+http://h:1/r1/index/"),
+            r#""sparse+http://h:1/r1/index/""#
+        );
+        for tricky in ["a\"b\\c", "it's\n"] {
+            let table: toml::Table =
+                toml::from_str(&format!("x = {}", toml_string(tricky))).unwrap();
+            assert_eq!(table["x"].as_str(), Some(tricky));
+        }
     }
 
     /// `GET <path>` on the loopback with optional `Authorization`; `(status, body)`.

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, Env, TempProject};
+use cachet_tests::progress::vertices;
+use cachet_tests::{fixtures, on_each_engine, unique_tag, Engine, Env, TempProject};
 
 fn project(label: &str) -> TempProject {
     let project = TempProject::new(label);
@@ -24,22 +25,16 @@ fn project(label: &str) -> TempProject {
 }
 
 fn docker(args: &[&str]) {
-    let mut cmd = Engine::docker(Env::get());
-    cmd.args(args);
-    process::run(&mut cmd, Duration::from_secs(300)).assert_success();
+    Engine::run_docker(args, Duration::from_secs(300)).assert_success();
 }
 
+/// Whether the first `[build] cargo …` step was served from cache.
 fn cargo_step_cached(progress: &str) -> bool {
-    let id = progress
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix('#')
-                .and_then(|r| r.split_once(' '))
-                .filter(|(_, t)| t.starts_with("[build] cargo"))
-                .map(|(id, _)| id.to_string())
-        })
-        .unwrap_or_else(|| panic!("no cargo step in:\n{progress}"));
-    progress.lines().any(|l| l == format!("#{id} CACHED"))
+    vertices(progress)
+        .into_iter()
+        .find(|v| v.name.starts_with("[build] cargo"))
+        .unwrap_or_else(|| panic!("no cargo step in:\n{progress}"))
+        .cached
 }
 
 #[test]

@@ -3,11 +3,11 @@
 //! the target cache mount (which never travels) is seeded from the dependency layers, and
 //! seeding changes nothing in the output. Each CPU level of `linux/amd64` is its own warm cache.
 //!
-//! The project: a binary `app` that prints a line from a registry crate (`cachet-dep-ci`,
-//! published to a local [`Registry`]), a line from a workspace library (`greeting`, a path
-//! dependency), a marker edited between builds and whether the registry crate was compiled with
-//! POPCNT (the x86-64 level). Which crates cargo compiles in the cargo step says what its target
-//! cache held when it started:
+//! The project ([`cachet_tests::ci_project`]): a binary `app` that prints a line from a registry
+//! crate (`cachet-dep-ci`, published to a local test registry), a line from a workspace library
+//! (`greeting`, a path dependency), a marker edited between builds and whether the registry
+//! crate was compiled with POPCNT (the x86-64 level). Which crates cargo compiles in the cargo
+//! step says what its target cache held when it started:
 //!
 //! | cargo step compiles                      | the mount was                                  |
 //! | ---------------------------------------- | ---------------------------------------------- |
@@ -37,426 +37,44 @@
 //!   auto-discovers at `src/main.rs` (the round trips above use that layout too; seeding and
 //!   platforms declare it with `[[bin]]`, so both layouts are covered).
 //!
-//! Wiping a builder disturbs other builds on it, so every test here holds a per-engine lock:
-//! shared for ordinary builds, exclusive around a wipe and the builds that rely on it. `cargo
-//! test` runs test binaries one at a time, so nothing else builds during a wipe; builds started
-//! by other processes meanwhile can lose their cache, and a dockerd 20.10 image pull racing
-//! `docker builder prune` can even crash dockerd (nil dereference in BuildKit's
-//! `cacheManager.GetByBlob`). Every project has a `[project] name` and sources of its own
-//! (BuildKit keys execs without cache mount ids, so identical inputs would be served across
-//! projects).
+//! Wiping a builder disturbs other builds on it, so every test here holds a per-engine lock
+//! ([`cachet_tests::wipe`]): shared for ordinary builds, exclusive around a wipe and the builds
+//! that rely on it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use cachet_tests::registry::{sha256_hex, Registry};
-use cachet_tests::{
-    fixtures, on_each_engine, process, unique_tag, Build, Engine, Env, Image, TempProject,
+use cachet_tests::ci_project::vendored::{VendoredApp, LIB_DERIVE, VENDORED, VENDORED_DERIVE};
+use cachet_tests::ci_project::{
+    build, layered_build, stand_in_leaks, App, BinLayout, APP, DEP, LIB,
 };
+use cachet_tests::exported::{files_under, provenance_field, run_binary, triple};
+use cachet_tests::progress::{only_step, vertices, Vertex};
+use cachet_tests::registry::sha256_hex;
+use cachet_tests::wipe::{exclusive, shared, wipe};
+use cachet_tests::{fixtures, on_each_engine, unique_tag, Engine, Env, Image, TempProject};
 
-/// The registry crate, as cargo names it in `Compiling …` lines.
-const DEP: &str = "cachet-dep-ci";
-/// The workspace's path-dependency library.
-const LIB: &str = "greeting";
-/// The binary.
-const APP: &str = "app";
-/// Limit for one build (the slowest here compiles two small crates and pulls the SDK).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
-/// Limit for one docker command (push, pull, prune, rm) or one run of a binary.
+/// Limit for one docker command (push, pull, prune, rm).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
 
 // -------------------------------------------------------------------------------------------
-// Per-engine locks: a wipe must not run under another test's build.
-
-static DOCKERD_LOCK: RwLock<()> = RwLock::new(());
-static BUILDX_LOCK: RwLock<()> = RwLock::new(());
-
-fn engine_lock(engine: Engine) -> &'static RwLock<()> {
-    match engine {
-        Engine::Dockerd => &DOCKERD_LOCK,
-        Engine::Buildx => &BUILDX_LOCK,
-    }
-}
-
-/// Held by a test that builds on `engine` without wiping it.
-fn shared(engine: Engine) -> RwLockReadGuard<'static, ()> {
-    engine_lock(engine)
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
-/// Held by a test that wipes `engine`'s build cache.
-fn exclusive(engine: Engine) -> RwLockWriteGuard<'static, ()> {
-    engine_lock(engine)
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
-// -------------------------------------------------------------------------------------------
-// The project
-
-/// The registry crate's source: `line()` plus some generic code, so compiling it is real work
-/// (and visible as `Compiling cachet-dep-ci`).
-fn dep_source(line: &str) -> String {
-    format!(
-        r#"//! A test dependency served by the local registry.
-
-pub fn line() -> &'static str {{
-    {line:?}
-}}
-
-/// What this crate was compiled for: `linux/amd64/v2` and up have POPCNT, the baseline not.
-pub fn level() -> &'static str {{
-    if cfg!(target_feature = "popcnt") {{
-        "popcnt"
-    }} else {{
-        "no popcnt"
-    }}
-}}
-
-/// A little generic code, instantiated below, so the crate is more than a string.
-pub trait Shape {{
-    fn area(&self) -> f64;
-    fn name(&self) -> String;
-}}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rect {{
-    pub w: f64,
-    pub h: f64,
-}}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Circle {{
-    pub r: f64,
-}}
-
-impl Shape for Rect {{
-    fn area(&self) -> f64 {{
-        self.w * self.h
-    }}
-    fn name(&self) -> String {{
-        format!("rect {{}}x{{}}", self.w, self.h)
-    }}
-}}
-
-impl Shape for Circle {{
-    fn area(&self) -> f64 {{
-        std::f64::consts::PI * self.r * self.r
-    }}
-    fn name(&self) -> String {{
-        format!("circle {{}}", self.r)
-    }}
-}}
-
-pub fn total<S: Shape>(shapes: &[S]) -> f64 {{
-    shapes.iter().map(Shape::area).sum()
-}}
-
-pub fn describe(shapes: &[Box<dyn Shape>]) -> Vec<String> {{
-    let mut out: Vec<String> = shapes
-        .iter()
-        .map(|s| format!("{{}}: {{:.2}}", s.name(), s.area()))
-        .collect();
-    out.sort();
-    out
-}}
-
-pub fn table() -> std::collections::BTreeMap<String, f64> {{
-    let shapes: Vec<Box<dyn Shape>> = vec![
-        Box::new(Rect {{ w: 2.0, h: 3.0 }}),
-        Box::new(Circle {{ r: 1.0 }}),
-        Box::new(Rect {{ w: 1.5, h: 4.0 }}),
-    ];
-    shapes.iter().map(|s| (s.name(), s.area())).collect()
-}}
-"#
-    )
-}
-
-/// How `app` declares its binary.
-#[derive(Clone, Copy, Debug)]
-enum BinLayout {
-    /// `[[bin]] name = "app" path = "src/main.rs"` in the manifest.
-    Declared,
-    /// Just `src/main.rs`, found by cargo's target auto-discovery (the most common layout).
-    Discovered,
-}
-
-/// One test's project and the crate registry it resolves against.
-struct App {
-    /// `None` once stopped.
-    registry: Option<Registry>,
-    project: TempProject,
-    /// What the registry crate's `line()` returns.
-    dep_line: String,
-    /// What `greeting::greet()` returns.
-    greeting: String,
-    /// The marker `main` prints; changes with every edit.
-    marker: String,
-}
-
-impl App {
-    /// A registry with `cachet-dep-ci 1.0.0` and a project using it through a crates.io
-    /// replacement, lockfile generated; `[project] name` is `<label>-<nonce>`.
-    fn new(label: &str, layout: BinLayout) -> App {
-        let registry = Registry::start(label);
-        let dep_line = format!("{DEP} 1.0.0 ({})", fixtures::nonce());
-        registry.publish(DEP, "1.0.0", &dep_source(&dep_line));
-        let project = TempProject::new(label);
-        let bin = match layout {
-            BinLayout::Declared => format!("[[bin]]\nname = \"{APP}\"\npath = \"src/main.rs\"\n\n"),
-            BinLayout::Discovered => String::new(),
-        };
-        project.write(
-            "Cargo.toml",
-            format!(
-                "[package]\nname = \"{APP}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-                 {bin}[dependencies]\n{DEP} = \"1.0.0\"\n{LIB} = {{ path = \"{LIB}\" }}\n\n\
-                 [workspace]\nmembers = [\"{LIB}\"]\n"
-            ),
-        );
-        project.write(
-            format!("{LIB}/Cargo.toml"),
-            format!(
-                "[package]\nname = \"{LIB}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-                 [dependencies]\n"
-            ),
-        );
-        let greeting = format!("{LIB} says hi ({})", fixtures::nonce());
-        project.write(
-            format!("{LIB}/src/lib.rs"),
-            format!("pub fn greet() -> String {{\n    {greeting:?}.to_string()\n}}\n"),
-        );
-        project.write(".dockerignore", "target/\n");
-        write_spec(&project, &format!("{label}-{}", fixtures::nonce()), &[]);
-        let mut app = App {
-            registry: None,
-            project,
-            dep_line,
-            greeting,
-            marker: String::new(),
-        };
-        app.edit("first");
-        registry.replace_crates_io(&app.project);
-        registry.generate_lockfile(&app.project);
-        let lock = std::fs::read_to_string(app.project.path().join("Cargo.lock")).unwrap();
-        assert!(
-            lock.contains(&format!("name = \"{DEP}\"\nversion = \"1.0.0\"")),
-            "the lockfile pins {DEP} 1.0.0:\n{lock}"
-        );
-        app.registry = Some(registry);
-        app
-    }
-
-    /// Rewrite `src/main.rs` to print a new, nonce'd marker.
-    fn edit(&mut self, what: &str) {
-        self.marker = format!("{what} {}", fixtures::nonce());
-        self.project.write(
-            "src/main.rs",
-            format!(
-                "fn main() {{\n    println!(\n        \"{{}} | {{}} | {{}} | {{}}\",\n        \
-                 {dep}::line(),\n        {LIB}::greet(),\n        {:?},\n        {dep}::level()\n    );\n}}\n",
-                self.marker,
-                dep = DEP.replace('-', "_"),
-            ),
-        );
-    }
-
-    /// The line the binary built from the current sources for `linux/amd64` prints.
-    fn expected(&self) -> String {
-        self.expected_on("linux/amd64")
-    }
-
-    /// The line the binary built from the current sources for `platform` prints: the x86-64
-    /// level is the registry crate's `level()`, so it says what the crate was compiled for.
-    fn expected_on(&self, platform: &str) -> String {
-        let level = match platform {
-            "linux/amd64" => "no popcnt",
-            _ => "popcnt",
-        };
-        format!(
-            "{} | {} | {} | {level}",
-            self.dep_line, self.greeting, self.marker
-        )
-    }
-
-    /// The same sources under another `[project] name`, as a new directory. `note` lands in
-    /// `NOTES.txt`, which the spec lists in `[project] include`: the cargo step's sources then
-    /// differ from this project's by a file cargo never reads, so BuildKit (which keys execs
-    /// without their cache mount ids) cannot serve the copy's cargo step from this project's.
-    fn copy(&self, label: &str, note: Option<&str>) -> TempProject {
-        let copy = TempProject::new(label);
-        copy.copy_from(self.project.path());
-        let name = format!("{label}-{}", fixtures::nonce());
-        match note {
-            Some(note) => {
-                copy.write("NOTES.txt", note);
-                write_spec(&copy, &name, &["NOTES.txt"]);
-            }
-            None => write_spec(&copy, &name, &[]),
-        }
-        copy
-    }
-
-    fn stop_registry(&mut self) {
-        drop(self.registry.take());
-    }
-}
-
-/// `Cachet.toml`: `build` compiles `app` (artifact `app`), `image` is a scratch image with it.
-fn write_spec(project: &TempProject, name: &str, include: &[&str]) {
-    let include = if include.is_empty() {
-        String::new()
-    } else {
-        format!("include = {include:?}\n")
-    };
-    project.write(
-        "Cachet.toml",
-        format!(
-            "# syntax=cachet/frontend:dev\n\
-             [project]\nname = \"{name}\"\n{include}\n\
-             [sdk]\nimage = \"cachet-sdk:rustup\"\n\n\
-             [args]\nLAYERS = \"auto\"\n\n[cache]\nlayers = \"${{LAYERS}}\"\n\n\
-             [cargo]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n\n\
-             [target.build]\ncargo = [\"build\", \"--bin\", \"{APP}\"]\nartifacts = {{ {APP} = \"{APP}\" }}\n\n\
-             [target.image]\nfrom = \"scratch\"\n\
-             copy = [{{ from = \"+build\", artifact = \"{APP}\", to = \"/usr/local/bin/{APP}\" }}]\n\
-             entrypoint = [\"/usr/local/bin/{APP}\"]\n"
-        ),
-    );
-}
-
-fn build(engine: Engine, project: &Path) -> Build {
-    engine
-        .build(project)
-        .file(project.join("Cachet.toml"))
-        .timeout(BUILD_TIMEOUT)
-}
-
-/// A local build (no `--cache-from`, no inline cache) that still gets its dependency layers:
-/// `[cache] layers = "always"` through the spec's declared `LAYERS` arg. The layers' own
-/// behaviour (seeding, what they hold) is what these tests check; a travelling build plans them
-/// under the default `auto`, which the round-trip tests use.
-fn layered_build(engine: Engine, project: &Path) -> Build {
-    build(engine, project).build_arg("LAYERS", "always")
-}
-
-// -------------------------------------------------------------------------------------------
-// Reading `--progress=plain`
-
-/// One named step of a build: its name, whether it was CACHED and its log lines.
-#[derive(Debug)]
-struct Vertex {
-    name: String,
-    cached: bool,
-    log: String,
-}
-
-/// Every step whose name starts with `[` (Cachet's and BuildKit's own), in order.
-fn vertices(progress: &str) -> Vec<Vertex> {
-    let mut out: Vec<(String, Vertex)> = Vec::new();
-    for line in progress.lines() {
-        let Some(rest) = line.strip_prefix('#') else {
-            continue;
-        };
-        let Some((id, text)) = rest.split_once(' ') else {
-            continue;
-        };
-        match out.iter_mut().find(|(i, _)| i == id) {
-            Some((_, vertex)) => {
-                let status = text.trim();
-                if status == "CACHED" {
-                    vertex.cached = true;
-                } else if status.starts_with("DONE ")
-                    || (status.starts_with("sha256:") && !status.contains(' '))
-                    || text == vertex.name
-                {
-                    // The end of the step, (dockerd) the vertex digest and the name repeated
-                    // when the step's output resumes: not its log.
-                } else {
-                    // `<seconds> <text>` for log lines.
-                    let text = match text.split_once(' ') {
-                        Some((t, rest)) if t.parse::<f64>().is_ok() => rest,
-                        _ => text,
-                    };
-                    vertex.log.push_str(text);
-                    vertex.log.push('\n');
-                }
-            }
-            None if text.starts_with('[') => out.push((
-                id.to_string(),
-                Vertex {
-                    name: text.to_string(),
-                    cached: false,
-                    log: String::new(),
-                },
-            )),
-            None => {}
-        }
-    }
-    out.into_iter().map(|(_, v)| v).collect()
-}
-
-impl Vertex {
-    /// The step did not run: BuildKit printed CACHED, or (current BuildKit, for a result in an
-    /// imported cache) only downloaded and unpacked its layer (`sha256:… done`,
-    /// `extracting sha256:… done`) and printed nothing else.
-    fn served_from_cache(&self) -> bool {
-        let lines: Vec<&str> = self.log.lines().filter(|l| !l.trim().is_empty()).collect();
-        self.cached
-            || (lines.iter().any(|l| l.starts_with("extracting sha256:"))
-                && lines
-                    .iter()
-                    .all(|l| l.starts_with("extracting sha256:") || l.starts_with("sha256:")))
-    }
-}
-
-/// The one step whose name starts with `prefix`.
-#[track_caller]
-fn step(progress: &str, prefix: &str) -> Vertex {
-    let mut found: Vec<Vertex> = vertices(progress)
-        .into_iter()
-        .filter(|v| v.name.starts_with(prefix))
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected one `{prefix}…` step, found {:?} in:\n{progress}",
-        found.iter().map(|v| &v.name).collect::<Vec<_>>()
-    );
-    found.remove(0)
-}
+// The steps and what they compiled
 
 fn fetch_step(progress: &str) -> Vertex {
-    step(progress, "[fetch] cargo vendor --locked · ")
+    only_step(progress, "[fetch] cargo vendor --locked · ")
 }
 
 fn prebuild_step(progress: &str) -> Vertex {
-    step(progress, "[build] prebuild dependencies · ")
+    only_step(progress, "[build] prebuild dependencies · ")
 }
 
 fn workspace_prebuild_step(progress: &str) -> Vertex {
-    step(progress, "[build] prebuild workspace dependencies · ")
+    only_step(progress, "[build] prebuild workspace dependencies · ")
 }
 
 fn cargo_step(progress: &str) -> Vertex {
-    step(progress, "[build] cargo build ")
-}
-
-/// The crates cargo compiled according to `log` (`Compiling <name> v<version> …`), sorted.
-fn compiled(log: &str) -> Vec<String> {
-    let mut names: Vec<String> = log
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Compiling "))
-        .filter_map(|rest| rest.split(' ').next())
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    only_step(progress, "[build] cargo build ")
 }
 
 /// The cargo step ran and compiled exactly `expected`, which says what its mount held.
@@ -469,7 +87,7 @@ fn assert_cargo_compiled(engine: Engine, what: &str, progress: &str, expected: &
         cargo.name
     );
     assert_eq!(
-        compiled(&cargo.log),
+        cargo.compiled(),
         expected,
         "{engine}, {what}: the cargo step should compile {expected:?} ({why}):\n{}",
         cargo.log
@@ -507,7 +125,7 @@ fn assert_warm_start(engine: Engine, what: &str, progress: &str, source: &str, n
 /// registry crate (and `app`'s stand-in, whose artifacts it then deletes).
 #[track_caller]
 fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
-    let crates = compiled(&prebuild.log);
+    let crates = prebuild.compiled();
     assert!(
         !prebuild.cached && crates.iter().any(|c| c == LIB) && !crates.iter().any(|c| c == DEP),
         "{engine}, {what}: `{}` should run and compile {LIB}, not {DEP}:\n{}",
@@ -520,7 +138,7 @@ fn assert_compiles_lib(engine: Engine, what: &str, prebuild: &Vertex) {
 #[track_caller]
 fn assert_compiles_dep(engine: Engine, what: &str, prebuild: &Vertex) {
     assert!(
-        !prebuild.cached && compiled(&prebuild.log).iter().any(|c| c == DEP),
+        !prebuild.cached && prebuild.compiled().iter().any(|c| c == DEP),
         "{engine}, {what}: `{}` should run and compile {DEP}:\n{}",
         prebuild.name,
         prebuild.log
@@ -540,111 +158,13 @@ fn assert_never_compiled(engine: Engine, what: &str, progress: &str, krate: &str
 // Small helpers
 
 fn docker(args: &[&str]) -> String {
-    let mut cmd = Engine::docker(Env::get());
-    cmd.args(args);
-    process::run(&mut cmd, COMMAND_TIMEOUT)
+    Engine::run_docker(args, COMMAND_TIMEOUT)
         .assert_success()
         .stdout
 }
 
-/// Remove every build cache record of `engine`, cache mounts included (nothing of ours is in
-/// use: this test holds the engine's lock exclusively).
-fn wipe(engine: Engine) {
-    if let Err(e) = engine.wipe_build_cache() {
-        panic!("{e}");
-    }
-}
-
-/// Run an exported binary on the host (they are static); its stdout, trimmed.
-#[track_caller]
-fn run_binary(path: &Path) -> String {
-    let mut cmd = std::process::Command::new(path);
-    process::run(&mut cmd, COMMAND_TIMEOUT)
-        .assert_success()
-        .stdout
-        .trim()
-        .to_string()
-}
-
-/// Every file under `dir`, as paths relative to it.
-fn files_under(dir: &Path) -> BTreeSet<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.is_dir() && !path.is_symlink() {
-                walk(root, &path, out);
-            } else {
-                out.insert(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// The triple the engines build for (they run on this machine): the directory under the target
-/// cache where cargo, given `--target`, puts target code.
-fn triple() -> String {
-    format!("{}-unknown-linux-gnu", std::env::consts::ARCH)
-}
-
-/// Files of an exported dependency layer (paths relative to its target directory) that were
-/// built for the workspace crates `stand_ins` (by package or crate name), or that the layer
-/// must not carry at all: incremental state, examples, Cachet's files other than the freshness
-/// manifest. Both profile directories count: `<triple>/release/` (target code) and `release/`
-/// (host code: build scripts, proc-macros).
-fn stand_in_leaks<'f>(files: &'f BTreeSet<String>, stand_ins: &[&str]) -> Vec<&'f String> {
-    let names: Vec<String> = stand_ins
-        .iter()
-        .flat_map(|c| [c.to_string(), c.replace('-', "_")])
-        .collect();
-    files
-        .iter()
-        .filter(|f| {
-            let parts: Vec<&str> = f.split('/').collect();
-            let name = parts.last().copied().unwrap_or_default();
-            names.iter().any(|c| {
-                name == c
-                    || name.starts_with(&format!("{c}-"))
-                    || name.starts_with(&format!("{c}."))
-                    || name.starts_with(&format!("lib{c}-"))
-                    || name.starts_with(&format!("lib{c}."))
-                    || f.contains(&format!("/{c}-"))
-            }) || parts
-                .windows(2)
-                .any(|w| w[0] == "release" && (w[1] == "incremental" || w[1] == "examples"))
-                // The freshness manifest belongs in the layer; nothing else of Cachet's.
-                || (f.starts_with(".cachet") && *f != ".cachet/sources.tsv")
-        })
-        .collect()
-}
-
-/// A string field (`target_cache`, `platform`, …) of an exported `cachet-provenance.json`.
-fn provenance_field(dir: &Path, field: &str) -> String {
-    let text = std::fs::read_to_string(dir.join("cachet-provenance.json"))
-        .unwrap_or_else(|e| panic!("{}: no provenance: {e}", dir.display()));
-    let key = format!("\"{field}\": \"");
-    let start = text
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {field} in:\n{text}"))
-        + key.len();
-    text[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Runs `f`, printing how long it took on `engine` (the suite's timing record).
 fn timed<T>(engine: Engine, what: &str, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = f();
-    eprintln!(
-        "[ci_cache] {engine}: {what} took {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
-    out
+    cachet_tests::timed("ci_cache", engine, what, f)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -875,7 +395,7 @@ fn seeding_does_not_change_the_output() {
             cargo.name
         );
         assert_eq!(
-            compiled(&cargo.log),
+            cargo.compiled(),
             [APP],
             "{engine}: P's second build should find a warm mount (only the edited crate \
              compiles; {LIB} compiling again would mean the mount was emptied or re-seeded):\n{}",
@@ -1012,7 +532,7 @@ fn each_amd64_level_has_its_own_warm_cache() {
             fetch_step(&third),
             prebuild_step(&third),
             cargo_step(&third),
-            step(&third, "[build] record provenance"),
+            only_step(&third, "[build] record provenance"),
         ] {
             assert!(
                 step.cached,
@@ -1102,42 +622,6 @@ fn a_local_build_plans_no_dependency_layer() {
     });
 }
 
-/// The vendored crate of [`a_project_that_vendors_its_crates_starts_warm_too`].
-const VENDORED: &str = "cachet-vendored-ci";
-/// Its vendored derive macro (a proc-macro: host code).
-const VENDORED_DERIVE: &str = "cachet-vendored-derive";
-/// The workspace's own derive macro, which the workspace library uses.
-const LIB_DERIVE: &str = "greeting-derive";
-
-/// A proc-macro crate deriving `name` that adds `fn <method>() -> &'static str` returning
-/// `says` to a struct; `proc_macro` only (no registry).
-fn derive_crate(name: &str, derive: &str, method: &str, says: &str) -> [(String, String); 2] {
-    [
-        (
-            "Cargo.toml".to_string(),
-            format!(
-                "[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n\
-                 [lib]\nproc-macro = true\n"
-            ),
-        ),
-        (
-            "src/lib.rs".to_string(),
-            format!(
-                "use proc_macro::TokenStream;\n\n\
-                 const SAYS: &str = {says:?};\n\n\
-                 #[proc_macro_derive({derive})]\n\
-                 pub fn derive(input: TokenStream) -> TokenStream {{\n    \
-                 let name = input\n        .into_iter()\n        \
-                 .skip_while(|t| t.to_string() != \"struct\")\n        \
-                 .nth(1)\n        .expect(\"a struct\");\n    \
-                 format!(\n        \
-                 \"impl {{}} {{{{ pub fn {method}() -> &'static str {{{{ {{:?}} }}}} }}}}\",\n        \
-                 name, SAYS\n    )\n    .parse()\n    .unwrap()\n}}\n"
-            ),
-        ),
-    ]
-}
-
 /// A project that vendors its third-party crates itself (`.cargo/config.toml` replaces
 /// crates.io with `vendor/`). One has a build script watching its own file
 /// (`rerun-if-changed=build.rs`), as libc, serde and many more do; another is a derive macro,
@@ -1157,105 +641,8 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
     let engine = Engine::Buildx;
     let _lock = exclusive(engine);
     let env = Env::get();
-    let project = TempProject::new("ci-vendored");
-    let vendored_line = format!(
-        "{VENDORED} built by its build script ({})",
-        fixtures::nonce()
-    );
-    project.write(
-        "Cargo.toml",
-        format!(
-            "[package]\nname = \"{APP}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\n{VENDORED} = \"1\"\n{VENDORED_DERIVE} = \"1\"\n\
-             {LIB} = {{ path = \"{LIB}\" }}\n\n\
-             [workspace]\nmembers = [\"{LIB}\", \"{LIB_DERIVE}\"]\n"
-        ),
-    );
-    project.write(
-        format!("{LIB}/Cargo.toml"),
-        format!(
-            "[package]\nname = \"{LIB}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\n{LIB_DERIVE} = {{ path = \"../{LIB_DERIVE}\" }}\n"
-        ),
-    );
-    project.write(
-        format!("{LIB}/src/lib.rs"),
-        format!(
-            "#[derive({}::Workspace)]\nstruct Greeting;\n\n\
-             pub fn greet() -> String {{\n    \
-             format!(\"greeting from the workspace, {{}}\", Greeting::workspace())\n}}\n",
-            LIB_DERIVE.replace('-', "_")
-        ),
-    );
-    for (path, text) in derive_crate(LIB_DERIVE, "Workspace", "workspace", "derived there") {
-        project.write(format!("{LIB_DERIVE}/{path}"), text);
-    }
-    let derive_dir = format!("vendor/{VENDORED_DERIVE}");
-    for (path, text) in derive_crate(VENDORED_DERIVE, "Vendored", "vendored", VENDORED_DERIVE) {
-        project.write(format!("{derive_dir}/{path}"), text);
-    }
-    project.write(
-        format!("{derive_dir}/.cargo-checksum.json"),
-        format!(
-            "{{\"files\":{{}},\"package\":\"{}\"}}",
-            sha256_hex(format!("{VENDORED_DERIVE} {}", fixtures::nonce()).as_bytes())
-        ),
-    );
-    let dir = format!("vendor/{VENDORED}");
-    project.write(
-        format!("{dir}/Cargo.toml"),
-        format!("[package]\nname = \"{VENDORED}\"\nversion = \"1.0.0\"\nedition = \"2021\"\n"),
-    );
-    project.write(
-        format!("{dir}/build.rs"),
-        format!(
-            "fn main() {{\n    println!(\"cargo:rerun-if-changed=build.rs\");\n    \
-             println!(\"cargo:rustc-env=CACHET_VENDORED_LINE={vendored_line}\");\n}}\n"
-        ),
-    );
-    project.write(
-        format!("{dir}/src/lib.rs"),
-        "pub fn line() -> &'static str {\n    env!(\"CACHET_VENDORED_LINE\")\n}\n",
-    );
-    // Cargo compares the lockfile's checksum with this one and, with no files listed, checks
-    // nothing else.
-    let checksum = sha256_hex(vendored_line.as_bytes());
-    project.write(
-        format!("{dir}/.cargo-checksum.json"),
-        format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}"),
-    );
-    project.write(
-        ".cargo/config.toml",
-        "[source.crates-io]\nreplace-with = \"vendored-sources\"\n\n\
-         [source.vendored-sources]\ndirectory = \"vendor\"\n",
-    );
-    project.write(".dockerignore", "target/\n");
-    let write_main = |marker: &str| {
-        project.write(
-            "src/main.rs",
-            format!(
-                "#[derive({derive}::Vendored)]\nstruct Marker;\n\n\
-                 fn main() {{\n    println!(\n        \"{{}} | {{}} | {{}} | {marker}\",\n        \
-                 {vendored}::line(),\n        {LIB}::greet(),\n        Marker::vendored()\n    );\n}}\n",
-                vendored = VENDORED.replace('-', "_"),
-                derive = VENDORED_DERIVE.replace('-', "_"),
-            ),
-        );
-    };
-    let expected = |marker: &str| {
-        format!(
-            "{vendored_line} | greeting from the workspace, derived there | {VENDORED_DERIVE} \
-             | {marker}"
-        )
-    };
-    write_main("first");
-    write_spec(&project, &format!("ci-vendored-{}", fixtures::nonce()), &[]);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut lock = std::process::Command::new(cargo);
-    lock.current_dir(project.path())
-        .args(["generate-lockfile", "--offline"])
-        .env("CARGO_TERM_COLOR", "never");
-    process::run(&mut lock, COMMAND_TIMEOUT).assert_success();
+    let app = VendoredApp::new("ci-vendored");
+    let project = &app.project;
 
     let cache_ref = format!(
         "{}/cachet-test/ci-vendored:{}",
@@ -1276,14 +663,14 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
 
     let first = round("vendored project, exporting", "first", true);
     let progress = first.progress().to_string();
-    let third_party = compiled(&prebuild_step(&progress).log);
+    let third_party = prebuild_step(&progress).compiled();
     assert!(
         [VENDORED, VENDORED_DERIVE]
             .iter()
             .all(|c| third_party.iter().any(|t| t == c)),
         "the dependency layer compiles the vendored crates:\n{progress}"
     );
-    let members = compiled(&workspace_prebuild_step(&progress).log);
+    let members = workspace_prebuild_step(&progress).compiled();
     assert!(
         [LIB, LIB_DERIVE]
             .iter()
@@ -1292,7 +679,7 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
     );
     assert_eq!(
         run_binary(&out.path().join("first").join(APP)),
-        expected("first")
+        app.expected("first")
     );
 
     // The third-party layer alone (a build without a travelling cache has only that one):
@@ -1334,7 +721,7 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
     );
 
     timed(engine, "wipe", || wipe(engine));
-    write_main("second");
+    app.edit("second");
     let second = round("vendored project, importing", "second", false);
     let progress = second.progress().to_string();
     assert_warm_start(
@@ -1346,6 +733,6 @@ fn a_project_that_vendors_its_crates_starts_warm_too() {
     );
     assert_eq!(
         run_binary(&out.path().join("second").join(APP)),
-        expected("second")
+        app.expected("second")
     );
 }

@@ -16,12 +16,11 @@
 //! Every test builds a copy of the example under a project name of its own, so its target
 //! cache is its own and a run never sees an earlier run's results.
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
+use cachet_tests::exported::run_binary;
 use cachet_tests::progress::vertices;
-use cachet_tests::{elf, fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
+use cachet_tests::{elf, fixtures, on_each_engine, unique_tag, Engine, TempProject};
 
 const APP_LINE: &str = "app: greetings from the greeting crate";
 const TOOL_LINE: &str = "tool: greetings from the greeting crate";
@@ -54,10 +53,12 @@ fn cargo_step(progress: &str, target: &str, subcommand: &str) -> (String, bool) 
     let prefix = format!("[{target}] cargo ");
     let steps: Vec<_> = vertices(progress)
         .into_iter()
-        .filter(|(name, _)| {
-            name.strip_prefix(&prefix)
+        .filter(|v| {
+            v.name
+                .strip_prefix(&prefix)
                 .is_some_and(|args| args.split_whitespace().any(|a| a == subcommand))
         })
+        .map(|v| (v.name, v.cached))
         .collect();
     assert_eq!(
         steps.len(),
@@ -67,22 +68,8 @@ fn cargo_step(progress: &str, target: &str, subcommand: &str) -> (String, bool) 
     steps.into_iter().next().unwrap()
 }
 
-/// Runs `test` and prints how long it took on `engine` (the suite's timing record).
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = test();
-    eprintln!(
-        "[examples] {engine}: {what} took {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
-    out
-}
-
-fn run_host_binary(binary: &Path) -> String {
-    let mut cmd = Command::new(binary);
-    process::run(&mut cmd, Duration::from_secs(30))
-        .assert_success()
-        .stdout
+    cachet_tests::timed("examples", engine, what, test)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,8 +223,8 @@ fn workspace_build_exports_both_binaries_and_provenance() {
                     "{engine}: {binary} is statically linked"
                 );
             }
-            assert_eq!(run_host_binary(&out_dir.join("app")).trim(), APP_LINE);
-            assert_eq!(run_host_binary(&out_dir.join("tool")).trim(), TOOL_LINE);
+            assert_eq!(run_binary(&out_dir.join("app")).trim(), APP_LINE);
+            assert_eq!(run_binary(&out_dir.join("tool")).trim(), TOOL_LINE);
         });
     });
 }

@@ -26,9 +26,9 @@
 //! run sees an earlier run's caches.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cachet_tests::progress::only_step;
+use cachet_tests::progress::{only_step, Vertex};
 use cachet_tests::proxy::Proxy;
 use cachet_tests::registry::{Registry, Request};
 use cachet_tests::tls::TestCa;
@@ -40,16 +40,10 @@ const DEP: &str = "cachet-dep-a";
 const SECRET_ID: &str = "corp-token";
 const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
 
-/// The one step whose name starts with `prefix`: `(name, cached)`.
-#[track_caller]
-fn step(progress: &str, prefix: &str) -> (String, bool) {
-    only_step(progress, prefix)
-}
-
-/// The fetch step: `[fetch] cargo vendor --locked · <tag>`.
+/// The fetch step, `[fetch] cargo vendor --locked · <tag>`: `(name, cached)`.
 #[track_caller]
 fn fetch_step(progress: &str) -> (String, bool) {
-    let (name, cached) = step(progress, "[fetch] cargo vendor --locked · ");
+    let Vertex { name, cached, .. } = only_step(progress, "[fetch] cargo vendor --locked · ");
     let tag = name.rsplit(' ').next().unwrap_or_default();
     assert!(
         tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()),
@@ -58,21 +52,15 @@ fn fetch_step(progress: &str) -> (String, bool) {
     (name, cached)
 }
 
-/// The compile step of target `build`.
+/// The compile step of target `build`: `(name, cached)`.
 #[track_caller]
 fn build_step(progress: &str) -> (String, bool) {
-    step(progress, "[build] cargo build ")
+    let Vertex { name, cached, .. } = only_step(progress, "[build] cargo build ");
+    (name, cached)
 }
 
-/// Runs `test` and prints how long it took on `engine` (the suite's timing record).
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = test();
-    eprintln!(
-        "[fetch] {engine}: {what} took {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
-    out
+    cachet_tests::timed("fetch", engine, what, test)
 }
 
 /// The library a version of the dependency is: `line()` says which version it is.

@@ -4,10 +4,10 @@
 //! `--target`, `--build-arg` and `--output` work.
 //! (`--cache-from` has its own test binary, `cache_import.rs`: it prunes the builder.)
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use cachet_tests::exported::run_binary;
 use cachet_tests::progress::vertices;
 use cachet_tests::{fixtures, on_each_engine, process, unique_tag, Engine, TempProject};
 
@@ -37,11 +37,12 @@ fn hello_project(label: &str) -> TempProject {
 fn cachet_steps(progress: &str) -> Vec<(String, bool)> {
     vertices(progress)
         .into_iter()
-        .filter(|(name, _)| {
-            name.starts_with("[build]")
-                || name.starts_with("[image]")
-                || name.contains("snapshot sources")
+        .filter(|v| {
+            v.name.starts_with("[build]")
+                || v.name.starts_with("[image]")
+                || v.name.contains("snapshot sources")
         })
+        .map(|v| (v.name, v.cached))
         .collect()
 }
 
@@ -437,18 +438,11 @@ fn target_build_arg_and_local_output() {
                 && provenance.contains("\"target_cache\": \"cachet/greet-"),
             "{provenance}"
         );
-        let ran = run_host_binary(&binary);
+        let ran = run_binary(&binary);
         assert_eq!(
             ran.trim(),
             format!("hi from {engine}"),
             "the build arg reached the compile"
         );
     });
-}
-
-fn run_host_binary(binary: &Path) -> String {
-    let mut cmd = Command::new(binary);
-    process::run(&mut cmd, Duration::from_secs(30))
-        .assert_success()
-        .stdout
 }

@@ -15,25 +15,17 @@
 //! network, so there every build passes `--network host` (the setup step takes the host
 //! network then, as the fetch step does).
 
-use std::path::Path;
-use std::time::Instant;
-
-use cachet_tests::progress::only_step;
+use cachet_tests::exported::provenance_field;
+use cachet_tests::progress::{only_step, Vertex};
 use cachet_tests::{fixtures, on_each_engine, unique_tag, Build, Engine, Env, TempProject};
 
 /// What the build script prints when `make` cannot be started (as `cc`-style crates do).
 const NO_MAKE: &str = "failed to execute command `make`: No such file or directory";
 
-/// The one step whose name starts with `prefix`: `(name, cached)`.
-#[track_caller]
-fn step(progress: &str, prefix: &str) -> (String, bool) {
-    only_step(progress, prefix)
-}
-
-/// The SDK setup step: `[sdk] setup · <6 hex>`.
+/// The SDK setup step, `[sdk] setup · <6 hex>`: `(name, cached)`.
 #[track_caller]
 fn setup_step(progress: &str) -> (String, bool) {
-    let (name, cached) = step(progress, "[sdk] setup · ");
+    let Vertex { name, cached, .. } = only_step(progress, "[sdk] setup · ");
     assert!(
         tag(&name).len() == 6 && tag(&name).chars().all(|c| c.is_ascii_hexdigit()),
         "the setup step's name ends in a 6-hex tag: `{name}`"
@@ -46,10 +38,11 @@ fn tag(name: &str) -> &str {
     name.rsplit(' ').next().unwrap_or_default()
 }
 
-/// The compile step of target `build`.
+/// The compile step of target `build`: `(name, cached)`.
 #[track_caller]
 fn build_step(progress: &str) -> (String, bool) {
-    step(progress, "[build] cargo build ")
+    let Vertex { name, cached, .. } = only_step(progress, "[build] cargo build ");
+    (name, cached)
 }
 
 /// A binary `app` printing `answer <n> | <marker>`, where `n` comes from a C function that
@@ -142,28 +135,8 @@ fn spec_build(engine: Engine, project: &TempProject) -> Build {
     }
 }
 
-/// Runs `test` and prints how long it took on `engine` (the suite's timing record).
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = test();
-    eprintln!(
-        "[sdk-setup] {engine}: {what} took {:.1}s",
-        start.elapsed().as_secs_f64()
-    );
-    out
-}
-
-/// A string field (`sdk`, `target_cache`, …) of an exported `cachet-provenance.json`.
-#[track_caller]
-fn provenance_field(dir: &Path, field: &str) -> String {
-    let text = std::fs::read_to_string(dir.join("cachet-provenance.json"))
-        .unwrap_or_else(|e| panic!("{}: no provenance: {e}", dir.display()));
-    let record: serde_json::Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: provenance is not JSON: {e}", dir.display()));
-    record[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no string `{field}` in {text}"))
-        .to_string()
+    cachet_tests::timed("sdk-setup", engine, what, test)
 }
 
 #[test]

@@ -436,9 +436,7 @@ impl<'a> Sequence<'a> {
 // Engine chores
 
 fn docker(args: &[&str]) -> Result<String, String> {
-    let mut cmd = Engine::docker(Env::get());
-    cmd.args(args);
-    let result = process::run(&mut cmd, COMMAND_TIMEOUT);
+    let result = Engine::run_docker(args, COMMAND_TIMEOUT);
     if result.success() {
         Ok(result.stdout)
     } else {

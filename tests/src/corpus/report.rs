@@ -13,6 +13,7 @@ use std::fmt::{self, Write as _};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::report::median;
+use crate::progress;
 
 /// Who built it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -365,7 +366,7 @@ impl Results {
 /// `error:` / `error[…]` line if there is one (the cause), else BuildKit's last `ERROR:` line
 /// (the summary, which carries a frontend's message), else the last non-empty line.
 pub fn first_error(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().map(strip_progress_prefix).collect();
+    let lines: Vec<&str> = log.lines().map(progress::line_text).collect();
     let found = lines
         .iter()
         .find(|l| l.starts_with("error:") || l.starts_with("error["))
@@ -374,39 +375,6 @@ pub fn first_error(log: &str) -> String {
         .copied()
         .unwrap_or("(empty log)");
     cut(printable(found).trim(), 400)
-}
-
-/// The name of the first BuildKit step (vertex) with an `ERROR` line.
-pub fn failed_step(log: &str) -> Option<String> {
-    let mut names: BTreeMap<&str, &str> = BTreeMap::new();
-    for line in log.lines() {
-        let Some((id, text)) = line.strip_prefix('#').and_then(|r| r.split_once(' ')) else {
-            continue;
-        };
-        if text.starts_with('[') {
-            names.entry(id).or_insert(text);
-        } else if text.starts_with("ERROR") {
-            return names.get(id).map(|name| name.to_string());
-        }
-    }
-    None
-}
-
-/// `#12 3.456 text` → `text`; `#12 text` → `text`; other lines unchanged.
-fn strip_progress_prefix(line: &str) -> &str {
-    let Some(rest) = line.strip_prefix('#') else {
-        return line;
-    };
-    let Some((id, text)) = rest.split_once(' ') else {
-        return line;
-    };
-    if !id.chars().all(|c| c.is_ascii_digit()) {
-        return line;
-    }
-    match text.split_once(' ') {
-        Some((time, after)) if time.parse::<f64>().is_ok() => after,
-        _ => text,
-    }
 }
 
 /// `text` without terminal escape sequences (a CLI's colours) and other control characters
@@ -447,6 +415,7 @@ pub fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::failed_step;
 
     const CARGO_FAILED: &str = "#14 [build] cargo build --profile release · 9ff1fc\n\
          #14 0.512    Compiling jemalloc-sys v0.5.4\n\

@@ -30,7 +30,7 @@ use super::{
     ca, Check, Project, BUILD_TARGET, DIR_PLACEHOLDER, IMAGE_TARGET, INPUT_FILE, INPUT_TEXT,
 };
 use crate::bench::runner::{copy_tree, machine, tail, toolchain};
-use crate::{elf, fixtures, process, Build, Engine, Env};
+use crate::{elf, fixtures, process, progress, Build, Engine, Env};
 
 /// Limit for one build (the largest project builds from scratch in about three minutes).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -173,7 +173,7 @@ impl<'a> Sequence<'a> {
             run: self.run,
             stage: stage.to_string(),
             first_error: report::first_error(log),
-            failed_step: report::failed_step(log),
+            failed_step: progress::failed_step(log),
             log_tail: tail(log, TAIL_LINES),
         };
         self::log(&format!("  {side} {stage} failed: {}", failure.first_error));

@@ -6,7 +6,7 @@
 //! build with `--no-cache` under a project name of its own (`--no-cache` alone would still run
 //! cargo on the warm keyed target cache, since BuildKit keeps cache mounts across
 //! `--no-cache`). Which crates cargo compiled and which steps BuildKit served from cache
-//! (`#N CACHED`) come from the plain progress log ([`progress`]).
+//! (`#N CACHED`) come from the plain progress log ([`crate::progress`]).
 //!
 //! Each [`Case`] says what must happen ([`Expect`]), and a [`Row`] records what did, with a
 //! [`Verdict`]:
@@ -32,7 +32,6 @@
 
 mod cases;
 pub mod fixture;
-pub mod progress;
 mod runner;
 mod volatile_cases;
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::cases::{Action, Case, Group, Setup};
 use super::fixture::State;
-use super::progress::{self, Vertex};
 use super::{Expect, Row, Subject, Verdict, WARM_EDITED};
+use crate::progress::{self, Vertex};
 use crate::{fixtures, process, Build, BuildResult, Engine, Env, TempProject};
 
 /// Limit for one build of the tiny fixture (they take seconds).
@@ -145,17 +145,7 @@ fn error_line(progress: &str) -> String {
         .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()));
     let line = pick.map(|l| l.trim()).unwrap_or("(no output)");
     // Drop the `#N 1.234 ` prefix of a step's log line.
-    let line = match line.strip_prefix('#') {
-        Some(rest) => rest
-            .split_once(' ')
-            .map(|(_, r)| r.trim_start())
-            .map(|r| match r.split_once(' ') {
-                Some((t, tail)) if t.parse::<f64>().is_ok() => tail.trim_start(),
-                _ => r,
-            })
-            .unwrap_or(rest),
-        None => line,
-    };
+    let line = progress::line_text(line).trim_start();
     let mut line = line.to_string();
     if line.len() > 160 {
         let mut cut = 157;
