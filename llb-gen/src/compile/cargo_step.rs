@@ -35,7 +35,7 @@ use serde_json::json;
 
 use crate::keys::{step_tag, TargetKeyInputs, TargetKeys};
 use crate::llb::{CacheSharing, Mkfile, Mount, NetMode, State};
-use crate::spec::CargoTarget;
+use crate::spec::{cargo_args, CargoTarget};
 
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
@@ -113,6 +113,7 @@ pub(super) fn compile(
         toolchain_files: ctx.layout.toolchain_files.clone(),
         cargo_config: ctx.layout.cargo_config.clone(),
         network: net_name(network).to_string(),
+        cargo_args: cargo_args::keyed_args(&step.args),
     };
     let keys = inputs.keys(cargo.mode);
     let key = keys.selected().clone();

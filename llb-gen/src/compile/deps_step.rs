@@ -144,6 +144,9 @@ pub(super) fn layer(
         command.extend(["--config".to_string(), VENDOR_CONFIG.to_string()]);
     }
     command.push(prebuild[0].clone());
+    // `--config` and `-Z` reach every unit, third-party ones included: the layer is built
+    // with them, or its fingerprints (and undeclared `[env]` reads) would not be the step's.
+    command.extend(crate::spec::cargo_args::global_args(&step.args));
     command.extend(owned_flags.iter().cloned());
     command.extend(prebuild[1..].iter().cloned());
 

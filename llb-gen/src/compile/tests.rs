@@ -1923,3 +1923,90 @@ fn setup_commands_run_in_order_each_in_its_own_shell_until_one_fails() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 14: two targets that differ only in an argument cargo cannot fingerprint (an `[env]`
+/// value a build script reads undeclared, a profile setting) never share a strict target
+/// cache, and the exec itself differs too; selection and reporting arguments share it, so a
+/// `build` and a `test` target stay warm for each other.
+#[test]
+fn cargo_arguments_that_change_the_output_key_the_target_cache() {
+    let spec_with = |targets: &str| {
+        format!("[project]\nname = \"hello\"\n[sdk]\nimage = \"cachet-sdk:rustup\"\n{targets}")
+    };
+    let text = spec_with(
+        r#"[target.a]
+cargo = ["build", "--config", "env.CACHET_FACT=\"a\""]
+[target.b]
+cargo = ["build", "--config", "env.CACHET_FACT=\"b\""]
+[target.opt]
+cargo = ["build", "--config", "profile.release.opt-level=1"]
+[target.plain]
+cargo = ["build", "--workspace"]
+[target.test]
+cargo = ["test", "--workspace", "-v", "--no-fail-fast", "--", "--nocapture"]
+[target.cfg]
+cargo = ["rustc", "--lib", "--", "--cfg", "foo"]
+"#,
+    );
+    let keys = |target: &str| {
+        let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+        compile(&spec, &request(target, SDK_DIGEST))
+            .unwrap()
+            .cargo_keys[target]
+            .clone()
+    };
+    let mounts: BTreeMap<&str, String> = ["a", "b", "opt", "plain", "test", "cfg"]
+        .into_iter()
+        .map(|t| (t, keys(t).strict.mount_id))
+        .collect();
+    let distinct: BTreeSet<&String> = mounts.values().collect();
+    assert_eq!(distinct.len(), 5, "only plain and test share: {mounts:#?}");
+    assert_eq!(mounts["plain"], mounts["test"]);
+    // Fast mode trusts cargo: one mount for all of them.
+    let fast: BTreeSet<String> = ["a", "b", "opt", "plain", "test", "cfg"]
+        .into_iter()
+        .map(|t| keys(t).fast.mount_id)
+        .collect();
+    assert_eq!(fast.len(), 1, "{fast:?}");
+    // The argument is in the exec itself, not only in the mount id.
+    let exec = |target: &str| {
+        let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+        exec_key_without_mount_ids(&compile(&spec, &request(target, SDK_DIGEST)).unwrap())
+    };
+    assert_ne!(exec("a"), exec("b"));
+    // And in what `explain` records.
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    let c = compile(&spec, &request("a", SDK_DIGEST)).unwrap();
+    let step = c.steps.iter().find(|s| s.kind == StepKind::Cargo).unwrap();
+    assert_eq!(
+        step.inputs["cargo_args"],
+        serde_json::json!(["--config", "env.CACHET_FACT=\"a\""])
+    );
+}
+
+/// The dependency layer is built with the step's `--config` and `-Z` arguments (they reach
+/// every unit), and without its selection, reporting or compiler arguments.
+#[test]
+fn the_dependency_layer_gets_the_steps_config_arguments() {
+    let text = SPEC.replace(
+        "cargo = [\"build\", \"--bin\", \"hello\"]",
+        "cargo = [\"build\", \"--config\", \"env.CACHET_FACT=\\\"a\\\"\", \"-v\", \"--bin\", \"hello\"]",
+    );
+    let c = compiled_travelling(&text, "build", workspace_files(REMOTE_LOCK));
+    let scripts: Vec<String> = exec_ops(&c)
+        .iter()
+        .map(|e| e.meta.as_ref().unwrap().args[2].clone())
+        .collect();
+    let deps = scripts
+        .iter()
+        .find(|s| s.contains(" -p hello\n"))
+        .expect("a dependency layer");
+    assert!(
+        deps.contains(
+            "cargo --locked --offline --config /cachet/vendor/config.toml build --config \
+             'env.CACHET_FACT=\"a\"' --profile release --target x86_64-unknown-linux-gnu -p \
+             hello\n"
+        ),
+        "{deps}"
+    );
+}
