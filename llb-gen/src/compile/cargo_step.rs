@@ -184,7 +184,7 @@ pub(super) fn compile(
         ),
         _ => "sources".to_string(),
     };
-    let sources = ctx.snapshot(&plan, &snapshot_name)?;
+    let sources = ctx.guarded_snapshot(&plan, &snapshot_name)?;
     let tag = step_tag(&key.hash, &command);
     let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
     let script = StepScript::new(

@@ -918,11 +918,20 @@ fn a_step_that_builds_one_member_does_not_see_the_others_sources() {
     );
     let stub = ops(&c).into_iter().any(|(_, op)| match op.op {
         Some(OpKind::File(f)) => f.actions.iter().any(|a| {
-            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data == super::sources::STUB_SOURCE.as_bytes())
+            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data == super::sources::guarded_stub_source("a", "a/src/lib.rs").as_bytes())
         }),
         _ => false,
     });
-    assert!(stub, "member a gets an empty stand-in");
+    assert!(
+        stub,
+        "member a gets an empty stand-in, one that fails if compiled"
+    );
+    let guard = super::sources::guarded_stub_source("a", "a/src/lib.rs");
+    assert!(
+        guard.starts_with("compile_error!(\n    \"Cachet: package `a` reached this cargo step as an empty stand-in (a/src/lib.rs)")
+            && guard.contains("Select it with `-p a`, or list its directory under `[project] include`"),
+        "{guard}"
+    );
 }
 
 /// The cargo exec as current BuildKit keys it: cache mount ids (and sharing) cleared.
@@ -2008,5 +2017,93 @@ fn the_dependency_layer_gets_the_steps_config_arguments() {
              hello\n"
         ),
         "{deps}"
+    );
+}
+
+/// Issue 14: a registry crate patched with a path crate reaches the cargo step that uses it
+/// with its full sources (not as a stand-in), and the dependency layer compiles it as a
+/// third-party crate from those sources and keeps what it built.
+#[test]
+fn a_patched_crate_reaches_the_step_and_the_dependency_layer_with_its_sources() {
+    let lock = r#"version = 3
+[[package]]
+name = "fp"
+version = "0.1.0"
+
+[[package]]
+name = "hello"
+version = "0.1.0"
+dependencies = ["fp", "itoa"]
+
+[[package]]
+name = "itoa"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+"#;
+    let project = ProjectFiles {
+        files: BTreeMap::from([
+            (
+                "Cargo.toml".to_string(),
+                b"[package]\nname = \"hello\"\nversion = \"0.1.0\"\n[dependencies]\nitoa = \"1\"\nfp = \"0.1\"\n[patch.crates-io]\nfp = { path = \"patches/fp\" }\n".to_vec(),
+            ),
+            (
+                "patches/fp/Cargo.toml".to_string(),
+                b"[package]\nname = \"fp\"\nversion = \"0.1.0\"\n".to_vec(),
+            ),
+            ("Cargo.lock".to_string(), lock.as_bytes().to_vec()),
+        ]),
+    };
+    let c = compiled_travelling(SPEC, "build", project);
+    let includes: Vec<Vec<String>> = local_sources(&c)
+        .iter()
+        .map(|s| serde_json::from_str(&s.attrs["local.includepattern"]).unwrap())
+        .collect();
+    // The step's own snapshot, the dependency layer's and the fetch step's.
+    let with_fp_sources = includes
+        .iter()
+        .filter(|i| i.contains(&"patches/fp/src".to_string()))
+        .count();
+    assert_eq!(
+        with_fp_sources, 2,
+        "step and dependency layer: {includes:#?}"
+    );
+    assert!(
+        includes
+            .iter()
+            .any(|i| i.contains(&"patches/fp/Cargo.toml".to_string())
+                && !i.iter().any(|p| p.ends_with("/src") || p == "src")),
+        "the fetch step sees manifests only: {includes:#?}"
+    );
+    let stand_ins_for_fp = ops(&c)
+        .into_iter()
+        .filter(|(_, op)| match &op.op {
+            Some(OpKind::File(f)) => f.actions.iter().any(|a| {
+                matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path.starts_with("/patches/fp/"))
+            }),
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        stand_ins_for_fp, 1,
+        "only the fetch step's snapshot stands in for the patched crate"
+    );
+    let deps = exec_ops(&c)
+        .into_iter()
+        .map(|e| e.meta.unwrap().args[2].clone())
+        .find(|s| s.contains("x86_64-unknown-linux-gnu -p hello -p fp\n"))
+        .unwrap_or_else(|| {
+            panic!(
+                "a dependency layer: {:#?}",
+                exec_ops(&c)
+                    .into_iter()
+                    .map(|e| e.meta.unwrap().args)
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert!(deps.contains("/deps/libhello-"), "{deps}");
+    assert!(
+        !deps.contains("/.fingerprint/fp-") && !deps.contains("/deps/libfp-"),
+        "what the layer built for the patched crate stays: {deps}"
     );
 }

@@ -259,8 +259,7 @@ fn short_cluster(
     next: Option<&String>,
 ) -> Result<(ArgClass, bool), Refusal> {
     let mut class = ArgClass::Reports;
-    let mut chars = cluster.char_indices();
-    while let Some((at, c)) = chars.next() {
+    for (at, c) in cluster.char_indices() {
         let flag = format!("-{c}");
         if let Some((_, hint)) = REFUSED.iter().find(|(f, _)| *f == flag) {
             return Err(refusal(index, &flag, hint));
