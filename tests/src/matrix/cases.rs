@@ -171,6 +171,7 @@ pub fn groups() -> Vec<Group> {
         sdk(),
         concurrency(),
         killed(),
+        super::args::group(),
     ]
 }
 
