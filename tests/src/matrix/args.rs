@@ -43,7 +43,7 @@ pub fn add_patched_crate(s: &mut State) {
     s.edit(
         ROOT_MANIFEST,
         "resolver = \"2\"\n",
-        "resolver = \"2\"\n\n[patch.crates-io]\nfactpatch = { path = \"patches/factpatch\" }\n",
+        &format!("resolver = \"2\"\n{PATCH_TABLE}"),
     );
     s.edit(
         FACTS_MANIFEST,
@@ -63,6 +63,17 @@ pub fn add_patched_crate(s: &mut State) {
         .insert(PATCHED_LIB.into(), patched_lib("patched crate, line one"));
     s.files.insert("Cargo.lock".into(), patched_lockfile());
 }
+
+/// Move the patch from the root manifest to `.cargo/config.toml` (`[patch]` there is stable
+/// since cargo 1.56); `Cargo.lock` stays as it is.
+pub fn move_patch_to_config(s: &mut State) {
+    s.edit(ROOT_MANIFEST, PATCH_TABLE, "");
+    let config = format!("{}{PATCH_TABLE}", s.file(CONFIG));
+    s.files.insert(CONFIG.into(), config);
+}
+
+const CONFIG: &str = ".cargo/config.toml";
+const PATCH_TABLE: &str = "\n[patch.crates-io]\nfactpatch = { path = \"patches/factpatch\" }\n";
 
 pub fn group() -> Group {
     let case = |id, name, expect, perturb: Perturb| Case {
@@ -136,6 +147,29 @@ pub fn group() -> Group {
                     Ok(())
                 },
             ),
+            case(
+                "13c",
+                "the patch moved to .cargo/config.toml [patch] (a new cargo config: cold)",
+                Expect::Fresh { keep: &[] },
+                |s, _| {
+                    move_patch_to_config(s);
+                    s.files
+                        .insert(PATCHED_LIB.into(), patched_lib("patched crate, line three"));
+                    Ok(())
+                },
+            ),
+            case(
+                "13d",
+                "the crate patched from cargo config edited: its dependants rebuild",
+                Expect::Fresh {
+                    keep: &["factlib", "other"],
+                },
+                |s, _| {
+                    s.files
+                        .insert(PATCHED_LIB.into(), patched_lib("patched crate, line four"));
+                    Ok(())
+                },
+            ),
         ],
     }
 }
@@ -184,6 +218,13 @@ mod tests {
         for line in ["fact=host", "patched=patched crate, line one"] {
             assert!(stdout.lines().any(|l| l == line), "{line} in:\n{stdout}");
         }
+        // The same lockfile serves the patch from cargo config.
+        move_patch_to_config(&mut state);
+        state.materialize(&dir).unwrap();
+        assert!(!state.file(ROOT_MANIFEST).contains("patch"));
+        let out = run.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("patched=patched crate, line one"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
