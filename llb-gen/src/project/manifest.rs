@@ -125,9 +125,9 @@ pub struct Workspace {
     /// member of a virtual workspace.
     pub default_members: BTreeSet<String>,
     /// Directories of the packages that `[patch.<source>]` and `[replace]` (in the root
-    /// manifest or `.cargo/config`) put in place of a registry or git crate, when they are not
-    /// members. Nothing names them as a path dependency: who needs their sources is found in
-    /// `Cargo.lock` (see `super::link_patches`).
+    /// manifest or `.cargo/config`) put in place of a registry or git crate (members too: a
+    /// member can be the patch). Nothing names them as a path dependency: who needs their
+    /// sources is found in `Cargo.lock` (see `super::link_patches`).
     pub patched: BTreeSet<String>,
 }
 
@@ -188,7 +188,7 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
     }
     let patched = patches
         .into_iter()
-        .filter(|dir| packages.contains_key(dir) && !members.contains(dir))
+        .filter(|dir| packages.contains_key(dir))
         .collect();
     Some(Workspace {
         packages,

@@ -321,7 +321,8 @@ impl ProjectLayout {
     }
 
     /// The patched and replaced crates and the non-member path dependencies they bring: built
-    /// as third-party crates in the dependency layer, from their real sources.
+    /// as third-party crates in the dependency layer, from their real sources (registry crates
+    /// there may depend on them).
     pub fn third_party_dirs(&self) -> BTreeSet<String> {
         let Some(ws) = &self.workspace else {
             return BTreeSet::new();
@@ -329,9 +330,10 @@ impl ProjectLayout {
         if ws.patched.is_empty() {
             return BTreeSet::new();
         }
+        // A member that is itself a patch is compiled for the registry crates above it too.
         path_closure(ws, ws.patched.clone())
             .into_iter()
-            .filter(|dir| !ws.members.contains(dir))
+            .filter(|dir| !ws.members.contains(dir) || ws.patched.contains(dir))
             .collect()
     }
 

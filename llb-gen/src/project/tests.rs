@@ -887,3 +887,27 @@ fn discovery_reads_the_manifests_cargo_config_patches_name() {
     assert_eq!(analyze(&read), analyze(&all));
     assert!(metadata_patterns(&read).contains("patches/cfgp/Cargo.toml"));
 }
+
+#[test]
+fn a_member_that_patches_a_registry_crate_reaches_its_registry_users() {
+    let layout = analyze(&files(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\", \"fp\"]\n[patch.crates-io]\nfp = { path = \"fp\" }\n",
+        ),
+        ("app/Cargo.toml", "[package]\nname = \"app\"\n[dependencies]\nreg = \"1\"\n"),
+        ("fp/Cargo.toml", "[package]\nname = \"fp\"\n"),
+        (
+            "Cargo.lock",
+            "version = 3\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"reg\"]\n\
+             [[package]]\nname = \"fp\"\nversion = \"0.1.0\"\n\
+             [[package]]\nname = \"reg\"\nversion = \"1.0.0\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\ndependencies = [\"fp\"]\n",
+        ),
+    ]));
+    assert_eq!(
+        layout.select(&args(&["build", "-p", "app"])).unwrap(),
+        set(&["app", "fp"])
+    );
+    assert_eq!(layout.third_party_dirs(), set(&["fp"]));
+}
