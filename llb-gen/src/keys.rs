@@ -89,6 +89,11 @@
 //! * `network` — compile steps run without network unless `--network=host` is forced; a build
 //!   script that reached the network may have cached what it fetched in `target/`, so a
 //!   networked build must never warm the mount a hermetic build trusts;
+//! * `cargo_args` — the step's own cargo arguments that can change what it produces, in order
+//!   (cargo lets a later `--config` win), as `spec/cargo_args.rs` classifies them (table
+//!   below). Always present, empty when the step passes none, so adding the field moved every
+//!   strict id once: mounts shared before by targets that differed only in such arguments may
+//!   hold each other's output, and none of them is reused;
 //! * `volatile_env` — the *names* of `[cargo] volatile-env` (only when there are any, so other
 //!   specs keep their ids). Their *values* are deliberately not in `env`: a commit id or build
 //!   number that changes every build would otherwise start a cold mount every build. That is
@@ -111,10 +116,39 @@
 //! Distinct inputs give distinct mounts, so flipping an input and flipping it back returns to
 //! a warm mount. The readable prefix lets a user find the mount in `docker buildx du`.
 //!
+//! ## A cargo step's own arguments
+//! Cargo fingerprints every unit it compiles (package, target, mode, features, profile,
+//! RUSTFLAGS, the compiler), so an argument that only selects units or changes how cargo
+//! reports never makes a unit's output wrong for another build; splitting the mount on it would
+//! only make `build` and `test` targets cold for each other. What cargo cannot see — a build
+//! script's undeclared env reads, `[env]` and profile settings given on the command line, what
+//! an unstable flag does, what an argument Cachet does not know does — keys the mount.
+//!
+//! | argument | class | why |
+//! | --- | --- | --- |
+//! | the subcommand `build` `b` `check` `c` `test` `t` `bench` `run` `r` `doc` `d` `clippy` `rustc` `rustdoc` `fix` | not keyed | cargo keeps unit modes apart (check metadata, test harnesses, docs, clippy's workspace wrapper are all in its fingerprints) |
+//! | `-p` `--package` `--workspace` `--all` `--exclude` `--lib` `--bin(s)` `--example(s)` `--test(s)` `--bench(es)` `--all-targets` `--doc` `--no-deps` `--no-run` | not keyed: selection | which units are built; each is fingerprinted on its own (the sources snapshot follows `-p`/`--workspace`, see `project`) |
+//! | `-v` `-q` `--color` `--message-format` `-j` `--jobs` `--keep-going` `--no-fail-fast` `--timings` | not keyed: reporting | how cargo reports or schedules; `--timings` writes a report beside the units, never into them |
+//! | test and bench filters, everything after `--` for `test`, `bench`, `run` | not keyed: run time | arguments of the programs the step runs, never of a compile |
+//! | `--locked` | not keyed | Cachet passes it anyway |
+//! | `--config KEY=VALUE` (`--config=…`) | **keyed**, and passed to the dependency layer | `[env]` values build scripts read undeclared, `profile.*`, `target.*` linkers and flags, `build.rustflags` (when the spec sets none): cargo does not fingerprint all of it |
+//! | `-Z FLAG` (`-ZFLAG`, in a cluster) | **keyed**, and passed to the dependency layer | unstable behaviour cargo may not fingerprint (`build-std`, …) |
+//! | after `--` for `rustc`, `rustdoc`, `clippy`, `fix` (and for `build`, `check`, `doc`, which refuse it) | **keyed**, after the canonical subcommand and `--` | compiler arguments (`--cfg`, `-C`, lint levels that turn a pass into a failure) |
+//! | any other flag (`--crate-type`, `--ignore-rust-version`, `-x`, …) with what may be its value, and free arguments of a compiling subcommand | **keyed** | the safe default for what Cachet does not know |
+//! | every argument of any other subcommand (`nextest run …`, `tree`, an alias from `.cargo/config`) | **keyed**, the subcommand first | it may do anything with them |
+//! | `--release` `-r` `--profile` `--features` `-F` `--all-features` `--no-default-features` | refused | key inputs the spec owns (`[cargo] profile`, `features`, `default-features`) |
+//! | `--target` `--target-dir` `--offline` `--frozen` | refused | Cachet passes or places them itself |
+//! | `--manifest-path` `-C` | refused | Cachet runs cargo at the context root and plans each step's sources from `-p`/`--workspace`: a manifest chosen otherwise could be built from an empty stand-in; use `-p` |
+//! | `--config <file>` (no `=`) | refused | a file named on the command line keys nothing; write `KEY=VALUE`, or put it in `.cargo/config.toml` (keyed by content) |
+//! | `+toolchain` as the subcommand | refused | the toolchain is the SDK's or a keyed `rust-toolchain.toml`'s |
+//!
+//! Fast mode keys none of them: like RUSTFLAGS and the spec env, cargo's fingerprints decide
+//! (and they miss undeclared reads of `--config env.…`, which is what strict mode is for).
+//!
 //! # Dependency layer — keyed by BuildKit on content, no mount id of its own
 //! A cargo step's third-party crates are compiled by a step whose inputs are the SDK, the
 //! manifests-only snapshot, the fetch step's layer and *exactly* the cargo step's environment,
-//! profile, feature and `--target` flags (so every strict-key input that reaches cargo is in it,
+//! profile, feature and `--target` flags and its `--config` and `-Z` arguments (so every strict-key input that reaches cargo is in it,
 //! and its fingerprints match the cargo step's). Source edits never change those inputs; a new
 //! dependency, lockfile change or flag always does. Its output is a layer, so it is exported
 //! with the build cache; it only ever seeds an *empty* target cache mount.
@@ -145,7 +179,8 @@
 //! default ids are kept), so the mount id can only choose *which warm `target/`* a step runs
 //! against; it cannot make BuildKit re-run a step. Every input above that can change the
 //! output is therefore also in the exec's own definition: the SDK identity, RUSTFLAGS and the
-//! spec env in its environment, profile and features in its arguments, platform and network
+//! spec env in its environment, profile, features and the step's own cargo arguments in its
+//! arguments, platform and network
 //! in the op, and the toolchain files and cargo config in the sources snapshot (BuildKit keys
 //! that by content). Only `project` and `mode` live in the mount id alone — neither changes
 //! what cargo produces. The compile tests check this op by op.
@@ -237,6 +272,9 @@ pub struct TargetKeyInputs {
     /// hash when empty, so specs without it keep their mount ids.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volatile_env: Vec<String>,
+    /// The step's own cargo arguments that can change its output, in order
+    /// ([`crate::spec::cargo_args::keyed_args`]; see the module docs for the table).
+    pub cargo_args: Vec<String>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -420,6 +458,7 @@ mod tests {
             cargo_config: BTreeMap::new(),
             network: "none".into(),
             volatile_env: Vec::new(),
+            cargo_args: Vec::new(),
         }
     }
 
@@ -510,6 +549,12 @@ mod tests {
                 "volatile env name",
                 Box::new(|i| i.volatile_env.push("CACHET_COMMIT".into())),
             ),
+            (
+                "cargo args",
+                Box::new(|i| {
+                    i.cargo_args = vec!["--config".into(), "env.CACHET_FACT=\"b\"".into()]
+                }),
+            ),
         ];
         const FAST_INPUTS: &[&str] = &["project", "sdk", "platform", "triple", "profile"];
         for (what, change) in changes {
@@ -532,6 +577,50 @@ mod tests {
                 assert_eq!(fast, base_fast, "fast mode must not key on {what}");
             }
         }
+    }
+
+    #[test]
+    fn cargo_args_key_in_order_from_the_spec_arguments() {
+        let with = |args: &[&str]| {
+            let mut i = inputs();
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            i.cargo_args = crate::spec::cargo_args::keyed_args(&args);
+            i
+        };
+        let plain = with(&["build", "--workspace"]);
+        // Selection and reporting share a mount: `build` and `test` targets stay warm for each
+        // other.
+        for same in [
+            &["test", "-p", "app", "--", "--nocapture"][..],
+            &["build", "-v", "--bin", "app", "--message-format", "json"],
+            &["check", "-j", "2", "--keep-going", "--timings"],
+        ] {
+            assert_eq!(strict(&with(same)), strict(&plain), "{same:?}");
+        }
+        for moved in [
+            &["build", "--config", "env.CACHET_FACT=\"a\""][..],
+            &["build", "--config", "profile.release.opt-level=1"],
+            &["build", "-Zbuild-std"],
+            &["rustc", "--", "--cfg", "foo"],
+            &["build", "--unknown-flag"],
+        ] {
+            let i = with(moved);
+            assert_ne!(strict(&i), strict(&plain), "{moved:?}");
+            assert_eq!(
+                i.fast_key(),
+                plain.fast_key(),
+                "fast mode trusts cargo: {moved:?}"
+            );
+        }
+        assert_ne!(
+            strict(&with(&["build", "--config", "a=1", "--config", "a=2"])),
+            strict(&with(&["build", "--config", "a=2", "--config", "a=1"])),
+            "the last --config wins, so order keys"
+        );
+        assert_ne!(
+            strict(&with(&["build", "--config", "env.X=\"a\""])),
+            strict(&with(&["build", "--config", "env.X=\"b\""])),
+        );
     }
 
     #[test]

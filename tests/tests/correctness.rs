@@ -114,3 +114,13 @@ fn killed_build_then_rebuilt() {
 fn volatile_values_recompile_their_readers_only() {
     check("volatile", |_| true);
 }
+
+/// 12a–12c a step's own cargo arguments (`--config env.…` read undeclared by a build script,
+/// `--config profile.…`) key its target cache: two targets differing only in them each give
+/// their own output, and switching back is warm; 13a–13d a crates.io crate patched with a
+/// local path crate (from the root manifest, then from `.cargo/config.toml`) builds, and an edit
+/// to it rebuilds its dependants.
+#[test]
+fn cargo_arguments_key_the_cache_and_patched_crates_build() {
+    check("args", |_| true);
+}

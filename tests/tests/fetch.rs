@@ -21,6 +21,9 @@
 //!   too, on dockerd 20.10 as well (whose BuildKit drops that field).
 //! - A registry whose name cannot resolve fails with a last line that says so and suggests
 //!   `--network=host`.
+//! - A crates.io crate patched with a local path crate, beside a registry dependency, builds
+//!   with dependency layers; an edit to it reruns the layer (never the fetch) and is what the
+//!   binary prints.
 //!
 //! Every project has a `[project] name` of its own and every registry a URL of its own, so no
 //! run sees an earlier run's caches.
@@ -925,5 +928,84 @@ fn an_unresolvable_registry_says_so_and_suggests_the_host_network() {
             "{engine}: it suggests the host network:\n{progress}"
         );
         assert_eq!(registry.request_count(), before, "{engine}");
+    });
+}
+
+/// Issue 14: a crates.io crate patched with a local path crate (`[patch.crates-io]`) beside a
+/// registry dependency, with dependency layers (`[cache] layers = "always"`, as a CI build has
+/// them). The layer compiles the patched crate from its sources with the registry crate, the
+/// step builds and runs, and an edit to the patched crate reruns both and is what the binary
+/// prints; the fetch step sees only its manifest, so it stays CACHED.
+#[test]
+fn a_patched_crate_builds_from_its_sources_in_the_layer_and_the_step() {
+    on_each_engine(|engine| {
+        timed(engine, "patched crate build", || {
+            let label = format!("fetch-patch-{engine}");
+            let (registry, project, line) = open_setup(&label, "first");
+            let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+            project.write(
+                "Cargo.toml",
+                manifest.replace(
+                    "[workspace]\n",
+                    "cachet-patched = \"0.1\"\n\n[workspace]\n\n\
+                     [patch.crates-io]\ncachet-patched = { path = \"patches/patched\" }\n",
+                ),
+            );
+            project.write(
+                "patches/patched/Cargo.toml",
+                "[package]\nname = \"cachet-patched\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            );
+            let patched = |line: &str| {
+                project.write("patches/patched/src/lib.rs", dep_source(line));
+            };
+            patched("patched one");
+            project.write(
+                "src/main.rs",
+                "fn main() {\n    println!(\"{} | {}\", cachet_dep_a::line(), \
+                 cachet_patched::line());\n}\n",
+            );
+            let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+            project.write(
+                "Cachet.toml",
+                spec.replace(
+                    "[target.build]",
+                    "[cache]\nlayers = \"always\"\n\n[target.build]",
+                ),
+            );
+            registry.generate_lockfile(&project);
+
+            let (out, progress, _) =
+                build_and_run(spec_build(engine, &project, "fetch-patch"), &registry);
+            assert_eq!(
+                out,
+                format!("{line} | patched one"),
+                "{engine}:\n{progress}"
+            );
+            let Vertex { name, cached, .. } = only_step(&progress, "[build] prebuild dependencies");
+            assert!(!cached, "{engine}: `{name}` ran:\n{progress}");
+            assert!(
+                progress.contains("Compiling cachet-patched v0.1.0"),
+                "{engine}: the patched crate is compiled:\n{progress}"
+            );
+
+            patched("patched two");
+            let (out, progress, _) =
+                build_and_run(spec_build(engine, &project, "fetch-patch"), &registry);
+            assert_eq!(
+                out,
+                format!("{line} | patched two"),
+                "{engine}:\n{progress}"
+            );
+            let (name, cached) = fetch_step(&progress);
+            assert!(
+                cached,
+                "{engine}: `{name}` sees manifests only:\n{progress}"
+            );
+            let Vertex { name, cached, .. } = only_step(&progress, "[build] prebuild dependencies");
+            assert!(
+                !cached,
+                "{engine}: `{name}` sees the patched sources:\n{progress}"
+            );
+        });
     });
 }

@@ -35,7 +35,7 @@ use serde_json::json;
 
 use crate::keys::{step_tag, TargetKeyInputs, TargetKeys};
 use crate::llb::{CacheSharing, Mkfile, Mount, NetMode, State};
-use crate::spec::CargoTarget;
+use crate::spec::{cargo_args, CargoTarget};
 
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
@@ -126,6 +126,7 @@ pub(super) fn compile(
         cargo_config: ctx.layout.cargo_config.clone(),
         network: net_name(network).to_string(),
         volatile_env: volatile.clone(),
+        cargo_args: cargo_args::keyed_args(&step.args),
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -213,7 +214,7 @@ pub(super) fn compile(
         ),
         _ => "sources".to_string(),
     };
-    let sources = ctx.snapshot(&plan, &snapshot_name)?;
+    let sources = ctx.guarded_snapshot(&plan, &snapshot_name)?;
     let tag = step_tag(&key.hash, &command)?;
     let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
     let script = StepScript::new(

@@ -144,6 +144,9 @@ pub(super) fn layer(
         command.extend(["--config".to_string(), VENDOR_CONFIG.to_string()]);
     }
     command.push(prebuild[0].clone());
+    // `--config` and `-Z` reach every unit, third-party ones included: the layer is built
+    // with them, or its fingerprints (and undeclared `[env]` reads) would not be the step's.
+    command.extend(crate::spec::cargo_args::global_args(&step.args));
     command.extend(owned_flags.iter().cloned());
     command.extend(prebuild[1..].iter().cloned());
 
@@ -167,10 +170,22 @@ pub(super) fn layer(
         vendor,
     };
 
-    // Third-party crates: every workspace package is a stand-in.
-    let plan = ctx.layout.manifest_snapshot();
-    let manifests = ctx.snapshot(&plan, "manifests")?;
-    let stand_ins: Vec<&PackageLayout> = workspace.packages.values().collect();
+    // Third-party crates: every workspace package is a stand-in, except the crates `[patch]`
+    // and `[replace]` put in place of registry ones (with their own path dependencies), which
+    // are third-party crates from sources in the context.
+    let plan = ctx.layout.dependency_snapshot();
+    let third_party_dirs = ctx.layout.third_party_dirs();
+    let what = if third_party_dirs.is_empty() {
+        "manifests"
+    } else {
+        "manifests and patched crates"
+    };
+    let manifests = ctx.snapshot(&plan, what)?;
+    let stand_ins: Vec<&PackageLayout> = workspace
+        .packages
+        .values()
+        .filter(|p| !third_party_dirs.contains(&p.dir))
+        .collect();
     let third_party = prebuild.exec(
         ctx,
         "prebuild dependencies",

@@ -312,8 +312,8 @@ struct Context<'a> {
     /// The build asks for a `.deps` target: that dependency layer is planned.
     wants_dependency_layer: bool,
     sdk_state: Option<State>,
-    /// Context snapshots by what they include.
-    snapshots: BTreeMap<SnapshotPlan, State>,
+    /// Context snapshots by what they include (and whether their stand-ins are guarded).
+    snapshots: BTreeMap<(SnapshotPlan, bool), State>,
     /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
     vendor: Option<Option<State>>,
     /// Dependency layers by command and environment (steps that agree share one).

@@ -11,6 +11,8 @@
 //! Transfers are never incremental across builds (see [`Context::snapshot`]): BuildKit's file
 //! sync trusts size and mtime, which is exactly what container builds cannot trust.
 
+use std::collections::HashMap;
+
 use crate::llb::{Copy, Local, Mkdir, Mkfile, State};
 use crate::project::SnapshotPlan;
 
@@ -23,15 +25,69 @@ pub const SDK_MARKER: &str = "/.cachet-sdk";
 /// test or a bench, so cargo can compile the stand-ins when the dependency layer is built.
 pub const STUB_SOURCE: &str = "#![allow(dead_code)]\nfn main() {}\n";
 
+/// What a stand-in holds in a cargo step's own snapshot, where cargo must never compile one:
+/// it builds only the packages the step selects and their dependencies, whose sources are all
+/// there. If planning ever missed one (a dependency Cachet did not see), the build fails here,
+/// naming the package and what to add, instead of linking an empty crate. (Laid out as
+/// rustfmt would, should a `cargo fmt` step ever look at it.)
+pub fn guarded_stub_source(package: &str, path: &str) -> String {
+    let message = format!(
+        "Cachet: package `{package}` reached this cargo step as an empty stand-in ({path}): \
+         Cachet found no dependency on it from the packages the step builds (`-p`, \
+         `--workspace` or the default members, their path dependencies, and the users of \
+         `[patch]`/`[replace]` crates in Cargo.lock). Select it with `-p {package}`, or list \
+         its directory under `[project] include`, and please report how it is used."
+    );
+    format!(
+        "compile_error!(\n    {}\n);\nfn main() {{}}\n",
+        serde_json::to_string(&message).unwrap_or_default()
+    )
+}
+
 impl Context<'_> {
-    /// The snapshot for `plan`, built once per distinct plan.
+    /// The snapshot for `plan`, built once per distinct plan; its stand-ins can be compiled
+    /// (dependency layers compile them, then delete what they built).
     pub(super) fn snapshot(
         &mut self,
         plan: &SnapshotPlan,
         what: &str,
     ) -> Result<State, CompileError> {
-        if let Some(s) = self.snapshots.get(plan) {
+        self.snapshot_with(plan, what, false)
+    }
+
+    /// The snapshot of a cargo step: its stand-ins fail the build if compiled
+    /// ([`guarded_stub_source`]).
+    pub(super) fn guarded_snapshot(
+        &mut self,
+        plan: &SnapshotPlan,
+        what: &str,
+    ) -> Result<State, CompileError> {
+        self.snapshot_with(plan, what, true)
+    }
+
+    fn snapshot_with(
+        &mut self,
+        plan: &SnapshotPlan,
+        what: &str,
+        guarded: bool,
+    ) -> Result<State, CompileError> {
+        let memo = (plan.clone(), guarded);
+        if let Some(s) = self.snapshots.get(&memo) {
             return Ok(s.clone());
+        }
+        // Which package each stand-in stands in for, to name it in the guard.
+        let mut owners: HashMap<String, String> = HashMap::new();
+        if guarded && !plan.stubs.is_empty() {
+            for package in self
+                .layout
+                .workspace
+                .iter()
+                .flat_map(|ws| ws.packages.values())
+            {
+                for stub in package.stubs() {
+                    owners.entry(stub).or_insert_with(|| package.name.clone());
+                }
+            }
         }
         let mut local = Local::new(&self.request.context_local)?
             .session(self.request.session_id.clone())
@@ -61,13 +117,17 @@ impl Context<'_> {
             if let Some((parent, _)) = stub.rsplit_once('/') {
                 file = file.mkdir(Mkdir::new(format!("/{parent}"), 0o755).make_parents(true));
             }
-            file = file.mkfile(Mkfile::new(format!("/{stub}"), 0o644, STUB_SOURCE));
+            let content = match owners.get(stub) {
+                Some(package) if guarded => guarded_stub_source(package, stub),
+                _ => STUB_SOURCE.to_string(),
+            };
+            file = file.mkfile(Mkfile::new(format!("/{stub}"), 0o644, content));
         }
         let snapshot = file
             .custom_name(format!("[cachet] snapshot {what}"))
             .platform(self.request.platform.clone())
             .build()?;
-        self.snapshots.insert(plan.clone(), snapshot.clone());
+        self.snapshots.insert(memo, snapshot.clone());
         Ok(snapshot)
     }
 }

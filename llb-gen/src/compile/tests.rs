@@ -919,11 +919,20 @@ fn a_step_that_builds_one_member_does_not_see_the_others_sources() {
     );
     let stub = ops(&c).into_iter().any(|(_, op)| match op.op {
         Some(OpKind::File(f)) => f.actions.iter().any(|a| {
-            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data == super::sources::STUB_SOURCE.as_bytes())
+            matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path == "/a/src/lib.rs" && m.data == super::sources::guarded_stub_source("a", "a/src/lib.rs").as_bytes())
         }),
         _ => false,
     });
-    assert!(stub, "member a gets an empty stand-in");
+    assert!(
+        stub,
+        "member a gets an empty stand-in, one that fails if compiled"
+    );
+    let guard = super::sources::guarded_stub_source("a", "a/src/lib.rs");
+    assert!(
+        guard.starts_with("compile_error!(\n    \"Cachet: package `a` reached this cargo step as an empty stand-in (a/src/lib.rs)")
+            && guard.contains("Select it with `-p a`, or list its directory under `[project] include`"),
+        "{guard}"
+    );
 }
 
 /// The cargo exec as current BuildKit keys it: cache mount ids (and sharing) cleared.
@@ -2032,4 +2041,179 @@ fn volatile_env_names_must_be_set_by_an_env() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("expected an environment variable name"), "{e}");
+}
+
+/// Issue 14: two targets that differ only in an argument cargo cannot fingerprint (an `[env]`
+/// value a build script reads undeclared, a profile setting) never share a strict target
+/// cache, and the exec itself differs too; selection and reporting arguments share it, so a
+/// `build` and a `test` target stay warm for each other.
+#[test]
+fn cargo_arguments_that_change_the_output_key_the_target_cache() {
+    let spec_with = |targets: &str| {
+        format!("[project]\nname = \"hello\"\n[sdk]\nimage = \"cachet-sdk:rustup\"\n{targets}")
+    };
+    let text = spec_with(
+        r#"[target.a]
+cargo = ["build", "--config", "env.CACHET_FACT=\"a\""]
+[target.b]
+cargo = ["build", "--config", "env.CACHET_FACT=\"b\""]
+[target.opt]
+cargo = ["build", "--config", "profile.release.opt-level=1"]
+[target.plain]
+cargo = ["build", "--workspace"]
+[target.test]
+cargo = ["test", "--workspace", "-v", "--no-fail-fast", "--", "--nocapture"]
+[target.cfg]
+cargo = ["rustc", "--lib", "--", "--cfg", "foo"]
+"#,
+    );
+    let keys = |target: &str| {
+        let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+        compile(&spec, &request(target, SDK_DIGEST))
+            .unwrap()
+            .cargo_keys[target]
+            .clone()
+    };
+    let mounts: BTreeMap<&str, String> = ["a", "b", "opt", "plain", "test", "cfg"]
+        .into_iter()
+        .map(|t| (t, keys(t).strict.mount_id))
+        .collect();
+    let distinct: BTreeSet<&String> = mounts.values().collect();
+    assert_eq!(distinct.len(), 5, "only plain and test share: {mounts:#?}");
+    assert_eq!(mounts["plain"], mounts["test"]);
+    // Fast mode trusts cargo: one mount for all of them.
+    let fast: BTreeSet<String> = ["a", "b", "opt", "plain", "test", "cfg"]
+        .into_iter()
+        .map(|t| keys(t).fast.mount_id)
+        .collect();
+    assert_eq!(fast.len(), 1, "{fast:?}");
+    // The argument is in the exec itself, not only in the mount id.
+    let exec = |target: &str| {
+        let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+        exec_key_without_mount_ids(&compile(&spec, &request(target, SDK_DIGEST)).unwrap())
+    };
+    assert_ne!(exec("a"), exec("b"));
+    // And in what `explain` records.
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    let c = compile(&spec, &request("a", SDK_DIGEST)).unwrap();
+    let step = c.steps.iter().find(|s| s.kind == StepKind::Cargo).unwrap();
+    assert_eq!(
+        step.inputs["cargo_args"],
+        serde_json::json!(["--config", "env.CACHET_FACT=\"a\""])
+    );
+}
+
+/// The dependency layer is built with the step's `--config` and `-Z` arguments (they reach
+/// every unit), and without its selection, reporting or compiler arguments.
+#[test]
+fn the_dependency_layer_gets_the_steps_config_arguments() {
+    let text = SPEC.replace(
+        "cargo = [\"build\", \"--bin\", \"hello\"]",
+        "cargo = [\"build\", \"--config\", \"env.CACHET_FACT=\\\"a\\\"\", \"-v\", \"--bin\", \"hello\"]",
+    );
+    let c = compiled_travelling(&text, "build", workspace_files(REMOTE_LOCK));
+    let scripts: Vec<String> = exec_ops(&c)
+        .iter()
+        .map(|e| e.meta.as_ref().unwrap().args[2].clone())
+        .collect();
+    let deps = scripts
+        .iter()
+        .find(|s| s.contains(" -p hello\n"))
+        .expect("a dependency layer");
+    assert!(
+        deps.contains(
+            "cargo --locked --offline --config /cachet/vendor/config.toml build --config \
+             'env.CACHET_FACT=\"a\"' --profile release --target x86_64-unknown-linux-gnu -p \
+             hello\n"
+        ),
+        "{deps}"
+    );
+}
+
+/// Issue 14: a registry crate patched with a path crate reaches the cargo step that uses it
+/// with its full sources (not as a stand-in), and the dependency layer compiles it as a
+/// third-party crate from those sources and keeps what it built.
+#[test]
+fn a_patched_crate_reaches_the_step_and_the_dependency_layer_with_its_sources() {
+    let lock = r#"version = 3
+[[package]]
+name = "fp"
+version = "0.1.0"
+
+[[package]]
+name = "hello"
+version = "0.1.0"
+dependencies = ["fp", "itoa"]
+
+[[package]]
+name = "itoa"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+"#;
+    let project = ProjectFiles {
+        files: BTreeMap::from([
+            (
+                "Cargo.toml".to_string(),
+                b"[package]\nname = \"hello\"\nversion = \"0.1.0\"\n[dependencies]\nitoa = \"1\"\nfp = \"0.1\"\n[patch.crates-io]\nfp = { path = \"patches/fp\" }\n".to_vec(),
+            ),
+            (
+                "patches/fp/Cargo.toml".to_string(),
+                b"[package]\nname = \"fp\"\nversion = \"0.1.0\"\n".to_vec(),
+            ),
+            ("Cargo.lock".to_string(), lock.as_bytes().to_vec()),
+        ]),
+    };
+    let c = compiled_travelling(SPEC, "build", project);
+    let includes: Vec<Vec<String>> = local_sources(&c)
+        .iter()
+        .map(|s| serde_json::from_str(&s.attrs["local.includepattern"]).unwrap())
+        .collect();
+    // The step's own snapshot, the dependency layer's and the fetch step's.
+    let with_fp_sources = includes
+        .iter()
+        .filter(|i| i.contains(&"patches/fp/src".to_string()))
+        .count();
+    assert_eq!(
+        with_fp_sources, 2,
+        "step and dependency layer: {includes:#?}"
+    );
+    assert!(
+        includes
+            .iter()
+            .any(|i| i.contains(&"patches/fp/Cargo.toml".to_string())
+                && !i.iter().any(|p| p.ends_with("/src") || p == "src")),
+        "the fetch step sees manifests only: {includes:#?}"
+    );
+    let stand_ins_for_fp = ops(&c)
+        .into_iter()
+        .filter(|(_, op)| match &op.op {
+            Some(OpKind::File(f)) => f.actions.iter().any(|a| {
+                matches!(&a.action, Some(pb::file_action::Action::Mkfile(m)) if m.path.starts_with("/patches/fp/"))
+            }),
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        stand_ins_for_fp, 1,
+        "only the fetch step's snapshot stands in for the patched crate"
+    );
+    let deps = exec_ops(&c)
+        .into_iter()
+        .map(|e| e.meta.unwrap().args[2].clone())
+        .find(|s| s.contains("x86_64-unknown-linux-gnu -p hello -p fp\n"))
+        .unwrap_or_else(|| {
+            panic!(
+                "a dependency layer: {:#?}",
+                exec_ops(&c)
+                    .into_iter()
+                    .map(|e| e.meta.unwrap().args)
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert!(deps.contains("/deps/libhello-"), "{deps}");
+    assert!(
+        !deps.contains("/.fingerprint/fp-") && !deps.contains("/deps/libfp-"),
+        "what the layer built for the patched crate stays: {deps}"
+    );
 }

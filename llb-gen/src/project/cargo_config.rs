@@ -19,6 +19,38 @@ pub struct CargoConfigFacts {
     pub replaces_crates_io_with_directory: bool,
 }
 
+/// Directories named by `[patch.<source>]` path entries in the context's cargo config
+/// (stable since cargo 1.56): relative to the directory holding `.cargo/`, the context root.
+pub fn patch_paths(files: &ProjectFiles) -> Vec<String> {
+    patch_paths_of(CARGO_CONFIG_FILES.iter().filter_map(|name| files.get(name)))
+}
+
+/// [`patch_paths`] of config files' bytes (unreadable ones name nothing: cargo reports them).
+pub fn patch_paths_of<'a>(configs: impl IntoIterator<Item = &'a [u8]>) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for bytes in configs {
+        let Some(table) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.parse::<Table>().ok())
+        else {
+            continue;
+        };
+        for source in table
+            .get("patch")
+            .and_then(Value::as_table)
+            .into_iter()
+            .flat_map(|t| t.values())
+        {
+            dirs.extend(super::manifest::path_deps_of(
+                Some(source),
+                "",
+                &Default::default(),
+            ));
+        }
+    }
+    dirs
+}
+
 pub fn read(files: &ProjectFiles) -> CargoConfigFacts {
     let mut facts = CargoConfigFacts::default();
     for name in CARGO_CONFIG_FILES {

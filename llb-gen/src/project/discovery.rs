@@ -21,9 +21,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::cargo_config::patch_paths_of;
 use super::manifest::{keep_pattern, manifest_dir, RootFacts};
 use super::patterns::{is_glob, PatternSet};
-use super::{ProjectFiles, ROOT_METADATA};
+use super::{ProjectFiles, CARGO_CONFIG_FILES, ROOT_METADATA};
 
 /// Largest metadata file read: 1 GiB, some hundred times the largest real `Cargo.lock`.
 pub const MAX_METADATA_FILE_BYTES: u64 = 1 << 30;
@@ -132,6 +133,14 @@ impl Discovery {
                 // Read in the first round, before any other manifest can be named.
                 self.root = RootFacts::from_bytes(&bytes);
                 named.extend(self.root.patterns.iter().cloned());
+            }
+            if CARGO_CONFIG_FILES.contains(&path.as_str()) {
+                // `[patch]` in cargo config names manifests too (also read in the first round).
+                named.extend(
+                    patch_paths_of([bytes.as_slice()])
+                        .into_iter()
+                        .map(|d| super::join(&d, "Cargo.toml")),
+                );
             }
             if manifest_dir(&path).is_some() {
                 manifests.push(path.clone());

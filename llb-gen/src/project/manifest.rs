@@ -124,6 +124,11 @@ pub struct Workspace {
     /// What `cargo build` without `-p` builds: the root package, `default-members`, or every
     /// member of a virtual workspace.
     pub default_members: BTreeSet<String>,
+    /// Directories of the packages that `[patch.<source>]` and `[replace]` (in the root
+    /// manifest or `.cargo/config`) put in place of a registry or git crate (members too: a
+    /// member can be the patch). Nothing names them as a path dependency: who needs their
+    /// sources is found in `Cargo.lock` (see `super::link_patches`).
+    pub patched: BTreeSet<String>,
 }
 
 /// Finds the workspace from the root manifest; `None` when it cannot be worked out.
@@ -151,7 +156,11 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
         }
         wanted.extend(inherited.values().cloned());
     }
-    wanted.extend(patch_paths(&root));
+    let patches: BTreeSet<String> = patch_paths(&root)
+        .into_iter()
+        .chain(super::cargo_config::patch_paths(files))
+        .collect();
+    wanted.extend(patches.iter().cloned());
     let default_members = match workspace.and_then(|ws| ws.get("default-members")) {
         Some(list) => {
             let globs = member_set(&strings(Some(list)))?;
@@ -177,10 +186,15 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
         wanted.extend(package.path_deps.iter().cloned());
         packages.insert(dir, package);
     }
+    let patched = patches
+        .into_iter()
+        .filter(|dir| packages.contains_key(dir))
+        .collect();
     Some(Workspace {
         packages,
         members,
         default_members,
+        patched,
     })
 }
 
@@ -193,6 +207,11 @@ pub fn discover(files: &ProjectFiles, manifest_dirs: &BTreeSet<String>) -> Optio
 pub fn manifest_patterns(files: &ProjectFiles) -> BTreeSet<String> {
     let root = RootFacts::new(parse(files, "").as_ref());
     let mut patterns = root.patterns.clone();
+    patterns.extend(
+        super::cargo_config::patch_paths(files)
+            .into_iter()
+            .map(|d| join(&d, "Cargo.toml")),
+    );
     for path in files.files.keys() {
         if let Some(dir) = manifest_dir(path) {
             patterns.extend(root.manifest_patterns(dir, files.get(path).unwrap_or_default()));
@@ -355,7 +374,7 @@ fn package_layout(
 /// Directories named by `path = "…"` in a dependency table, relative to the context root;
 /// `{ workspace = true }` entries take theirs from `[workspace.dependencies]` (`inherited`,
 /// already relative to the root).
-fn path_deps_of(
+pub(super) fn path_deps_of(
     table: Option<&Value>,
     dir: &str,
     inherited: &BTreeMap<String, String>,

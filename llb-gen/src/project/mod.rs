@@ -14,6 +14,13 @@
 //!   ([`ProjectLayout::manifest_snapshot`]);
 //! * the content digests of the toolchain files and cargo config that go into the strict key.
 //!
+//! Crates that `[patch.<source>]` or `[replace]` (root manifest, or `[patch]` in
+//! `.cargo/config`) put in place of registry or git crates are path packages nothing names as
+//! a path dependency; `Cargo.lock` says who reaches them, and they become path dependencies of
+//! those packages ([`Workspace::patched`]), so their full sources reach exactly the steps that
+//! compile them and the dependency layer ([`ProjectLayout::dependency_snapshot`]); the fetch
+//! step still sees only their manifests.
+//!
 //! Anything it cannot understand (a manifest that does not parse, no root manifest at all)
 //! widens what is included instead of narrowing it: imprecision may cost a rebuild, never a
 //! wrong or missing file.
@@ -301,6 +308,35 @@ impl ProjectLayout {
         }
     }
 
+    /// The third-party dependency layer's snapshot: the [`Self::manifest_snapshot`], but with
+    /// the full sources of the patched and replaced crates and the path dependencies they
+    /// bring that are not members ([`Self::third_party_dirs`]): cargo compiles them among the
+    /// third-party crates, and a stand-in must never be compiled in their place.
+    pub fn dependency_snapshot(&self) -> SnapshotPlan {
+        let third_party = self.third_party_dirs();
+        if third_party.is_empty() {
+            return self.manifest_snapshot();
+        }
+        self.source_snapshot(Some(&third_party), &[])
+    }
+
+    /// The patched and replaced crates and the non-member path dependencies they bring: built
+    /// as third-party crates in the dependency layer, from their real sources (registry crates
+    /// there may depend on them).
+    pub fn third_party_dirs(&self) -> BTreeSet<String> {
+        let Some(ws) = &self.workspace else {
+            return BTreeSet::new();
+        };
+        if ws.patched.is_empty() {
+            return BTreeSet::new();
+        }
+        // A member that is itself a patch is compiled for the registry crates above it too.
+        path_closure(ws, ws.patched.clone())
+            .into_iter()
+            .filter(|dir| !ws.members.contains(dir) || ws.patched.contains(dir))
+            .collect()
+    }
+
     /// Whether a fetch step is needed: something to download, and the user does not vendor.
     pub fn needs_fetch(&self) -> bool {
         self.workspace.is_some() && self.remote_packages > 0 && !self.vendored_by_user
@@ -348,8 +384,12 @@ pub fn analyze(files: &ProjectFiles) -> ProjectLayout {
             .collect()
     };
     let config = cargo_config::read(files);
+    let mut workspace = manifest::discover(files, &files.manifest_dirs());
+    if let Some(ws) = &mut workspace {
+        link_patches(ws, files.get("Cargo.lock"));
+    }
     ProjectLayout {
-        workspace: manifest::discover(files, &files.manifest_dirs()),
+        workspace,
         config_dirs: config.dirs,
         toolchain_files: digests(TOOLCHAIN_FILES),
         cargo_config: digests(CARGO_CONFIG_FILES),
@@ -358,6 +398,55 @@ pub fn analyze(files: &ProjectFiles) -> ProjectLayout {
             .map(lockfile::remote_packages)
             .unwrap_or(0),
         vendored_by_user: config.replaces_crates_io_with_directory,
+    }
+}
+
+/// Makes every patched or replaced crate ([`Workspace::patched`]) a path dependency of each
+/// package that depends on it, directly or through registry crates, as `Cargo.lock` records:
+/// its sources then reach exactly the steps (and dependency layers) that compile it, through
+/// the same closure as any path dependency. Without a readable lockfile every package counts
+/// as a user (cargo runs `--locked` and reports a missing one anyway): more sources, never a
+/// stand-in compiled as the real crate.
+fn link_patches(ws: &mut Workspace, lockfile: Option<&[u8]>) {
+    if ws.patched.is_empty() {
+        return;
+    }
+    let graph = lockfile.and_then(lockfile::dependency_graph);
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, deps) in graph.iter().flatten() {
+        for dep in deps {
+            dependents
+                .entry(dep.as_str())
+                .or_default()
+                .push(name.as_str());
+        }
+    }
+    let mut edges: Vec<(String, String)> = Vec::new();
+    for patched in &ws.patched {
+        let Some(name) = ws.packages.get(patched).map(|p| p.name.as_str()) else {
+            continue;
+        };
+        // Every package that reaches the patched crate, walking the lockfile backwards.
+        let mut users: HashSet<&str> = HashSet::new();
+        let mut queue = vec![name];
+        while let Some(n) = queue.pop() {
+            for dependent in dependents.get(n).into_iter().flatten() {
+                if users.insert(dependent) {
+                    queue.push(dependent);
+                }
+            }
+        }
+        for package in ws.packages.values() {
+            let uses = graph.is_none() || users.contains(package.name.as_str());
+            if uses && package.dir != *patched {
+                edges.push((package.dir.clone(), patched.clone()));
+            }
+        }
+    }
+    for (dir, patched) in edges {
+        if let Some(package) = ws.packages.get_mut(&dir) {
+            package.path_deps.insert(patched);
+        }
     }
 }
 

@@ -745,3 +745,169 @@ fn discovery_ignores_files_it_did_not_ask_for() {
         Some(&b"[workspace]\nmembers = [\"a\"]\n"[..])
     );
 }
+
+/// A workspace that patches a registry crate (`fp`, used by `app` through the registry crate
+/// `reg`) with a path crate, replaces another (`old`, used by nobody), and patches one more
+/// from `.cargo/config.toml` (`cfgp`, used by `tool`); `other` uses none of them.
+fn patched_workspace() -> ProjectFiles {
+    files(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\", \"other\", \"tool\"]\n\
+             [patch.crates-io]\nfp = { path = \"patches/fp\" }\n\
+             [replace]\n\"old:0.1.0\" = { path = \"patches/old\" }\n",
+        ),
+        (
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\n[dependencies]\nreg = \"1\"\n",
+        ),
+        ("other/Cargo.toml", "[package]\nname = \"other\"\n"),
+        (
+            "tool/Cargo.toml",
+            "[package]\nname = \"tool\"\n[dependencies]\ncfgp = \"0.1\"\n",
+        ),
+        (
+            "patches/fp/Cargo.toml",
+            "[package]\nname = \"fp\"\n[dependencies]\nfphelper = { path = \"../fphelper\" }\n",
+        ),
+        (
+            "patches/fphelper/Cargo.toml",
+            "[package]\nname = \"fphelper\"\n",
+        ),
+        ("patches/old/Cargo.toml", "[package]\nname = \"old\"\n"),
+        ("patches/cfgp/Cargo.toml", "[package]\nname = \"cfgp\"\n"),
+        (
+            ".cargo/config.toml",
+            "[patch.crates-io]\ncfgp = { path = \"patches/cfgp\" }\n",
+        ),
+        (
+            "Cargo.lock",
+            "version = 3\n\
+             [[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"reg\"]\n\
+             [[package]]\nname = \"cfgp\"\nversion = \"0.1.0\"\n\
+             [[package]]\nname = \"fp\"\nversion = \"0.1.0\"\ndependencies = [\"fphelper\"]\n\
+             [[package]]\nname = \"fphelper\"\nversion = \"0.1.0\"\n\
+             [[package]]\nname = \"old\"\nversion = \"0.1.0\"\n\
+             [[package]]\nname = \"other\"\nversion = \"0.1.0\"\n\
+             [[package]]\nname = \"reg\"\nversion = \"1.0.0\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+             dependencies = [\"fp 0.1.0\"]\n\
+             [[package]]\nname = \"tool\"\nversion = \"0.1.0\"\ndependencies = [\"cfgp\"]\n",
+        ),
+    ])
+}
+
+#[test]
+fn patched_and_replaced_crates_reach_the_steps_that_use_them_with_full_sources() {
+    let layout = analyze(&patched_workspace());
+    let ws = layout.workspace.as_ref().unwrap();
+    assert_eq!(
+        ws.patched,
+        set(&["patches/cfgp", "patches/fp", "patches/old"]),
+        "root manifest [patch] and [replace], and .cargo/config.toml [patch]"
+    );
+    // `app` reaches `fp` through the registry crate `reg`, and `fp` brings its own path
+    // dependency; `other` uses no patched crate; `tool` uses the config's.
+    assert_eq!(
+        layout.select(&args(&["build", "-p", "app"])).unwrap(),
+        set(&["app", "patches/fp", "patches/fphelper"])
+    );
+    assert_eq!(
+        layout.select(&args(&["build", "-p", "other"])).unwrap(),
+        set(&["other"])
+    );
+    assert_eq!(
+        layout.select(&args(&["build", "-p", "tool"])).unwrap(),
+        set(&["tool", "patches/cfgp"])
+    );
+    let selected = layout.select(&args(&["build", "-p", "app"])).unwrap();
+    let plan = layout.source_snapshot(Some(&selected), &[]);
+    for full in ["patches/fp/src", "patches/fphelper/src", "app/src"] {
+        assert!(plan.include.contains(&full.to_string()), "{full}: {plan:?}");
+    }
+    assert!(
+        !plan.stubs.iter().any(|s| s.starts_with("patches/fp")),
+        "the patched crate is never a stand-in where it is used: {plan:?}"
+    );
+    assert!(plan.stubs.contains(&"patches/old/src/lib.rs".to_string()));
+    // The dependency layer compiles them as third-party crates, from their sources; the fetch
+    // step needs only their manifests.
+    assert_eq!(
+        layout.third_party_dirs(),
+        set(&[
+            "patches/cfgp",
+            "patches/fp",
+            "patches/fphelper",
+            "patches/old"
+        ])
+    );
+    let deps = layout.dependency_snapshot();
+    assert!(
+        deps.include.contains(&"patches/fp/src".to_string()),
+        "{deps:?}"
+    );
+    assert!(
+        deps.stubs.contains(&"app/src/lib.rs".to_string()),
+        "{deps:?}"
+    );
+    let fetch = layout.manifest_snapshot();
+    assert!(
+        !fetch.include.iter().any(|p| p.ends_with("/src")),
+        "{fetch:?}"
+    );
+    assert!(fetch.include.contains(&"patches/fp/Cargo.toml".to_string()));
+    // A project without patches keeps its dependency layer's snapshot as it was.
+    let plain = analyze(&workspace());
+    assert_eq!(plain.dependency_snapshot(), plain.manifest_snapshot());
+}
+
+#[test]
+fn without_a_readable_lockfile_every_package_uses_every_patched_crate() {
+    let mut project = patched_workspace();
+    project.files.remove("Cargo.lock");
+    let layout = analyze(&project);
+    assert_eq!(
+        layout.select(&args(&["build", "-p", "other"])).unwrap(),
+        set(&[
+            "other",
+            "patches/cfgp",
+            "patches/fp",
+            "patches/fphelper",
+            "patches/old"
+        ])
+    );
+}
+
+#[test]
+fn discovery_reads_the_manifests_cargo_config_patches_name() {
+    let all = patched_workspace();
+    let (read, _) = discover_in(&all).unwrap();
+    assert!(read.files.contains_key("patches/cfgp/Cargo.toml"));
+    assert!(read.files.contains_key("patches/fphelper/Cargo.toml"));
+    assert_eq!(analyze(&read), analyze(&all));
+    assert!(metadata_patterns(&read).contains("patches/cfgp/Cargo.toml"));
+}
+
+#[test]
+fn a_member_that_patches_a_registry_crate_reaches_its_registry_users() {
+    let layout = analyze(&files(&[
+        (
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\", \"fp\"]\n[patch.crates-io]\nfp = { path = \"fp\" }\n",
+        ),
+        ("app/Cargo.toml", "[package]\nname = \"app\"\n[dependencies]\nreg = \"1\"\n"),
+        ("fp/Cargo.toml", "[package]\nname = \"fp\"\n"),
+        (
+            "Cargo.lock",
+            "version = 3\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"reg\"]\n\
+             [[package]]\nname = \"fp\"\nversion = \"0.1.0\"\n\
+             [[package]]\nname = \"reg\"\nversion = \"1.0.0\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\ndependencies = [\"fp\"]\n",
+        ),
+    ]));
+    assert_eq!(
+        layout.select(&args(&["build", "-p", "app"])).unwrap(),
+        set(&["app", "fp"])
+    );
+    assert_eq!(layout.third_party_dirs(), set(&["fp"]));
+}

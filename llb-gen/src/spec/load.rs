@@ -14,6 +14,7 @@ use toml::Spanned;
 
 use crate::llb::{ImageRef, LlbError};
 
+use super::cargo_args;
 use super::env;
 use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
@@ -22,33 +23,8 @@ use super::model::{CopyEntry, SdkSection, SpecFile, TargetSection};
 use super::resolved::*;
 use super::syntax;
 
-/// Cargo flags the spec sets itself, because they are inputs to cache keys: letting a step pass
-/// them directly would change the output without changing the key.
-const FLAGS_OWNED_BY_SPEC: &[(&str, &str)] = &[
-    ("--release", "set `profile` under [cargo]"),
-    ("--profile", "set `profile` under [cargo]"),
-    ("--features", "set `features` under [cargo]"),
-    ("-F", "set `features` under [cargo]"),
-    (
-        "--all-features",
-        "list the features under [cargo] `features`",
-    ),
-    (
-        "--no-default-features",
-        "set `default-features = false` under [cargo]",
-    ),
-    (
-        "--target",
-        "Cachet always passes `--target` for the platform's triple (artifacts are relative to \
-         `target/<triple>/<profile>/`); choose the platform with `--platform`",
-    ),
-    (
-        "--target-dir",
-        "Cachet places the target directory on a keyed cache mount",
-    ),
-    ("--offline", "Cachet runs compile steps offline already"),
-    ("--frozen", "Cachet passes `--locked --offline` itself"),
-];
+// Which cargo arguments a step may pass, which key its target cache and which are refused
+// (with the setting to use instead): `cargo_args.rs`.
 
 /// Parses and validates a spec. `build_args` are the `--build-arg` values; only names declared
 /// under `[args]` are used.
@@ -576,14 +552,9 @@ impl Loader<'_> {
                     }
                     _ => {}
                 }
-                for (arg, raw_arg) in args.iter().zip(cargo.get_ref()) {
-                    if arg == "--" {
-                        break;
-                    }
-                    let flag = arg.split('=').next().unwrap_or(arg);
-                    if let Some((_, hint)) = FLAGS_OWNED_BY_SPEC.iter().find(|(f, _)| *f == flag) {
-                        return Err(self.err(raw_arg.span(), format!("`{flag}` is not allowed in a cargo step: {hint}")));
-                    }
+                if let Err(refusal) = cargo_args::classify(&args) {
+                    let span = cargo.get_ref().get(refusal.index).map_or(cargo.span(), |a| a.span());
+                    return Err(self.err(span, refusal.message));
                 }
                 let mut artifacts = BTreeMap::new();
                 for (name, path) in &t.artifacts {

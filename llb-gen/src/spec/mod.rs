@@ -3,6 +3,7 @@
 //! [`load`] turns the file's text into a validated [`Spec`] (build arguments applied, targets and
 //! references checked) or a [`SpecError`] naming file, line and column. It does no I/O.
 
+pub mod cargo_args;
 mod env;
 mod error;
 mod graph;

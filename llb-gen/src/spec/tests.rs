@@ -278,6 +278,44 @@ fn flags_that_are_key_inputs_are_refused_in_steps() {
         "cargo = [\"test\", \"--\", \"--release\"]",
     );
     assert!(load("Cachet.toml", &text, &no_args()).is_ok());
+    // Every spelling is caught, at the argument that holds it, with the setting to use.
+    for (args, at, message) in [
+        (
+            r#""build", "-r""#,
+            "17:19",
+            "`-r` is not allowed in a cargo step: set `profile`",
+        ),
+        (
+            r#""build", "-Ftls""#,
+            "17:19",
+            "`-F` is not allowed in a cargo step: set `features`",
+        ),
+        (
+            r#""build", "-p", "app", "--manifest-path", "app/Cargo.toml""#,
+            "17:32",
+            "select the package with `-p NAME`",
+        ),
+        (
+            r#""build", "--config", "ci.toml""#,
+            "17:19",
+            "`--config ci.toml` names a config file",
+        ),
+        (r#""+nightly", "build""#, "17:10", "rust-toolchain.toml"),
+    ] {
+        let text = FULL.replace(
+            "cargo = [\"build\", \"--bin\", \"app\"]",
+            &format!("cargo = [{args}]"),
+        );
+        let e = err(&text);
+        assert!(e.starts_with(&format!("Cachet.toml:{at}:")), "{args}: {e}");
+        assert!(e.contains(message), "{args}: {e}");
+    }
+    // Arguments that are key inputs load, and the compiler keys them.
+    let text = FULL.replace(
+        "cargo = [\"build\", \"--bin\", \"app\"]",
+        "cargo = [\"build\", \"--config\", \"env.X=\\\"1\\\"\", \"-Zbuild-std\"]",
+    );
+    assert!(load("Cachet.toml", &text, &no_args()).is_ok());
 }
 
 #[test]

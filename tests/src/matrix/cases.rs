@@ -172,6 +172,7 @@ pub fn groups() -> Vec<Group> {
         concurrency(),
         killed(),
         super::volatile_cases::volatile(),
+        super::args::group(),
     ]
 }
 

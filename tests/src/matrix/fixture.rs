@@ -56,6 +56,9 @@ pub struct State {
     pub platform: Option<String>,
     /// The target built (`build`: the workspace; `other`: only the independent binary).
     pub target: Target,
+    /// Extra cargo arguments of a target, after its own; [`Target::Alt`] is in the spec only
+    /// when it has some.
+    pub cargo_args: BTreeMap<Target, Vec<String>>,
 }
 
 /// The targets of the fixture's spec.
@@ -65,6 +68,9 @@ pub enum Target {
     Build,
     /// `cargo build -p other`: the independent binary only.
     Other,
+    /// `cargo build --workspace` again, as a second target that differs from `build` only in
+    /// its extra arguments ([`State::cargo_args`]).
+    Alt,
 }
 
 impl Target {
@@ -72,13 +78,14 @@ impl Target {
         match self {
             Target::Build => "build",
             Target::Other => "other",
+            Target::Alt => "alt",
         }
     }
 
     /// The cargo arguments of the target (after `cargo build`).
     pub fn cargo_args(self) -> &'static [&'static str] {
         match self {
-            Target::Build => &["--workspace"],
+            Target::Build | Target::Alt => &["--workspace"],
             Target::Other => &["-p", "other"],
         }
     }
@@ -86,7 +93,7 @@ impl Target {
     /// The binaries the target produces; the first is the one whose output is compared.
     pub fn binaries(self) -> &'static [&'static str] {
         match self {
-            Target::Build => &["facts", "other"],
+            Target::Build | Target::Alt => &["facts", "other"],
             Target::Other => &["other"],
         }
     }
@@ -185,6 +192,7 @@ impl State {
             build_args: BTreeMap::new(),
             platform: None,
             target: Target::Build,
+            cargo_args: BTreeMap::new(),
         }
     }
 
@@ -287,10 +295,14 @@ impl State {
             let _ = writeln!(s, "volatile-env = [{}]", toml_list(&self.volatile_env));
         }
         s.push('\n');
-        for target in [Target::Build, Target::Other] {
+        for target in [Target::Build, Target::Other, Target::Alt] {
+            if target == Target::Alt && !self.cargo_args.contains_key(&target) {
+                continue;
+            }
             let mut cargo = vec!["build"];
             cargo.extend(target.cargo_args());
-            let cargo: Vec<String> = cargo.iter().map(|a| a.to_string()).collect();
+            let mut cargo: Vec<String> = cargo.iter().map(|a| a.to_string()).collect();
+            cargo.extend(self.cargo_args.get(&target).into_iter().flatten().cloned());
             let artifacts: Vec<String> = target
                 .binaries()
                 .iter()
@@ -333,6 +345,9 @@ impl State {
         }
         for a in self.target.cargo_args() {
             let _ = write!(cargo, " {a}");
+        }
+        for a in self.cargo_args.get(&self.target).into_iter().flatten() {
+            let _ = write!(cargo, " {}", shell_word(a));
         }
         let dir = profile_dir(&self.profile);
         let bins: Vec<String> = self

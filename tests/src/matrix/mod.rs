@@ -23,13 +23,14 @@
 //! build`), where every verdict is expected and reported, never a failure.
 //!
 //! Cases are grouped ([`groups`]: `flags`, `variants`, `sources`, `sdk`, `concurrency`,
-//! `killed`): one warm-up build per group, then each case starts from the state the previous
+//! `killed`, `args`): one warm-up build per group, then each case starts from the state the previous
 //! one left, so a reference row can inherit a stale `target/` from an earlier case, as a real
 //! project would. Clean builds are memoized per engine on the exact inputs.
 //!
 //! Run it all with `cargo run -p cachet-tests --bin cachet-matrix`; `tests/correctness.rs`
 //! asserts the Cachet rows in CI.
 
+mod args;
 mod cases;
 pub mod fixture;
 mod runner;
