@@ -16,5 +16,5 @@ COPY --from=build /cachet-frontend /cachet-frontend
 # BuildKit reads these before starting a frontend: the frontend needs no
 # network, and it implements frontend inputs.
 LABEL moby.buildkit.frontend.network.none="true" \
-      moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs"
+      moby.buildkit.frontend.caps="moby.buildkit.frontend.subrequests"
 ENTRYPOINT ["/cachet-frontend"]

@@ -14,6 +14,7 @@
 //! A location is `{"sourceIndex": n, "ranges": [{"start": {"line", "character"}, "end"}]}`
 //! into the result's `sources`; a source's `data` is base64 (Go `[]byte`).
 
+mod digests;
 pub mod lint;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 use toml::Spanned;
+
+pub use digests::buildkit_digests;
 
 use crate::compile::Compiled;
 use crate::llb::decode_ops;
