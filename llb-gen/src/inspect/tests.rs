@@ -176,7 +176,7 @@ fn the_outline_names_args_secrets_and_every_target_cache_the_build_uses() {
             required: true
         }]
     );
-    for (_, keys) in &built.cargo_keys {
+    for keys in built.cargo_keys.values() {
         let id = &keys.selected().mount_id;
         assert!(
             outline.cache.iter().any(|c| &c.id == id),
