@@ -225,32 +225,91 @@ fn call_check_passes_a_clean_spec_and_fails_on_a_planted_problem() {
         "{out}"
     );
 
-    // A declared argument nothing uses.
+    // A declared argument nothing uses, an include path the context lacks (next to one it
+    // has), and a path dependency outside the context.
     let planted = workspace("call-check-bad", |s| {
         s.replace("[sdk]\n", "[args]\nNEVER_USED = \"1\"\n\n[sdk]\n")
+            .replace(
+                "[project]\n",
+                "[project]\ninclude = [\"crates/app/src/main.rs\", \"not-in-context.txt\"]\n",
+            )
     });
+    let manifest = std::fs::read_to_string(planted.path().join("crates/app/Cargo.toml")).unwrap();
+    planted.write(
+        "crates/app/Cargo.toml",
+        format!("{manifest}far = {{ path = \"../../../far\" }}\n"),
+    );
     let text = spec_text(&planted);
-    let line = line_starting(&text, "NEVER_USED = ");
+    let manifest = std::fs::read_to_string(planted.path().join("crates/app/Cargo.toml")).unwrap();
 
     let out = call(&planted, "check,format=json").assert_failure();
     let results = json(&out);
-    let warning = &results["warnings"][0];
-    assert_eq!(warning["ruleName"], "UnusedArg", "{results}");
-    assert!(
-        warning["detail"].as_str().unwrap().contains("NEVER_USED"),
+    let warnings = results["warnings"].as_array().unwrap();
+    let rules: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["ruleName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        ["IncludeMatchesNothing", "UnusedArg", "PathOutsideContext"],
         "{results}"
     );
-    let start = &warning["location"]["ranges"][0]["start"];
-    assert_eq!(start["line"].as_u64().unwrap() as usize, line, "{results}");
-    assert_eq!(start["character"], 1, "{results}");
+    let place = |w: &Value| {
+        let start = &w["location"]["ranges"][0]["start"];
+        let source = w["location"]["sourceIndex"].as_u64().unwrap_or(0) as usize;
+        (
+            results["sources"][source]["filename"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            start["line"].as_u64().unwrap() as usize,
+            start["character"].as_u64().unwrap() as usize,
+        )
+    };
+    let include_line = line_starting(&text, "include = ");
+    let column = text
+        .lines()
+        .nth(include_line - 1)
+        .unwrap()
+        .find("\"not-in")
+        .unwrap()
+        + 1;
     assert_eq!(
-        results["sources"][0]["filename"], "Cachet.toml",
+        place(&warnings[0]),
+        ("Cachet.toml".to_string(), include_line, column),
+        "{results}"
+    );
+    assert!(warnings[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not-in-context.txt"));
+    let line = line_starting(&text, "NEVER_USED = ");
+    assert_eq!(
+        place(&warnings[1]),
+        ("Cachet.toml".to_string(), line, 1),
+        "{results}"
+    );
+    assert!(warnings[1]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("NEVER_USED"));
+    let far = line_starting(&manifest, "far = ");
+    let column = manifest
+        .lines()
+        .nth(far - 1)
+        .unwrap()
+        .find("\"../")
+        .unwrap()
+        + 1;
+    assert_eq!(
+        place(&warnings[2]),
+        ("crates/app/Cargo.toml".to_string(), far, column),
         "{results}"
     );
 
     // As text, buildx shows the rule and the spec's line.
     let out = call(&planted, "check").assert_failure();
-    assert!(out.stdout.contains("1 warning has been found!"), "{out}");
+    assert!(out.stdout.contains("3 warnings have been found!"), "{out}");
     assert!(out.stdout.contains("WARNING: UnusedArg"), "{out}");
     assert!(
         out.stdout.contains(&format!(" {line} | >>> NEVER_USED")),
