@@ -96,6 +96,25 @@ pub async fn load(
     pong: &gw::PongResponse,
     opts: FrontendOpts,
 ) -> Result<Loaded, Failure> {
+    load_with(gateway, pong, opts, true).await
+}
+
+/// [`load`] without reading the context's metadata (`project` is empty): for questions
+/// about the spec alone (`--call targets`).
+pub async fn load_spec(
+    gateway: &mut Gateway,
+    pong: &gw::PongResponse,
+    opts: FrontendOpts,
+) -> Result<Loaded, Failure> {
+    load_with(gateway, pong, opts, false).await
+}
+
+async fn load_with(
+    gateway: &mut Gateway,
+    pong: &gw::PongResponse,
+    opts: FrontendOpts,
+    read_project: bool,
+) -> Result<Loaded, Failure> {
     let caps = Caps::from_pong(pong);
     caps.check(!opts.cache_imports.is_empty())?;
     let own_session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
@@ -119,6 +138,17 @@ pub async fn load(
     }
     if spec.fetch.ssh {
         caps.check_llb(CAP_SSH_MOUNT)?;
+    }
+    if !read_project {
+        return Ok(Loaded {
+            opts,
+            session_id,
+            platform,
+            text,
+            spec,
+            target,
+            project: ProjectFiles::default(),
+        });
     }
     let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
     // A count, not the names: a large workspace has thousands of manifests.

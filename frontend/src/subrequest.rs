@@ -45,7 +45,7 @@ pub async fn answer(
             ))
         }
         inspect::TARGETS => {
-            let loaded = build::load(gateway, pong, opts).await?;
+            let loaded = build::load_spec(gateway, pong, opts).await?;
             let list = inspect::targets(&loaded.text, &loaded.spec);
             Ok(result(
                 inspect::to_json(&list),
