@@ -14,7 +14,7 @@ RUN triple="$(uname -m)-unknown-linux-gnu" \
 FROM scratch
 COPY --from=build /cachet-frontend /cachet-frontend
 # BuildKit reads these before starting a frontend: the frontend needs no
-# network, and it implements frontend inputs.
+# network, and it answers BuildKit subrequests (`--call`).
 LABEL moby.buildkit.frontend.network.none="true" \
-      moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs"
+      moby.buildkit.frontend.caps="moby.buildkit.frontend.subrequests"
 ENTRYPOINT ["/cachet-frontend"]

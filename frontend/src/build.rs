@@ -27,26 +27,154 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("panic") {
         panic!("{DEBUG_ARG}=panic asked for a panic");
     }
-    let caps = Caps::from_pong(&pong);
+    // `docker buildx build --call …`: answered from the same planning, never solved.
+    if let Some(request) = opts.request.clone() {
+        return crate::subrequest::answer(gateway, &pong, opts, &request).await;
+    }
+    let loaded = load(gateway, &pong, opts).await?;
+    let planned = plan(gateway, loaded).await?;
+    let Planned { loaded, compiled } = planned;
+    let (opts, target) = (loaded.opts, loaded.target);
+
+    let cache_imports = opts
+        .cache_imports
+        .iter()
+        .map(|c| gw::CacheOptionsEntry {
+            r#type: c.kind.clone(),
+            attrs: c.attrs.clone(),
+        })
+        .collect();
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "solving");
+    let reference = gateway
+        .solve(
+            compiled.definition,
+            cache_imports,
+            false,
+            &format!("build target {target}"),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
+
+    let mut metadata = BTreeMap::new();
+    if let Some(config) = compiled.image_config {
+        metadata.insert("containerimage.config".to_string(), config);
+    }
+    Ok(gw::Result {
+        metadata,
+        result: Some(gw::result::Result::Ref(gw::Ref {
+            id: reference,
+            def: None,
+        })),
+    })
+}
+
+/// What a build knows once it has read the spec and the context's metadata.
+pub struct Loaded {
+    pub opts: FrontendOpts,
+    /// The session serving the build context.
+    pub session_id: String,
+    pub platform: Platform,
+    /// The spec's text, as read from the client.
+    pub text: String,
+    pub spec: spec::Spec,
+    /// The target selected (`--target` or the spec's default).
+    pub target: TargetRef,
+    /// What the daemon can do: the compiled graph is checked against it.
+    pub caps: Caps,
+    pub project: ProjectFiles,
+}
+
+/// A build planned to the last op, not solved: what the build solves, and what `--call
+/// outline` and `--call explain` report on (one conversion path for both).
+pub struct Planned {
+    pub loaded: Loaded,
+    pub compiled: compile::Compiled,
+}
+
+/// Checks the daemon's capabilities, then reads the spec and the context's metadata.
+pub async fn load(
+    gateway: &mut Gateway,
+    pong: &gw::PongResponse,
+    opts: FrontendOpts,
+) -> Result<Loaded, Failure> {
+    load_with(gateway, pong, opts, true).await
+}
+
+/// [`load`] without reading the context's metadata (`project` is empty): for questions
+/// about the spec alone (`--call targets`).
+pub async fn load_spec(
+    gateway: &mut Gateway,
+    pong: &gw::PongResponse,
+    opts: FrontendOpts,
+) -> Result<Loaded, Failure> {
+    load_with(gateway, pong, opts, false).await
+}
+
+async fn load_with(
+    gateway: &mut Gateway,
+    pong: &gw::PongResponse,
+    opts: FrontendOpts,
+    read_project: bool,
+) -> Result<Loaded, Failure> {
+    let caps = Caps::from_pong(pong);
     caps.check_gateway(!opts.cache_imports.is_empty())?;
-    let session_id = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
+    let own_session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
+    // The session serving the context, which every step reads (bake may share one).
+    let session_id = opts.session_for(&opts.context_local, &own_session);
 
     let platform = match &opts.platform {
         Some(p) => Platform::parse(p).map_err(|e| format!("--platform {p}: {e}"))?,
-        None => default_platform(&pong),
+        None => default_platform(pong),
     };
 
-    let (text, spec_ignore) = read_spec(gateway, &opts, &session_id).await?;
+    let spec_session = opts.session_for(&opts.spec_local, &own_session);
+    let (text, spec_ignore) = read_spec(gateway, &opts, &spec_session).await?;
     let spec = spec::load(&opts.filename, &text, &opts.build_args)
         .map_err(|e| Failure::in_spec(&e, &text))?;
     let target = spec
         .select_target(opts.target.as_deref())
         .map_err(|e| format!("{}: {e}", opts.filename))?;
+    if !read_project {
+        return Ok(Loaded {
+            opts,
+            session_id,
+            platform,
+            text,
+            spec,
+            target,
+            caps,
+            project: ProjectFiles::default(),
+        });
+    }
     let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
     // A count, not the names: a large workspace has thousands of manifests.
     tracing::info!(files = project.files.len(), "read project metadata");
     tracing::debug!(files = ?project.files.keys().collect::<Vec<_>>(), "project metadata files");
+    Ok(Loaded {
+        opts,
+        session_id,
+        platform,
+        text,
+        spec,
+        target,
+        caps,
+        project,
+    })
+}
 
+/// Resolves the images the target needs and compiles the build.
+pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Failure> {
+    let Loaded {
+        opts,
+        session_id,
+        platform,
+        text,
+        spec,
+        target,
+        caps,
+        project,
+    } = loaded;
     let resolve_mode = resolve_mode(&opts);
     let mut images = BTreeMap::new();
     for image in spec.images_for(&target.name) {
@@ -93,10 +221,19 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         images.insert(image, resolved);
     }
 
-    let request = build_request(&opts, &target, platform, session_id, images, project);
+    let request = build_request(
+        &opts,
+        &target,
+        platform.clone(),
+        session_id.clone(),
+        images,
+        project,
+    );
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
     caps.check_definition(&compiled.definition)?;
+    // Handed back, not copied: a large workspace has thousands of manifests.
+    let project = request.project;
     for (name, keys) in &compiled.cargo_keys {
         tracing::info!(
             target = name,
@@ -105,37 +242,18 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
             "target cache"
         );
     }
-
-    let cache_imports = opts
-        .cache_imports
-        .iter()
-        .map(|c| gw::CacheOptionsEntry {
-            r#type: c.kind.clone(),
-            attrs: c.attrs.clone(),
-        })
-        .collect();
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "solving");
-    let reference = gateway
-        .solve(
-            compiled.definition,
-            cache_imports,
-            false,
-            &format!("build target {target}"),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
-
-    let mut metadata = BTreeMap::new();
-    if let Some(config) = compiled.image_config {
-        metadata.insert("containerimage.config".to_string(), config);
-    }
-    Ok(gw::Result {
-        metadata,
-        result: Some(gw::result::Result::Ref(gw::Ref {
-            id: reference,
-            def: None,
-        })),
+    Ok(Planned {
+        loaded: Loaded {
+            opts,
+            session_id,
+            platform,
+            text,
+            spec,
+            target,
+            caps,
+            project,
+        },
+        compiled,
     })
 }
 
@@ -186,7 +304,7 @@ pub fn build_request(
 
 /// Reads the spec file the way the dockerfile frontend reads a Dockerfile: a local holding only
 /// that file (and `<spec>.dockerignore` beside it, if there is one), solved, then read.
-async fn read_spec(
+pub(crate) async fn read_spec(
     gateway: &mut Gateway,
     opts: &FrontendOpts,
     session_id: &str,

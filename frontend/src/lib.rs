@@ -9,4 +9,5 @@ pub mod failure;
 pub mod gateway;
 pub mod opts;
 pub mod panics;
+pub mod subrequest;
 pub mod transport;

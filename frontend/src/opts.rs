@@ -30,6 +30,13 @@ pub struct FrontendOpts {
     pub cache_imports: Vec<CacheImport>,
     pub network: Option<NetworkMode>,
     pub image_resolve_mode: Option<String>,
+    /// A subrequest instead of a build (`requestid`, sent by `docker buildx build --call
+    /// NAME` as `frontend.NAME`); answered by `crate::subrequest`.
+    pub request: Option<String>,
+    /// `local-sessionid:<local>`: the session that serves that local when it is not the
+    /// build's own. `docker buildx bake` sends it when several targets read the same
+    /// directory, so one session serves it to all of them.
+    pub local_sessions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,6 +90,15 @@ impl FrontendOpts {
             .get("BUILDKIT_INLINE_CACHE")
             .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
         inline || !self.cache_imports.is_empty()
+    }
+
+    /// The session serving the local `local`: the one buildx named for it, else `build`'s.
+    pub fn session_for(&self, local: &str, build: &str) -> String {
+        self.local_sessions
+            .get(local)
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| build.to_string())
     }
 
     /// Reads the process environment.
@@ -166,10 +182,11 @@ impl FrontendOpts {
         if key.starts_with("attest:") || key.starts_with("vcs:") {
             return Ok(());
         }
-        if key.starts_with("context:")
-            || key.starts_with("input:")
-            || key.starts_with("local-sessionid:")
-        {
+        if let Some(local) = key.strip_prefix("local-sessionid:") {
+            self.local_sessions.insert(local.to_string(), value);
+            return Ok(());
+        }
+        if key.starts_with("context:") || key.starts_with("input:") {
             return unsupported("named build contexts");
         }
         match key {
@@ -253,7 +270,7 @@ impl FrontendOpts {
             | "cgroup-parent" => return unsupported(""),
             // Present only for a remote (git/http/tarball) build context.
             "context" => return unsupported("the build context must be a local directory"),
-            "requestid" => return unsupported("subrequests such as --print/--call"),
+            "requestid" => self.request = Some(value).filter(|v| !v.is_empty()),
             _ => return unsupported(""),
         }
         Ok(())
@@ -365,6 +382,22 @@ mod tests {
         let e = FrontendOpts::from_vars([var("BUILDKIT_FRONTEND_OPT_0", b"build-arg:A=\xff")])
             .unwrap_err();
         assert!(matches!(e, OptsError::NotUtf8(_)), "{e}");
+    }
+
+    #[test]
+    fn a_requestid_asks_for_a_subrequest_instead_of_a_build() {
+        let o = parse(&["requestid=frontend.outline", "target=build"]).unwrap();
+        assert_eq!(o.request.as_deref(), Some("frontend.outline"));
+        assert_eq!(parse(&["requestid="]).unwrap().request, None);
+        assert_eq!(parse(&[]).unwrap().request, None);
+    }
+
+    #[test]
+    fn a_shared_session_serves_the_local_it_names() {
+        let o = parse(&["local-sessionid:context=shared", "local-sessionid:other="]).unwrap();
+        assert_eq!(o.session_for("context", "own"), "shared");
+        assert_eq!(o.session_for("dockerfile", "own"), "own");
+        assert_eq!(o.session_for("other", "own"), "own");
     }
 
     #[test]

@@ -56,8 +56,9 @@ pub struct Step {
     pub kind: StepKind,
     /// Its name in BuildKit's progress output.
     pub name: String,
-    /// Digest of the op that produces the step's result: BuildKit's cache key for it, given
-    /// the content of its inputs.
+    /// Digest of the op that produces the step's result, as BuildKit names it (its vertex
+    /// digest in progress output and build history): its cache key, given the content of its
+    /// inputs.
     pub digest: String,
     /// The target cache keys, for cargo steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,8 +125,12 @@ pub enum ExplainError {
 }
 
 impl Explanation {
-    /// The explanation of `compiled`, a build of `target` for `platform`.
+    /// The explanation of `compiled`, a build of `target` for `platform`. Each step's
+    /// digest is the one BuildKit gives its op once it loads the definition (what progress
+    /// output and build history show; see [`crate::inspect::buildkit_digests`]), not the
+    /// builder's own.
     pub fn new(compiled: &Compiled, target: &TargetRef, platform: &Platform) -> Explanation {
+        let buildkit = crate::inspect::buildkit_digests(&compiled.definition).unwrap_or_default();
         Explanation {
             format: FORMAT.to_string(),
             key_schema: KEY_SCHEMA.to_string(),
@@ -139,7 +144,10 @@ impl Explanation {
                     target: record.target.clone(),
                     kind: record.kind,
                     name: record.name.clone(),
-                    digest: record.digest.clone(),
+                    digest: buildkit
+                        .get(&record.digest)
+                        .unwrap_or(&record.digest)
+                        .clone(),
                     keys: record.keys.as_ref().map(Keys::from),
                     inputs: record.inputs.clone(),
                 })

@@ -5,7 +5,11 @@
 //! rendered (their positions are computed from spans).
 
 use arbitrary::Unstructured;
+use std::collections::BTreeSet;
+
+use llb_gen::inspect::{self, lint};
 use llb_gen::llb::ImageRef;
+use llb_gen::project::ProjectFiles;
 use llb_gen::spec::{self, Target as SpecTarget_};
 
 use super::{mutate_member, pairs};
@@ -93,7 +97,8 @@ impl Target for SpecTarget {
     }
 
     fn about(&self) -> &'static str {
-        "spec::load, then select_target, images_for, closure and ImageRef::parse"
+        "spec::load, then select_target, images_for, closure, ImageRef::parse, and the \
+         --call targets/check results"
     }
 
     fn primary(&self) -> &'static str {
@@ -176,7 +181,38 @@ impl Target for SpecTarget {
             }
         };
         check_spec(&spec, f);
+        check_inspect(&text, &spec, f);
     }
+}
+
+/// What `--call targets` and `--call check` compute from a loaded spec: every target listed,
+/// every warning placed inside the text.
+fn check_inspect(text: &str, spec: &spec::Spec, f: &mut Features) {
+    let list = inspect::targets(text, spec);
+    assert_eq!(
+        list.targets.len(),
+        spec.targets.len(),
+        "every target listed"
+    );
+    let _ = inspect::render_targets(&list);
+    let warnings = lint::lint(&lint::LintInput {
+        file: "Cachet.toml",
+        text,
+        spec,
+        project: &ProjectFiles::default(),
+        present_includes: &BTreeSet::new(),
+    });
+    let lines = text.matches('\n').count() + 1;
+    for w in &warnings {
+        if let Some(p) = w.position {
+            assert!(
+                p.line >= 1 && p.column >= 1 && p.line <= lines,
+                "warning placed outside the text: {w:?}"
+            );
+        }
+        f.add(("lint", w.rule));
+    }
+    let _ = lint::render(&warnings);
 }
 
 /// What the frontend and the CLI ask of a loaded spec, with the invariants `load` promises.

@@ -9,7 +9,7 @@ mod error;
 mod graph;
 mod interpolate;
 mod load;
-mod model;
+pub(crate) mod model;
 mod resolved;
 mod schema;
 mod syntax;

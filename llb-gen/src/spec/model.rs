@@ -180,6 +180,9 @@ pub struct CaBundleSection {
 #[serde(deny_unknown_fields)]
 #[schemars(transform = rules::step_kind)]
 pub struct TargetSection {
+    /// What the target is for, one line: shown by `docker buildx build --call targets`. Not a
+    /// build input.
+    pub description: Option<String>,
     /// A cargo step: the cargo subcommand and its arguments.
     #[schemars(with = "Option<Vec<String>>", transform = rules::cargo_args)]
     pub cargo: Option<Spanned<Vec<Spanned<String>>>>,
