@@ -17,6 +17,7 @@ mod shell;
 mod sources;
 mod step_script;
 mod triple;
+mod why_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -389,3 +390,5 @@ impl Context<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod why_tests;
