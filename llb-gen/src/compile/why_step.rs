@@ -241,7 +241,7 @@ pub(super) fn step(
         "why.sh",
         &script(why),
         &ctx.request.platform,
-        &progress_name(why.target),
+        &format!("why +{}", why.target),
     )?;
     let exec = sdk
         .run(script.argv(&[]))

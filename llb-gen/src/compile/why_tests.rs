@@ -35,7 +35,11 @@ const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env"
 
 fn build(target: &str, no_cache: NoCache) -> Compiled {
     let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
-    let request = BuildRequest {
+    compile(&spec, &build_request(target, no_cache)).unwrap()
+}
+
+fn build_request(target: &str, no_cache: NoCache) -> BuildRequest {
+    BuildRequest {
         target: target.into(),
         platform: Platform::linux_amd64(),
         session_id: "session-1".into(),
@@ -54,8 +58,7 @@ fn build(target: &str, no_cache: NoCache) -> Compiled {
         cache_travels: false,
         proxy: Default::default(),
         project: ProjectFiles::default(),
-    };
-    compile(&spec, &request).unwrap()
+    }
 }
 
 /// One exec with what a test needs of it.
@@ -273,5 +276,21 @@ fn the_why_step_is_reachable_without_adding_to_the_output() {
         let copy = &copies[0];
         assert!(copy.allow_wildcard && copy.allow_empty_wildcard, "{copy:?}");
         assert!(copy.src.contains('*'), "{copy:?}");
+    }
+}
+
+#[test]
+fn a_misspelt_no_cache_filter_is_an_error_naming_the_targets() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut request = build_request("image", NoCache::Targets(["biuld".to_string()].into()));
+    let e = compile(&spec, &request).unwrap_err().to_string();
+    assert!(
+        e.contains("--no-cache-filter names `biuld`")
+            && e.contains("(targets: build, image, tool;"),
+        "{e}"
+    );
+    for fine in ["sdk", "fetch", "tool", ""] {
+        request.no_cache = NoCache::Targets([fine.to_string()].into());
+        assert!(compile(&spec, &request).is_ok(), "{fine}");
     }
 }
