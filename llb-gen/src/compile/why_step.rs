@@ -80,10 +80,11 @@ pub(super) fn before_lines(target_dir: &str, fresh: bool) -> Vec<String> {
 /// The one line after the freshness pass: the sources it saw, as `hash<TAB>path`, from its
 /// manifest (`hash<TAB>virtual mtime<TAB>path`).
 pub(super) fn sources_line(manifest: &str) -> String {
+    let manifest = shell::quote(manifest);
+    // Never a reason for the build to fail: no manifest is an empty list.
     format!(
-        "cut -f 1,3 {} > {}/{SOURCES_FILE}",
-        shell::quote(manifest),
-        shell::quote(RUN_DIR)
+        "cut -f 1,3 {manifest} > {run}/{SOURCES_FILE} 2>/dev/null || : > {run}/{SOURCES_FILE}",
+        run = shell::quote(RUN_DIR)
     )
 }
 
@@ -134,6 +135,12 @@ pub(super) fn script(why: &Why<'_>) -> Vec<String> {
     let target = format!("+{}", why.target);
     let mut lines = vec![
         "set -eu".to_string(),
+        // The why step only prints: whatever goes wrong in it, the build goes on.
+        // (Target names are letters, digits, `-` and `_`: safe inside these quotes.)
+        format!(
+            "trap 'rc=$?; [ \"$rc\" -eq 0 ] || echo \"  (could not compare with the last \
+             build of {target}: exit status $rc)\"; exit 0' EXIT"
+        ),
         "t=$(mktemp -d)".to_string(),
         "cat > \"$t/record\" <<'CACHET_WHY_RECORD'".to_string(),
     ];
@@ -437,6 +444,40 @@ mod tests {
             .collect();
         // Only what the (simulated) freshness pass wrote after the emptying.
         assert_eq!(left, [".cachet"], "{left:?}");
+    }
+
+    #[test]
+    fn a_failing_comparison_never_fails_the_build() {
+        let dir = tempdir("broken");
+        // The state "directory" is a file: nothing can be stored there.
+        fs::write(dir.join("state"), "not a directory").unwrap();
+        let i = inputs("-O2");
+        let why = Why {
+            target: "build",
+            inputs: &i,
+            target_cache: "cachet/p/t/release/aaaa",
+            seeded: false,
+        };
+        let run = dir.join("run");
+        fs::create_dir_all(&run).unwrap();
+        fs::write(run.join(CACHE_STATE_FILE), "warm\n").unwrap();
+        // No manifest: the cargo side writes an empty list rather than failing.
+        let line = sources_line(dir.join("missing.tsv").to_str().unwrap())
+            .replace(RUN_DIR, run.to_str().unwrap());
+        let status = Command::new("sh").arg("-c").arg(&line).status().unwrap();
+        assert!(status.success());
+        assert_eq!(fs::read_to_string(run.join(SOURCES_FILE)).unwrap(), "");
+        let text = script(&why)
+            .join("\n")
+            .replace(STATE_DIR, dir.join("state").to_str().unwrap())
+            .replace(RUN_DIR, run.to_str().unwrap());
+        let out = Command::new("sh").arg("-c").arg(text).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("(could not compare with the last build of +build: exit status 1)"),
+            "{stdout}"
+        );
     }
 
     #[test]
