@@ -359,6 +359,7 @@ mod tests {
         // A new CFLAGS value, one file edited, one new, one deleted.
         let mut o3 = inputs("-O3");
         o3.insert("features".into(), json!([]));
+        o3.insert("sdk".into(), json!("sha256:2222"));
         let second = build(
             &dir,
             &why(&o3),
@@ -370,6 +371,10 @@ mod tests {
             "{second}"
         );
         assert!(second.contains("  features: [\"tls\"] → []\n"), "{second}");
+        assert!(
+            second.contains("  sdk: \"sha256:1111\" → \"sha256:2222\"\n"),
+            "a new SDK is named: {second}"
+        );
         assert!(
             !second.contains("env.CC"),
             "unchanged inputs stay quiet: {second}"
