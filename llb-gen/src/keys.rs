@@ -145,6 +145,29 @@
 //! Fast mode keys none of them: like RUSTFLAGS and the spec env, cargo's fingerprints decide
 //! (and they miss undeclared reads of `--config env.…`, which is what strict mode is for).
 //!
+//! # Why mount id — `cachet/<project>/why/<target>`: never decides an output
+//! The why step after each cargo step (`compile/why_step.rs`) keeps, in this small cache mount,
+//! the record of what the target's last build ran from (its key inputs and other inputs, the
+//! target cache it used, the list of source hashes) and prints what differs on the next one.
+//! It is keyed on the project and the target only, deliberately not on any key input: every
+//! build of the target, whatever its keys, compares with the last one on this builder. Nothing
+//! built reads it: the cargo step never mounts it, and the why step's only contribution to a
+//! result is a copy of nothing, so an empty, pruned or shared mount changes what is printed,
+//! never what is built or cached.
+//!
+//! # `--no-cache` and `--no-cache-filter T` — a fresh target cache, not a pruned builder
+//! The selected targets' ops are marked ignore-cache, and their cargo steps' script empties the
+//! target cache mount first (inside the locked mount, before the freshness pass), so the step
+//! is a clean build and the mount afterwards holds that clean build; its dependency layers, if
+//! planned, run again from nothing too. BuildKit itself also drops the cache mounts of an
+//! ignore-cache exec (both engines tested do), but that is engine behaviour users have asked to
+//! change (moby/buildkit#1213, #4250), so Cachet does not rely on it. Unlike pruning the builder
+//! (`docker buildx prune`), nothing else is thrown away: other targets' steps stay cached, and
+//! their mounts stay warm, unless they share the selected target's mount (equal keys: e.g. the
+//! workspace example's `build` and `test`), which then holds the clean build. The mount id is
+//! the same as without the option (the selected step's definition differs only in its script
+//! and progress name), so the next ordinary build continues from the clean `target/`.
+//!
 //! # Dependency layer — keyed by BuildKit on content, no mount id of its own
 //! A cargo step's third-party crates are compiled by a step whose inputs are the SDK, the
 //! manifests-only snapshot, the fetch step's layer and *exactly* the cargo step's environment,
@@ -218,6 +241,12 @@ pub const KEY_SCHEMA: &str = "cachet-key-v2";
 
 /// Cache mount id of the shared cargo download cache (registry and git), used by fetch steps.
 pub const CARGO_DOWNLOAD_CACHE_ID: &str = "cachet/cargo-download";
+
+/// Cache mount id of the why step of `target` (see the module docs): keyed on the project and
+/// the target only, so every build of a target compares with the last one, whatever its keys.
+pub fn why_mount_id(project: &str, target: &str) -> String {
+    format!("cachet/{project}/why/{target}")
+}
 
 /// How many hex digits of a hash appear in ids and progress names.
 const SHORT_HASH: usize = 12;
@@ -716,6 +745,22 @@ mod tests {
         for (what, image, inputs) in changes {
             assert_ne!(extended_sdk_identity(image, &inputs), id, "{what}");
         }
+    }
+
+    #[test]
+    fn the_why_mount_is_keyed_on_project_and_target_only() {
+        assert_eq!(why_mount_id("hello", "build"), "cachet/hello/why/build");
+        assert_ne!(
+            why_mount_id("hello", "build"),
+            why_mount_id("hello", "test")
+        );
+        assert_ne!(
+            why_mount_id("hello", "build"),
+            why_mount_id("other", "build")
+        );
+        // Never a target cache: those are `cachet/<project>/<triple>/<profile>/<hash>`.
+        let target_cache = strict(&inputs()).mount_id;
+        assert!(!target_cache.contains("/why/"), "{target_cache}");
     }
 
     #[test]

@@ -13,7 +13,13 @@
 //!   cache before cargo runs (see [`super::deps_step`]);
 //! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts,
 //!   plus `cachet-provenance.json` recording the keys they were built under;
+//! * `/cachet/why` — a second empty output mount, never part of the artifacts: what the why
+//!   step after it reads (see [`super::why_step`]);
 //! * `/tmp` — tmpfs.
+//!
+//! Under `--no-cache` (or `--no-cache-filter <this target>`) the script empties the target
+//! cache mount before anything else, so cargo builds from nothing and the mount then holds
+//! that clean build (see [`crate::keys`]); the progress name ends in [`FRESH_SUFFIX`].
 //!
 //! The sources snapshot holds only what this step's packages need (see [`crate::project`]).
 //! Compile steps run without network and `--offline`, with the SDK's own `CARGO_HOME`
@@ -40,12 +46,14 @@ use crate::spec::{cargo_args, CargoTarget};
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
 use super::step_script::StepScript;
-use super::{freshness, shell, volatile_env};
+use super::{freshness, shell, volatile_env, why_step};
 use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
 
 pub const SRC_DIR: &str = "/cachet/src";
 pub const TARGET_DIR: &str = "/cachet/target";
 pub const OUT_DIR: &str = "/cachet/out";
+/// Ends the progress name of a step that runs from nothing under `--no-cache`.
+pub const FRESH_SUFFIX: &str = " (--no-cache: fresh target cache)";
 
 /// Subcommands that compile: they take `--profile`, `--features` and friends, and `--target`.
 /// (`cargo clippy` hands its flags to `cargo check`; `run` and `fix` build like `build`.)
@@ -178,18 +186,21 @@ pub(super) fn compile(
         ctx.dependency_layer_of
             .insert(name.to_string(), layer.clone());
     }
+    // `--no-cache` for this target: its target cache is emptied first (see the module docs).
+    let fresh = ctx.ignore_cache(name);
     let mut script = vec!["set -eu".to_string()];
+    script.extend(why_step::before_lines(TARGET_DIR, fresh));
     if deps.is_some() {
         script.extend(deps_step::seed_script());
     }
-    script.extend(freshness::script(
-        &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
-        freshness::NewContent::Now,
-    ));
+    let state_dir = format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME);
+    script.extend(freshness::script(&state_dir, freshness::NewContent::Now));
+    // What the freshness pass saw, for the why step (reads its manifest; see `why_step`).
+    script.push(why_step::sources_line(&format!("{state_dir}/sources.tsv")));
     let volatile_dirs = volatile_env::Dirs {
         target: TARGET_DIR,
         host: &host_dir(&cargo.profile),
-        state: &format!("{TARGET_DIR}/{}/volatile-env", freshness::STATE_DIR_NAME),
+        state: &format!("{state_dir}/volatile-env"),
     };
     script.extend(volatile_env::before_cargo(&volatile, volatile_dirs));
     script.push("\"$@\"".to_string());
@@ -216,7 +227,10 @@ pub(super) fn compile(
     };
     let sources = ctx.guarded_snapshot(&plan, &snapshot_name)?;
     let tag = step_tag(&key.hash, &command)?;
-    let progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
+    let mut progress_name = format!("[{name}] {} · {tag}", shell::join(&display));
+    if fresh {
+        progress_name.push_str(FRESH_SUFFIX);
+    }
     let script = StepScript::new(
         "cargo.sh",
         &script,
@@ -234,6 +248,8 @@ pub(super) fn compile(
         .mount(Mount::bind(SRC_DIR, &sources).no_output())
         .mount(Mount::cache(TARGET_DIR, key.mount_id.clone()).sharing(CacheSharing::Locked))
         .mount(Mount::bind(OUT_DIR, &State::scratch()))
+        // What the why step reads: never part of the artifacts.
+        .mount(Mount::bind(why_step::RUN_DIR, &State::scratch()))
         // Scratch files (the freshness manifest's work files, build-script temp files) stay out
         // of every layer.
         .mount(Mount::tmpfs("/tmp"));
@@ -249,17 +265,6 @@ pub(super) fn compile(
         .ignore_cache(ctx.ignore_cache(name))
         .custom_name(progress_name.clone())
         .build()?;
-    let provenance = provenance(ctx, name, &keys, &display);
-    // The record of what the artifacts were built against travels with them (and with
-    // `--output type=local`); its name has a dot, which artifact names cannot have.
-    let artifacts = exec
-        .get_mount(OUT_DIR)?
-        .file()
-        .mkfile(Mkfile::new(PROVENANCE_FILE, 0o644, provenance))
-        .custom_name(format!("[{name}] record provenance"))
-        .platform(ctx.request.platform.clone())
-        .build()?;
-
     let mut recorded: BTreeMap<String, serde_json::Value> = match serde_json::to_value(&inputs) {
         Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
         _ => BTreeMap::new(),
@@ -277,6 +282,28 @@ pub(super) fn compile(
             json!(v.digest().map(|d| d.to_string()).unwrap_or_default()),
         );
     }
+    let why_out = why_step::step(
+        ctx,
+        &exec.get_mount(why_step::RUN_DIR)?,
+        &why_step::Why {
+            target: name,
+            inputs: &recorded,
+            target_cache: &key.mount_id,
+            seeded: deps.is_some(),
+        },
+    )?;
+    let provenance = provenance(ctx, name, &keys, &display);
+    // The record of what the artifacts were built against travels with them (and with
+    // `--output type=local`); its name has a dot, which artifact names cannot have. The copy
+    // of nothing from the why step makes it part of the result (see `why_step`).
+    let artifacts = exec
+        .get_mount(OUT_DIR)?
+        .file()
+        .mkfile(Mkfile::new(PROVENANCE_FILE, 0o644, provenance))
+        .copy(why_step::reach(&why_out))
+        .custom_name(format!("[{name}] record provenance"))
+        .platform(ctx.request.platform.clone())
+        .build()?;
     ctx.steps.push(StepRecord {
         kind: StepKind::Cargo,
         target: name.to_string(),

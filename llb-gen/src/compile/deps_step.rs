@@ -310,7 +310,11 @@ impl Prebuild<'_> {
             ]
             .concat(),
         )?;
-        let progress_name = format!("[{}] {what} · {tag}", self.target);
+        let mut progress_name = format!("[{}] {what} · {tag}", self.target);
+        if ctx.ignore_cache(self.target) {
+            // `--no-cache`: rebuilt from nothing like the step's target cache.
+            progress_name.push_str(" (--no-cache)");
+        }
         let sdk = ctx.sdk_state()?;
         let script = StepScript::new(
             "dependencies.sh",

@@ -18,6 +18,7 @@ mod sources;
 mod step_script;
 mod triple;
 mod volatile_env;
+mod why_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -157,6 +158,13 @@ pub struct StepRecord {
 pub enum CompileError {
     #[error("target `{0}` is not defined in the spec (targets: {1})")]
     UnknownTarget(String, String),
+    #[error(
+        "--no-cache-filter names {0}, which the spec does not define (targets: {1}; `{sdk}` \
+         and `fetch` name the SDK setup and fetch steps); a misspelt filter would keep the \
+         cache it was meant to drop",
+        sdk = sdk_setup::STEP_TARGET
+    )]
+    UnknownNoCacheTarget(String, String),
     #[error("image `{0}` was not resolved")]
     Unresolved(String),
     #[error(
@@ -221,6 +229,27 @@ fn check_sdk_lock(image: &str, locked: &str, resolved: &ResolvedImage) -> Result
     })
 }
 
+/// Every name in `--no-cache-filter` must be a target (or the `sdk` / `fetch` step).
+fn check_no_cache_filter(spec: &Spec, no_cache: &NoCache) -> Result<(), CompileError> {
+    let NoCache::Targets(names) = no_cache else {
+        return Ok(());
+    };
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|n| !n.is_empty() && !spec.targets.contains_key(n.as_str()))
+        .filter(|n| *n != sdk_setup::STEP_TARGET && *n != "fetch")
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = spec.targets.keys().map(String::as_str).collect();
+    Err(CompileError::UnknownNoCacheTarget(
+        unknown.join(", "),
+        known.join(", "),
+    ))
+}
+
 pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileError> {
     let (base_target, wants_deps) = (request.target.name.as_str(), request.target.layer);
     if !spec.targets.contains_key(base_target) {
@@ -230,6 +259,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
             known.join(", "),
         ));
     }
+    check_no_cache_filter(spec, &request.no_cache)?;
     let sdk_image = request
         .images
         .get(&spec.sdk.image)
@@ -392,3 +422,5 @@ impl Context<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod why_tests;
