@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
-use llb_gen::llb::{Local, NetMode, Platform, ResolveMode};
+use llb_gen::compile::{self, BuildRequest, ResolvedImage};
+use llb_gen::llb::{Local, Platform, ResolveMode};
 use llb_gen::project::dockerignore::DOCKERIGNORE;
 use llb_gen::project::{self, ProjectFiles};
 use llb_gen::proto::gateway as gw;
@@ -15,7 +15,7 @@ use llb_gen::spec::{self, TargetRef};
 use crate::caps::Caps;
 use crate::failure::Failure;
 use crate::gateway::Gateway;
-use crate::opts::{self, FrontendOpts, NetworkMode};
+use crate::opts::FrontendOpts;
 
 /// `--build-arg CACHET_DEBUG=panic` makes the frontend panic on purpose (see `crate::panics`).
 const DEBUG_ARG: &str = "CACHET_DEBUG";
@@ -124,7 +124,7 @@ async fn load_with(
     let session_id = opts.session_for(&opts.context_local, &own_session);
 
     let platform = match &opts.platform {
-        Some(p) => Platform::parse(p).map_err(|e| format!("--platform {p}: {e}"))?,
+        Some(p) => p.clone(),
         None => default_platform(pong),
     };
 
@@ -175,7 +175,7 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
         caps,
         project,
     } = loaded;
-    let resolve_mode = resolve_mode(&opts);
+    let resolve_mode = opts.image_resolve_mode;
     let mut images = BTreeMap::new();
     for image in spec.images_for(&target.name) {
         let normalized =
@@ -257,14 +257,6 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
     })
 }
 
-/// `--pull` / `image-resolve-mode` as the compiler's type (an unknown value means the default).
-pub fn resolve_mode(opts: &FrontendOpts) -> ResolveMode {
-    match opts.image_resolve_mode.as_deref() {
-        Some(mode) => ResolveMode::parse(mode).unwrap_or_default(),
-        None => ResolveMode::Default,
-    }
-}
-
 /// What the compiler needs besides the spec, from the parsed options and what BuildKit told us:
 /// the one place the frontend's options become a [`BuildRequest`] (the fuzz harness calls it
 /// too, so it drives exactly this path).
@@ -282,19 +274,9 @@ pub fn build_request(
         session_id,
         context_local: opts.context_local.clone(),
         images,
-        no_cache: match &opts.no_cache {
-            opts::NoCache::Off => NoCache::Off,
-            opts::NoCache::All => NoCache::All,
-            opts::NoCache::Targets(t) => {
-                NoCache::Targets(t.iter().cloned().collect::<BTreeSet<_>>())
-            }
-        },
-        network_override: opts.network.map(|n| match n {
-            NetworkMode::Sandbox => NetMode::Sandbox,
-            NetworkMode::Host => NetMode::Host,
-            NetworkMode::None => NetMode::None,
-        }),
-        resolve_mode: resolve_mode(opts),
+        no_cache: opts.no_cache.clone(),
+        network_override: opts.network,
+        resolve_mode: opts.image_resolve_mode,
         labels: opts.labels.clone(),
         cache_travels: opts.cache_travels(),
         project,

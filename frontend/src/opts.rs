@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
+use llb_gen::compile::NoCache;
+use llb_gen::llb::{NetMode, Platform, ResolveMode};
 use serde::Deserialize;
 
 /// Spec file name when neither docker nor buildx sends `filename`.
@@ -24,12 +26,15 @@ pub struct FrontendOpts {
     pub target: Option<String>,
     pub build_args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
-    /// Requested target platform (`os/arch[/variant]`), when given.
-    pub platform: Option<String>,
+    /// Requested target platform, when given.
+    pub platform: Option<Platform>,
+    /// `--no-cache` (every target) or `--no-cache-filter a,b`.
     pub no_cache: NoCache,
     pub cache_imports: Vec<CacheImport>,
-    pub network: Option<NetworkMode>,
-    pub image_resolve_mode: Option<String>,
+    /// `--network`, forced on every step when given.
+    pub network: Option<NetMode>,
+    /// `--pull` / `image-resolve-mode`.
+    pub image_resolve_mode: ResolveMode,
     /// A subrequest instead of a build (`requestid`, sent by `docker buildx build --call
     /// NAME` as `frontend.NAME`); answered by `crate::subrequest`.
     pub request: Option<String>,
@@ -39,29 +44,12 @@ pub struct FrontendOpts {
     pub local_sessions: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum NoCache {
-    #[default]
-    Off,
-    /// `--no-cache`: every step runs again.
-    All,
-    /// `--no-cache-filter a,b`: only these targets run again.
-    Targets(Vec<String>),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CacheImport {
     #[serde(rename = "Type")]
     pub kind: String,
     #[serde(rename = "Attrs", default)]
     pub attrs: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkMode {
-    Sandbox,
-    Host,
-    None,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -208,7 +196,10 @@ impl FrontendOpts {
                     .collect();
                 match platforms.as_slice() {
                     [] => {}
-                    [one] => self.platform = Some(one.to_string()),
+                    [one] => {
+                        let platform = Platform::parse(one).map_err(|e| invalid(&e.to_string()))?;
+                        self.platform = Some(platform);
+                    }
                     _ => {
                         return Err(invalid(
                             "Cachet builds one platform per build; run one build per platform",
@@ -242,17 +233,17 @@ impl FrontendOpts {
             "force-network-mode" => {
                 self.network = match value.as_str() {
                     "" => None,
-                    "sandbox" | "default" => Some(NetworkMode::Sandbox),
-                    "host" => Some(NetworkMode::Host),
-                    "none" => Some(NetworkMode::None),
-                    _ => return Err(invalid("expected sandbox, host or none")),
+                    name => Some(
+                        NetMode::parse(name)
+                            .ok_or_else(|| invalid("expected sandbox, host or none"))?,
+                    ),
                 };
             }
-            "image-resolve-mode" => match value.as_str() {
-                "" => {}
-                "default" | "pull" | "local" => self.image_resolve_mode = Some(value),
-                _ => return Err(invalid("expected default, pull or local")),
-            },
+            "image-resolve-mode" if value.is_empty() => {}
+            "image-resolve-mode" => {
+                self.image_resolve_mode = ResolveMode::parse(&value)
+                    .ok_or_else(|| invalid("expected default, pull or local"))?;
+            }
             // The frontend's own reference and directive line; the syntax line already chose us.
             "source" | "cmdline" => {}
             // Required frontend caps are checked by BuildKit against our image label before we
@@ -307,6 +298,28 @@ mod tests {
     }
 
     #[test]
+    fn values_are_parsed_once_into_the_compilers_types() {
+        let o = parse(&[
+            "platform=linux/arm64/v8",
+            "image-resolve-mode=pull",
+            "force-network-mode=host",
+            "no-cache=build, test",
+        ])
+        .unwrap();
+        assert_eq!(o.platform, Some(Platform::parse("linux/arm64/v8").unwrap()));
+        assert_eq!(o.image_resolve_mode, ResolveMode::ForcePull);
+        assert_eq!(o.network, Some(NetMode::Host));
+        assert_eq!(
+            o.no_cache,
+            NoCache::Targets(["build".to_string(), "test".to_string()].into())
+        );
+        assert_eq!(parse(&[]).unwrap().image_resolve_mode, ResolveMode::Default);
+        let e = parse(&["platform=linux"]).unwrap_err().to_string();
+        assert!(e.contains("`platform=linux`"), "{e}");
+        assert!(parse(&["force-network-mode=bridge"]).is_err());
+    }
+
+    #[test]
     fn dockerd_style_opts() {
         let o = parse(&[
             "filename=Cachet.toml",
@@ -322,7 +335,7 @@ mod tests {
         assert_eq!(o.no_cache, NoCache::All);
         assert_eq!(o.cache_imports.len(), 2);
         assert_eq!(o.cache_imports[1].attrs["ref"], "127.0.0.1:5050/cache:b");
-        assert_eq!(o.network, Some(NetworkMode::None));
+        assert_eq!(o.network, Some(NetMode::None));
     }
 
     #[test]
@@ -363,7 +376,7 @@ mod tests {
         let o = parse(&["no-cache=build,test"]).unwrap();
         assert_eq!(
             o.no_cache,
-            NoCache::Targets(vec!["build".into(), "test".into()])
+            NoCache::Targets(["build".to_string(), "test".to_string()].into())
         );
     }
 

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStringExt;
 
 use arbitrary::Unstructured;
 use cachet_frontend::opts::FrontendOpts;
-use llb_gen::llb::{Local, Platform, ResolveMode};
+use llb_gen::llb::Local;
 
 use super::mutate_member;
 use crate::bundle::Bundle;
@@ -154,26 +154,15 @@ impl Target for OptsTarget {
             opts.cache_travels(),
         ));
         f.add(("network", format!("{:?}", opts.network)));
-        f.add(("resolve mode", opts.image_resolve_mode.clone()));
+        f.add(("resolve mode", opts.image_resolve_mode.as_str()));
         f.add((
             "locals",
             opts.spec_local == "dockerfile",
             opts.context_local == "context",
         ));
-        if let Some(p) = &opts.platform {
-            match Platform::parse(p) {
-                Ok(platform) => {
-                    let triple = llb_gen::compile::rust_triple(&platform);
-                    f.add(("platform", platform.variant.is_some(), triple.ok()));
-                }
-                Err(e) => f.error("platform", &e.to_string()),
-            }
-        }
-        if let Some(mode) = &opts.image_resolve_mode {
-            f.add((
-                "resolve",
-                ResolveMode::parse(mode).unwrap_or_default().as_str(),
-            ));
+        if let Some(platform) = &opts.platform {
+            let triple = llb_gen::compile::rust_triple(platform);
+            f.add(("platform", platform.variant.is_some(), triple.ok()));
         }
         // The spec's local, as `read_spec` builds it.
         match Local::new(&opts.spec_local) {

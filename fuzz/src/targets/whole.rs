@@ -168,13 +168,7 @@ impl Target for WholeTarget {
                 FrontendOpts::parse(Vec::new()).expect("no options parse")
             }
         };
-        let platform = match &opts.platform {
-            Some(p) => Platform::parse(p).unwrap_or_else(|e| {
-                f.error("platform", &e.to_string());
-                Platform::linux_amd64()
-            }),
-            None => Platform::linux_amd64(),
-        };
+        let platform = opts.platform.clone().unwrap_or_else(Platform::linux_amd64);
 
         let text = input.text(SPEC).unwrap_or_default();
         let spec = match spec::load(&opts.filename, &text, &opts.build_args) {

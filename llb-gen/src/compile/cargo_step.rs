@@ -132,7 +132,7 @@ pub(super) fn compile(
         env: keyed_env,
         toolchain_files: ctx.layout.toolchain_files.clone(),
         cargo_config: ctx.layout.cargo_config.clone(),
-        network: net_name(network).to_string(),
+        network: network.as_str().to_string(),
         volatile_env: volatile.clone(),
         cargo_args: cargo_args::keyed_args(&step.args),
     };
@@ -272,10 +272,7 @@ pub(super) fn compile(
     recorded.insert("mode".into(), json!(cargo.mode));
     recorded.insert("command".into(), json!(command));
     recorded.insert("sources".into(), json!(plan));
-    recorded.insert(
-        "network".into(),
-        json!(format!("{network:?}").to_lowercase()),
-    );
+    recorded.insert("network".into(), json!(network.as_str()));
     if let Some(v) = &vendor {
         recorded.insert(
             "fetch".into(),
@@ -317,14 +314,6 @@ pub(super) fn compile(
         state: artifacts,
         image_config: None,
     })
-}
-
-fn net_name(mode: NetMode) -> &'static str {
-    match mode {
-        NetMode::Host => "host",
-        NetMode::None => "none",
-        NetMode::Sandbox => "sandbox",
-    }
 }
 
 /// File in every cargo step's output that records its keys.

@@ -207,10 +207,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
                 format!("{CARGO_DOWNLOAD_CACHE_ID}/{{registry,git}}")
             }),
         ),
-        (
-            "network".to_string(),
-            json!(format!("{network:?}").to_lowercase()),
-        ),
+        ("network".to_string(), json!(network.as_str())),
     ]);
     if let Some(id) = &ctx.spec.fetch.ca_bundle_secret {
         inputs.insert("ca_bundle_secret".to_string(), json!(id));

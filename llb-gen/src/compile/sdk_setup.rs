@@ -128,10 +128,7 @@ pub(super) fn extend(
             ("image_identity".to_string(), json!(image_identity)),
             ("packages".to_string(), json!(sdk.packages)),
             ("setup".to_string(), json!(sdk.setup)),
-            (
-                "network".to_string(),
-                json!(format!("{network:?}").to_lowercase()),
-            ),
+            ("network".to_string(), json!(network.as_str())),
         ]),
         keys: None,
     });

@@ -21,6 +21,28 @@ pub enum NetMode {
     None,
 }
 
+impl NetMode {
+    /// The one spelling of each mode: BuildKit's `force-network-mode` values, and what keys,
+    /// explanations and messages show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetMode::Sandbox => "sandbox",
+            NetMode::Host => "host",
+            NetMode::None => "none",
+        }
+    }
+
+    /// `sandbox` (or `default`, as docker spells it), `host` or `none`.
+    pub fn parse(s: &str) -> Option<NetMode> {
+        match s {
+            "sandbox" | "default" => Some(NetMode::Sandbox),
+            "host" => Some(NetMode::Host),
+            "none" => Some(NetMode::None),
+            _ => None,
+        }
+    }
+}
+
 /// Privilege level of an exec.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum SecurityMode {
