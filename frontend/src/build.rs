@@ -180,7 +180,7 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
     for image in spec.images_for(&target.name) {
         let normalized =
             llb_gen::llb::ImageRef::parse(&image).map_err(|e| format!("image `{image}`: {e}"))?;
-        let resolved = gateway
+        let mut resolved = gateway
             .resolve_image_config(
                 &normalized.to_string(),
                 &platform.to_pb(),
@@ -201,10 +201,6 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
                 )
             })?;
         tracing::info!(image, digest = resolved.digest, "resolved");
-        let mut resolved = ResolvedImage {
-            digest: resolved.digest,
-            config: resolved.config,
-        };
         if image == spec.sdk.image {
             if let Some(lock) = &spec.sdk.digest_lock {
                 confirm_locked_digest(

@@ -1,5 +1,6 @@
 //! A thin typed wrapper over the `LLBBridge` client: the only place the frontend talks gRPC.
 
+use llb_gen::compile::ResolvedImage;
 use llb_gen::proto::gateway::llb_bridge_client::LlbBridgeClient;
 use llb_gen::proto::gateway::{
     self as gw, PingRequest, PongResponse, ReadFileRequest, ResolveImageConfigRequest,
@@ -33,13 +34,6 @@ fn rpc_err(what: impl Into<String>) -> impl FnOnce(tonic::Status) -> GatewayErro
 
 pub struct Gateway {
     client: LlbBridgeClient<Channel>,
-}
-
-/// An image's resolved manifest digest and raw config JSON.
-pub struct ResolvedConfig {
-    /// `sha256:…`, or empty when dockerd served the image from its local store.
-    pub digest: String,
-    pub config: Vec<u8>,
 }
 
 impl Gateway {
@@ -156,7 +150,7 @@ impl Gateway {
         image: &str,
         platform: &pb::Platform,
         resolve_mode: &str,
-    ) -> Result<ResolvedConfig, GatewayError> {
+    ) -> Result<ResolvedImage, GatewayError> {
         let request = ResolveImageConfigRequest {
             r#ref: image.into(),
             platform: Some(platform.clone()),
@@ -170,7 +164,8 @@ impl Gateway {
             .await
             .map_err(rpc_err(format!("resolve image {image}")))?
             .into_inner();
-        Ok(ResolvedConfig {
+        // The digest is empty when dockerd served the image from its local store.
+        Ok(ResolvedImage {
             digest: response.digest,
             config: response.config,
         })
