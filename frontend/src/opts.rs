@@ -30,6 +30,9 @@ pub struct FrontendOpts {
     pub cache_imports: Vec<CacheImport>,
     pub network: Option<NetworkMode>,
     pub image_resolve_mode: Option<String>,
+    /// The frontend's own image reference (opt `source`): cargo steps mount `cachet-helper`
+    /// from it.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -236,8 +239,10 @@ impl FrontendOpts {
                 "default" | "pull" | "local" => self.image_resolve_mode = Some(value),
                 _ => return Err(invalid("expected default, pull or local")),
             },
-            // The frontend's own reference and directive line; the syntax line already chose us.
-            "source" | "cmdline" => {}
+            // The frontend's own reference: the image cargo steps mount `cachet-helper` from.
+            "source" => self.source = Some(value).filter(|v| !v.trim().is_empty()),
+            // The directive line; the syntax line already chose us.
+            "cmdline" => {}
             // Required frontend caps are checked by BuildKit against our image label before we
             // start; nothing is left for us to do.
             "frontend.caps" => {}

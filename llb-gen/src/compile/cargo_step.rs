@@ -2,8 +2,8 @@
 //! copies the step's artifacts out of the cache into a layer.
 //!
 //! Layout inside the exec:
-//! * `/cachet/src` — the sources snapshot, writable but discarded after the step (only file
-//!   mtimes change there, see [`super::freshness`]; `--locked` means a missing or stale
+//! * `/cachet/src` — the sources snapshot, writable but discarded after the step (only mtimes
+//!   change there, see [`super::freshness`]; `--locked` means a missing or stale
 //!   `Cargo.lock` is an error, not a silent rewrite);
 //! * `/cachet/target` — the target cache mount, id from [`crate::keys`], locked so concurrent
 //!   builds of one key take turns (cargo would serialize them on its own lock anyway);
@@ -11,6 +11,8 @@
 //!   git packages (see [`super::fetch_step`]); cargo reads it through `--config`;
 //! * `/cachet/deps` — the step's dependency layer, read-only, copied into an *empty* target
 //!   cache before cargo runs (see [`super::deps_step`]);
+//! * `/cachet/helper` — `cachet-helper` from the frontend image, read-only: the freshness pass
+//!   before cargo and the watch check after it (see [`super::freshness`]);
 //! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts,
 //!   plus `cachet-provenance.json` recording the keys they were built under;
 //! * `/tmp` — tmpfs.
@@ -163,6 +165,11 @@ pub(super) fn compile(
         freshness::NewContent::Now,
     ));
     script.push("\"$@\"".to_string());
+    let selected = ctx.layout.select(&step.args);
+    let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);
+    if let Some(check) = watch_check(ctx, selected.as_ref(), &plan) {
+        script.push(check);
+    }
     let from_dir = artifact_dir(ctx.triple, &cargo.profile);
     for (artifact, path) in &step.artifacts {
         let src = format!("{from_dir}/{path}");
@@ -171,8 +178,6 @@ pub(super) fn compile(
     }
 
     let sdk = ctx.sdk_state()?;
-    let selected = ctx.layout.select(&step.args);
-    let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);
     let snapshot_name = match &selected {
         Some(dirs) if ctx.layout.workspace.is_some() => format!(
             "sources of {}",
@@ -195,7 +200,8 @@ pub(super) fn compile(
     let mut exec = sdk
         .run(script.argv(&command))
         .cwd(SRC_DIR)
-        .mount(script.mount());
+        .mount(script.mount())
+        .mount(ctx.helper_mount()?);
     for (k, v) in &exec_env {
         exec = exec.env(k.clone(), v.clone());
     }
@@ -259,6 +265,37 @@ pub(super) fn compile(
         state: artifacts,
         image_config: None,
     })
+}
+
+/// The check after cargo that the build scripts of the step's workspace packages watch only
+/// paths its sources hold (see [`super::freshness`]); `None` when the snapshot is the whole
+/// context (the layout is unknown), which holds every path there is.
+fn watch_check(
+    ctx: &Context<'_>,
+    selected: Option<&std::collections::BTreeSet<String>>,
+    plan: &crate::project::SnapshotPlan,
+) -> Option<String> {
+    let workspace = ctx.layout.workspace.as_ref()?;
+    if plan.include.is_empty() {
+        return None;
+    }
+    let packages = workspace
+        .packages
+        .values()
+        .filter(|p| !p.name.is_empty() && selected.is_none_or(|s| s.contains(&p.dir)))
+        .map(|p| (p.name.clone(), p.dir.clone()))
+        .collect();
+    Some(
+        freshness::WatchCheck {
+            spec_file: &ctx.request.spec_file,
+            src_dir: SRC_DIR,
+            target_dir: TARGET_DIR,
+            packages,
+            include: &plan.include,
+            exclude: &ctx.excluded,
+        }
+        .script(),
+    )
 }
 
 fn net_name(mode: NetMode) -> &'static str {

@@ -302,7 +302,8 @@ impl Prebuild<'_> {
         let mut exec = sdk
             .run(script.argv(&self.command))
             .cwd(SRC_DIR)
-            .mount(script.mount());
+            .mount(script.mount())
+            .mount(ctx.helper_mount()?);
         for (k, v) in self.exec_env {
             exec = exec.env(k.clone(), v.clone());
         }
