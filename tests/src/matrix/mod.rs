@@ -31,6 +31,7 @@
 //! asserts the Cachet rows in CI.
 
 mod cases;
+mod entries;
 pub mod fixture;
 pub mod progress;
 mod runner;
