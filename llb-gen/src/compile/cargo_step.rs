@@ -246,6 +246,12 @@ pub(super) fn compile(
         "network".into(),
         json!(format!("{network:?}").to_lowercase()),
     );
+    // Keyed by BuildKit on the helper's content (see `keys.rs`), so `explain` names it.
+    let helper = &ctx.request.helper;
+    recorded.insert(
+        "helper".into(),
+        json!(format!("{}@{}", helper.reference, helper.resolved.digest)),
+    );
     if let Some(v) = &vendor {
         recorded.insert(
             "fetch".into(),
