@@ -18,7 +18,10 @@
 //! through a symlink (`link/x.rs` when `link` points at a directory) is the target's inode, so
 //! a symlink's virtual time is carried to everything it reaches inside the tree, and an inode
 //! reachable under several paths (hard links, links) gets the newest of their times: never
-//! older than any path through which cargo may have seen it change.
+//! older than any path through which cargo may have seen it change. And rustc records in its
+//! dep-info what a path through a link *resolves to*, not the link, so after a link is
+//! re-pointed cargo checks the old target: whenever a link resolves elsewhere than the
+//! manifest says it did, everything under its old target counts as changed.
 //!
 //! The manifest format is versioned ([`STATE_FILE`] and a magic line). A missing, older or
 //! unreadable manifest makes every entry new: one full rebuild, never a stale one.
@@ -35,10 +38,10 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 /// The manifest inside the state directory.
-pub const STATE_FILE: &str = "freshness-v1";
+pub const STATE_FILE: &str = "freshness-v2";
 /// The manifest of the shell freshness pass this helper replaces (removed when seen).
 pub const LEGACY_STATE_FILE: &str = "sources.tsv";
-const MAGIC: &[u8] = b"cachet-freshness v1\n";
+const MAGIC: &[u8] = b"cachet-freshness v2\n";
 
 /// The virtual time new or changed entries get (the reasons are in the compiler's module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,22 +150,50 @@ pub fn run(root: &Path, state_dir: &Path, now: Stamp) -> Result<Report, String> 
         fresh_state,
         ..Report::default()
     };
-    let own: Vec<Stamp> = entries
+    let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let resolved: Vec<Option<Vec<u8>>> = entries
+        .iter()
+        .map(|e| resolve(root, &canonical_root, e))
+        .collect();
+    let mut own: Vec<Stamp> = entries
         .iter()
         .zip(&fingerprints)
         .map(|(e, fp)| match old.get(&e.rel) {
-            Some((old_fp, t)) if old_fp == fp => *t,
+            Some(o) if o.fingerprint == *fp => o.time,
             _ => {
                 report.new += 1;
                 now
             }
         })
         .collect();
-    let effective = effective_times(root, &entries, &own);
+    // rustc records what an `include_str!`/`mod` path through a symlink resolves to, not the
+    // link: after a link is re-pointed, cargo checks the *old* target, whose content did not
+    // change. So whenever a link resolves elsewhere than before, what it reached before counts
+    // as changed (what it reaches now is at least as new as the link: see `effective_times`).
+    let mut bumped: Vec<&[u8]> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.kind != Kind::Link {
+            continue;
+        }
+        let before = old.get(&e.rel).and_then(|o| o.resolved.as_deref());
+        let after = resolved[i].as_deref();
+        if before.is_some() && before != after {
+            bumped.extend(before);
+        }
+    }
+    for target in bumped {
+        for j in subtree(&entries, target) {
+            if own[j] != now {
+                own[j] = now;
+                report.new += 1;
+            }
+        }
+    }
+    let effective = effective_times(root, &canonical_root, &entries, &resolved, &own);
     for (entry, t) in entries.iter().zip(&effective) {
         set_mtime(&root.join(OsStr::from_bytes(&entry.rel)), *t)?;
     }
-    write_state(state_dir, &entries, &fingerprints, &own)?;
+    write_state(state_dir, &entries, &fingerprints, &own, &resolved)?;
     let _ = std::fs::remove_file(state_dir.join(LEGACY_STATE_FILE));
     Ok(report)
 }
@@ -292,25 +323,25 @@ fn fingerprint(entry: &Entry) -> [u8; 32] {
 
 /// Each entry's time as cargo must see it: its own, raised to the time of every symlink
 /// through which it is reachable, and per inode the newest of all its paths.
-fn effective_times(root: &Path, entries: &[Entry], own: &[Stamp]) -> Vec<Stamp> {
+fn effective_times(
+    root: &Path,
+    canonical_root: &Path,
+    entries: &[Entry],
+    resolved: &[Option<Vec<u8>>],
+    own: &[Stamp],
+) -> Vec<Stamp> {
     let mut times = own.to_vec();
-    let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     // Where each link ends up inside the tree (a chain of links resolved), if it does.
-    let targets: Vec<(usize, Vec<u8>)> = entries
+    let targets: Vec<(usize, Vec<u8>)> = resolved
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.kind == Kind::Link)
-        .filter_map(|(i, e)| {
-            let resolved = std::fs::canonicalize(root.join(OsStr::from_bytes(&e.rel))).ok()?;
-            let rel = resolved.strip_prefix(&canonical_root).ok()?;
-            Some((i, rel.as_os_str().as_bytes().to_vec()))
-        })
+        .filter_map(|(i, r)| r.clone().map(|r| (i, r)))
         .collect();
     // The links a link passes through on its way (so re-pointing a link in the middle of a
     // chain counts for the first one too).
     let chains: Vec<Vec<usize>> = targets
         .iter()
-        .map(|(i, _)| chain(root, &canonical_root, entries, *i))
+        .map(|(i, _)| chain(root, canonical_root, entries, *i))
         .collect();
     // A link's time reaches its whole target subtree, links in it included: repeat until
     // nothing moves (at most once per link, plus one).
@@ -341,6 +372,17 @@ fn effective_times(root: &Path, entries: &[Entry], own: &[Stamp]) -> Vec<Stamp> 
         }
     }
     entries.iter().map(|e| by_inode[&(e.dev, e.ino)]).collect()
+}
+
+/// Where a link ends up inside the tree (its chain resolved), as a path relative to the root;
+/// `None` for anything else, and for a link that dangles, loops or leaves the tree.
+fn resolve(root: &Path, canonical_root: &Path, entry: &Entry) -> Option<Vec<u8>> {
+    if entry.kind != Kind::Link {
+        return None;
+    }
+    let resolved = std::fs::canonicalize(root.join(OsStr::from_bytes(&entry.rel))).ok()?;
+    let rel = resolved.strip_prefix(canonical_root).ok()?;
+    Some(rel.as_os_str().as_bytes().to_vec())
 }
 
 /// The links (indices) passed through when resolving link `start`, itself first.
@@ -434,7 +476,15 @@ fn set_mtime(path: &Path, t: Stamp) -> Result<(), String> {
     Ok(())
 }
 
-type State = HashMap<Vec<u8>, ([u8; 32], Stamp)>;
+/// What the manifest keeps of one entry.
+struct Seen {
+    fingerprint: [u8; 32],
+    time: Stamp,
+    /// For a symlink: where it resolved inside the tree.
+    resolved: Option<Vec<u8>>,
+}
+
+type State = HashMap<Vec<u8>, Seen>;
 
 /// The old manifest, or why there is none to use (then every entry is new).
 fn read_state(path: &Path) -> Result<State, String> {
@@ -451,42 +501,74 @@ fn read_state(path: &Path) -> Result<State, String> {
     let mut state = HashMap::new();
     let mut r = rest;
     let corrupt = || "a truncated manifest".to_string();
+    let take = |r: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
+        if r.len() < n {
+            return Err(corrupt());
+        }
+        let (a, b) = r.split_at(n);
+        *r = b;
+        Ok(a.to_vec())
+    };
+    let u32_of = |r: &mut &[u8]| -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            take(r, 4)?.try_into().map_err(|_| corrupt())?,
+        ))
+    };
     while !r.is_empty() {
-        let take = |r: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
-            if r.len() < n {
-                return Err(corrupt());
-            }
-            let (a, b) = r.split_at(n);
-            *r = b;
-            Ok(a.to_vec())
-        };
-        let len = u32::from_le_bytes(take(&mut r, 4)?.try_into().map_err(|_| corrupt())?);
+        let len = u32_of(&mut r)?;
         let rel = take(&mut r, len as usize)?;
-        let fp: [u8; 32] = take(&mut r, 32)?.try_into().map_err(|_| corrupt())?;
+        let fingerprint: [u8; 32] = take(&mut r, 32)?.try_into().map_err(|_| corrupt())?;
         let secs = i64::from_le_bytes(take(&mut r, 8)?.try_into().map_err(|_| corrupt())?);
-        let nanos = u32::from_le_bytes(take(&mut r, 4)?.try_into().map_err(|_| corrupt())?);
+        let nanos = u32_of(&mut r)?;
         if nanos >= 1_000_000_000 {
             return Err(corrupt());
         }
-        state.insert(rel, (fp, Stamp { secs, nanos }));
+        let resolved = match u32_of(&mut r)? {
+            NO_TARGET => None,
+            n => Some(take(&mut r, n as usize)?),
+        };
+        state.insert(
+            rel,
+            Seen {
+                fingerprint,
+                time: Stamp { secs, nanos },
+                resolved,
+            },
+        );
     }
     Ok(state)
 }
+
+/// The length written for "no resolved target".
+const NO_TARGET: u32 = u32::MAX;
 
 fn write_state(
     dir: &Path,
     entries: &[Entry],
     fingerprints: &[[u8; 32]],
     own: &[Stamp],
+    resolved: &[Option<Vec<u8>>],
 ) -> Result<(), String> {
+    let too_long = || "a path longer than 4 GiB".to_string();
     let mut out = MAGIC.to_vec();
-    for ((e, fp), t) in entries.iter().zip(fingerprints).zip(own) {
-        let len = u32::try_from(e.rel.len()).map_err(|_| "a path longer than 4 GiB".to_string())?;
+    for (((e, fp), t), r) in entries.iter().zip(fingerprints).zip(own).zip(resolved) {
+        let len = u32::try_from(e.rel.len()).map_err(|_| too_long())?;
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&e.rel);
         out.extend_from_slice(fp);
         out.extend_from_slice(&t.secs.to_le_bytes());
         out.extend_from_slice(&t.nanos.to_le_bytes());
+        match r {
+            Some(r) => {
+                let len = u32::try_from(r.len())
+                    .ok()
+                    .filter(|n| *n != NO_TARGET)
+                    .ok_or_else(too_long)?;
+                out.extend_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(r);
+            }
+            None => out.extend_from_slice(&NO_TARGET.to_le_bytes()),
+        }
     }
     let tmp = dir.join(format!("{STATE_FILE}.tmp"));
     let write = || -> std::io::Result<()> {

@@ -240,9 +240,15 @@ fn a_repointed_symlink_to_a_file_is_newer_itself_and_through_it() {
         T2,
         "what cargo stats through the link"
     );
-    assert_eq!(d.mtime("one.txt"), T1);
+    assert_eq!(
+        d.mtime("one.txt"),
+        T2,
+        "the old target too: rustc's dep-info names it, not the link"
+    );
+    assert_eq!(d.mtime("two.txt"), T2);
 
     d.pass(T3);
+    assert_eq!(d.mtime("one.txt"), T2, "stable once seen");
     assert_eq!(d.mtime("current.txt"), T2, "stable once seen");
 }
 
@@ -263,15 +269,28 @@ fn a_repointed_symlink_to_a_directory_makes_everything_seen_through_it_newer() {
     assert_eq!(d.mtime("current/mod.rs"), T3);
     assert_eq!(d.mtime("current/deep/x.rs"), T3);
     assert_eq!(d.mtime("current/deep"), T3);
-    assert_eq!(d.mtime("v1/mod.rs"), T1);
+    assert_eq!(
+        d.mtime("v1/mod.rs"),
+        T3,
+        "the old target, named by rustc's dep-info"
+    );
+    d.pass(T3 + 1);
+    assert_eq!(d.mtime("v2/mod.rs"), T3, "stable once seen");
+    assert_eq!(d.mtime("v1/mod.rs"), T3);
 
     // A chain: a link to the link. Re-pointing the inner one counts for the outer path.
     symlink("current", d.src().join("alias")).unwrap();
-    d.pass(T3 + 1);
+    d.pass(T3 + 2);
+    assert_eq!(
+        d.mtime("alias/mod.rs"),
+        T3 + 2,
+        "a new link: what it reaches is as new"
+    );
     fs::remove_file(d.src().join("current")).unwrap();
     symlink("v1", d.src().join("current")).unwrap();
-    d.pass(T3 + 2);
-    assert_eq!(d.mtime("alias/mod.rs"), T3 + 2);
+    d.pass(T3 + 3);
+    assert_eq!(d.mtime("alias/mod.rs"), T3 + 3);
+    assert_eq!(d.mtime("v2/mod.rs"), T3 + 3, "the old target of both links");
 }
 
 #[test]
