@@ -129,11 +129,134 @@ pub struct Report {
     pub new: usize,
     /// Why the old manifest was not used, when it was not.
     pub fresh_state: Option<String>,
+    /// Vendored crates whose fingerprints were removed because their files changed.
+    pub vendored_rebuilt: Vec<String>,
+}
+
+/// Removes the target directory's fingerprints of every vendored crate (a directory with a
+/// `Cargo.toml` right under one of `vendor_dirs`) with a new or changed entry; returns their
+/// names.
+fn invalidate_vendored(
+    root: &Path,
+    target_dir: &Path,
+    vendor_dirs: &[PathBuf],
+    entries: &[Entry],
+    own: &[Stamp],
+    now: Stamp,
+) -> Result<Vec<String>, String> {
+    let mut crates: Vec<Vec<u8>> = Vec::new();
+    for dir in vendor_dirs {
+        let mut prefix = dir.as_os_str().as_bytes().to_vec();
+        prefix.push(b'/');
+        for (e, t) in entries.iter().zip(own) {
+            let Some(rest) = e.rel.strip_prefix(prefix.as_slice()) else {
+                continue;
+            };
+            if *t != now {
+                continue;
+            }
+            let name = rest.split(|b| *b == b'/').next().unwrap_or_default();
+            let mut crate_dir = prefix.clone();
+            crate_dir.extend_from_slice(name);
+            if !name.is_empty() && !crates.contains(&crate_dir) {
+                crates.push(crate_dir);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    for crate_dir in crates {
+        let manifest = root.join(OsStr::from_bytes(&crate_dir)).join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let Some(name) = package_name(&text) else {
+            continue;
+        };
+        remove_fingerprints(target_dir, &name)?;
+        names.push(name);
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// `[package] name` of a manifest (cargo vendor writes them normalised: one `name = "…"`).
+pub fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        if !in_package {
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("name") else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let inner = &value[1..];
+        return inner.find(quote).map(|end| inner[..end].to_string());
+    }
+    None
+}
+
+/// Removes `<target>/<dir>/.fingerprint/<name>-<16 hex>` and
+/// `<target>/<dir>/<dir>/.fingerprint/<name>-<16 hex>` (host and `--target` profiles).
+fn remove_fingerprints(target_dir: &Path, name: &str) -> Result<(), String> {
+    let subdirs = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .map(|e| e.path())
+            .collect()
+    };
+    let mut fingerprint_dirs = Vec::new();
+    for first in subdirs(target_dir) {
+        fingerprint_dirs.push(first.join(".fingerprint"));
+        for second in subdirs(&first) {
+            fingerprint_dirs.push(second.join(".fingerprint"));
+        }
+    }
+    for dir in fingerprint_dirs {
+        for unit in subdirs(&dir) {
+            let Some(file) = unit.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if crate::watches::package_of_run_dir(file) == Some(name) {
+                std::fs::remove_dir_all(&unit)
+                    .map_err(|e| format!("cannot remove {}: {e}", unit.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sets every entry under `root` to its virtual time, keeping the manifest in `state_dir`.
 /// `now` is the time new entries get.
 pub fn run(root: &Path, state_dir: &Path, now: Stamp) -> Result<Report, String> {
+    run_vendored(root, state_dir, now, &[])
+}
+
+/// [`run`], where `vendor_dirs` (relative to `root`) are directory sources: cargo never checks
+/// the files of a crate in one unless its `.cargo-checksum.json` lists them, so a vendored
+/// crate edited in place would be served from the target directory stale. Whenever an entry
+/// under a vendored crate's directory is new or changed, that crate's fingerprint directories
+/// are removed from the target directory (the state directory's parent): cargo rebuilds it,
+/// and everything that depends on it, since a rebuilt dependency is newer than its dependents.
+pub fn run_vendored(
+    root: &Path,
+    state_dir: &Path,
+    now: Stamp,
+    vendor_dirs: &[PathBuf],
+) -> Result<Report, String> {
     let mut entries = walk(root)?;
     hash_files(root, &mut entries)?;
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -188,6 +311,11 @@ pub fn run(root: &Path, state_dir: &Path, now: Stamp) -> Result<Report, String> 
                 report.new += 1;
             }
         }
+    }
+    if !vendor_dirs.is_empty() {
+        let target_dir = state_dir.parent().unwrap_or(state_dir);
+        report.vendored_rebuilt =
+            invalidate_vendored(root, target_dir, vendor_dirs, &entries, &own, now)?;
     }
     let effective = effective_times(root, &canonical_root, &entries, &resolved, &own);
     for (entry, t) in entries.iter().zip(&effective) {

@@ -8,7 +8,7 @@ use cachet_helper::freshness::{self, NewContent, Stamp};
 use cachet_helper::watches::Watches;
 
 const USAGE: &str = "usage:
-  cachet-helper freshness --state DIR [--layer]
+  cachet-helper freshness --state DIR [--layer] [--vendor DIR]...
   cachet-helper watches --spec NAME --src DIR --target-dir DIR
                         [--package NAME=DIR]... [--include PATTERN]... [--exclude PATTERN]...";
 
@@ -31,7 +31,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         match flag.as_str() {
             "--layer" => flags.entry("--layer").or_default().push(String::new()),
             "--state" | "--spec" | "--src" | "--target-dir" | "--package" | "--include"
-            | "--exclude" => {
+            | "--exclude" | "--vendor" => {
                 let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                 flags.entry(flag.as_str()).or_default().push(value.clone());
             }
@@ -54,7 +54,15 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 NewContent::Now
             };
             let state = PathBuf::from(one("--state")?);
-            let report = freshness::run(Path::new("."), &state, Stamp::now(mode))?;
+            let vendor: Vec<PathBuf> = many("--vendor").into_iter().map(PathBuf::from).collect();
+            let report =
+                freshness::run_vendored(Path::new("."), &state, Stamp::now(mode), &vendor)?;
+            for name in &report.vendored_rebuilt {
+                eprintln!(
+                    "cachet-helper: freshness: vendored crate {name} changed in place: its \
+                     fingerprints are removed, so cargo rebuilds it"
+                );
+            }
             let why = report
                 .fresh_state
                 .map(|w| format!(" ({w}: every entry is new)"))

@@ -476,3 +476,43 @@ fn run_directories_and_directives_parse() {
         [PathBuf::from("a b"), PathBuf::from("c")]
     );
 }
+
+#[test]
+fn a_vendored_crate_edited_in_place_loses_its_fingerprints() {
+    let d = Temp::new("vendored");
+    d.write(
+        "vendor/tiny/Cargo.toml",
+        "[package]\nedition = \"2021\"\nname = \"tiny\"\nversion = \"0.1.0\"\n\n[dependencies]\nname = \"x\"\n",
+    );
+    d.write("vendor/tiny/src/lib.rs", "pub fn one() {}");
+    d.write("vendor/other/Cargo.toml", "[package]\nname = 'other'\n");
+    d.write("vendor/other/src/lib.rs", "");
+    let target = d.0.join("target");
+    let state = target.join(".cachet");
+    let vendor = [PathBuf::from("vendor")];
+    let pass = |t| freshness::run_vendored(&d.src(), &state, at(t), &vendor).unwrap();
+    pass(T1);
+    let units = [
+        "release/.fingerprint/tiny-0123456789abcdef",
+        "x86_64-unknown-linux-gnu/release/.fingerprint/tiny-fedcba9876543210",
+        "x86_64-unknown-linux-gnu/release/.fingerprint/tiny-extra-0123456789abcdef",
+        "x86_64-unknown-linux-gnu/release/.fingerprint/other-0123456789abcdef",
+    ];
+    for u in units {
+        fs::create_dir_all(target.join(u)).unwrap();
+    }
+    assert_eq!(pass(T2).vendored_rebuilt, Vec::<String>::new());
+    d.write("vendor/tiny/src/lib.rs", "pub fn two() {}");
+    d.clamp();
+    assert_eq!(pass(T3).vendored_rebuilt, ["tiny"]);
+    let left: Vec<bool> = units.iter().map(|u| target.join(u).exists()).collect();
+    assert_eq!(left, [false, false, true, true], "only tiny's units");
+    assert_eq!(
+        crate::freshness::package_name("[package]\nname = 'x'\n"),
+        Some("x".into())
+    );
+    assert_eq!(
+        crate::freshness::package_name("[lib]\nname = \"y\"\n"),
+        None
+    );
+}

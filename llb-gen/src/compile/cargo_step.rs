@@ -163,6 +163,7 @@ pub(super) fn compile(
     script.extend(freshness::script(
         &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
         freshness::NewContent::Now,
+        &ctx.layout.config_dirs,
     ));
     script.push("\"$@\"".to_string());
     let selected = ctx.layout.select(&step.args);

@@ -270,6 +270,7 @@ impl Prebuild<'_> {
         script.extend(freshness::script(
             &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
             freshness::NewContent::PreviousWholeSecond,
+            &ctx.layout.config_dirs,
         ));
         script.push("\"$@\"".to_string());
         script.push(removal(&dirs, stand_ins));

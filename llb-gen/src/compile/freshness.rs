@@ -49,8 +49,11 @@ pub const HELPER_SELECTOR: &str = "/helper";
 pub const HELPER: &str = "/cachet/helper/cachet-helper";
 
 /// The shell line that sets every entry under the current directory to its virtual time,
-/// keeping the manifest in `state_dir`.
-pub fn script(state_dir: &str, new_content: NewContent) -> Vec<String> {
+/// keeping the manifest in `state_dir` (inside the target directory). `vendor_dirs` are the
+/// context's directory sources (`.cargo/config`): cargo never re-checks a vendored crate's
+/// files, so when one changes in place the helper removes that crate's fingerprints and cargo
+/// rebuilds it (see the helper's `freshness::run_vendored`).
+pub fn script(state_dir: &str, new_content: NewContent, vendor_dirs: &[String]) -> Vec<String> {
     let mut words = vec![
         HELPER.to_string(),
         "freshness".to_string(),
@@ -59,6 +62,9 @@ pub fn script(state_dir: &str, new_content: NewContent) -> Vec<String> {
     ];
     if new_content == NewContent::PreviousWholeSecond {
         words.push("--layer".to_string());
+    }
+    for dir in vendor_dirs {
+        words.extend(["--vendor".to_string(), dir.clone()]);
     }
     vec![super::shell::join(&words)]
 }
@@ -113,12 +119,19 @@ mod tests {
     #[test]
     fn the_pass_is_the_helper_with_the_layer_mode_when_asked() {
         assert_eq!(
-            script("/cachet/target/.cachet", NewContent::Now),
+            script("/cachet/target/.cachet", NewContent::Now, &[]),
             ["/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet"]
         );
         assert_eq!(
-            script("/cachet/target/.cachet", NewContent::PreviousWholeSecond),
-            ["/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet --layer"]
+            script(
+                "/cachet/target/.cachet",
+                NewContent::PreviousWholeSecond,
+                &["third party/vendor".to_string()]
+            ),
+            [
+                "/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet --layer \
+              --vendor 'third party/vendor'"
+            ]
         );
     }
 

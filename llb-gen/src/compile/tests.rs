@@ -1271,6 +1271,12 @@ fn a_project_that_vendors_itself_gets_a_dependency_layer_without_a_fetch_step() 
             "{script}"
         );
         assert!(exec.mounts.iter().all(|m| m.dest != "/cachet/vendor"));
+        // Cargo never re-checks a vendored crate's files: the freshness pass watches them.
+        assert!(
+            script.contains("cachet-helper freshness --state /cachet/target/.cachet")
+                && script.contains(" --vendor third_party"),
+            "{script}"
+        );
     }
 }
 
