@@ -8,6 +8,10 @@
 //!   and lists recursively into the binary (names, with a backslash and a tab among them, and
 //!   contents).
 //!
+//! And it depends on `tiny`, a crate the project vendors itself (a directory source) whose
+//! `.cargo-checksum.json` lists no files: cargo never re-checks them, so an in-place edit needs
+//! Cachet's freshness pass to drop tiny's fingerprints.
+//!
 //! Each case changes one entry in a way that leaves every mtime old; the rebuild must print
 //! what a clean build prints. The last case makes the build script watch a file outside the
 //! step's snapshot, which must fail the build (the message is checked in
@@ -90,8 +94,57 @@ fn setup(s: &mut State, _: &mut super::Setup) -> Result<(), String> {
     put(OUTSIDE.into(), "outside one");
     s.symlinks.insert(FILE_LINK.into(), "one.txt".into());
     s.symlinks.insert(DIR_LINK.into(), "flavors/a".into());
+    vendor_tiny(s);
     Ok(())
 }
+
+/// A crate the project vendors itself (a directory source replacing crates.io) whose
+/// `.cargo-checksum.json` lists no files, so cargo never looks at them: `facts` prints its line.
+fn vendor_tiny(s: &mut State) {
+    const CHECKSUM: &str = "0f3e1f3f54bd1c7a4a0a5e7b2e3f7c6a1d8d5c9b0a4e6f2b3c1d7e8f9a0b1c2d";
+    let config = format!(
+        "{}\n[source.crates-io]\nreplace-with = \"vendored\"\n\n[source.vendored]\n\
+         directory = \"vendor\"\n",
+        s.file(".cargo/config.toml")
+    );
+    s.files.insert(".cargo/config.toml".into(), config);
+    s.files.insert(
+        "vendor/tiny/Cargo.toml".into(),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2018\"\n".into(),
+    );
+    s.files.insert(
+        TINY_LIB.into(),
+        "pub fn line() -> &'static str {\n    \"tiny one\"\n}\n".into(),
+    );
+    s.files.insert(
+        "vendor/tiny/.cargo-checksum.json".into(),
+        format!("{{\"files\":{{}},\"package\":\"{CHECKSUM}\"}}"),
+    );
+    s.edit(
+        "crates/facts/Cargo.toml",
+        "factlib = { path = \"../factlib\" }\n",
+        "factlib = { path = \"../factlib\" }\ntiny = \"0.1\"\n",
+    );
+    s.edit(
+        "Cargo.lock",
+        "dependencies = [\n \"factlib\",\n]\n",
+        "dependencies = [\n \"factlib\",\n \"tiny\",\n]\n",
+    );
+    let lock = format!(
+        "{}\n[[package]]\nname = \"tiny\"\nversion = \"0.1.0\"\n\
+         source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+         checksum = \"{CHECKSUM}\"\n",
+        s.file("Cargo.lock")
+    );
+    s.files.insert("Cargo.lock".into(), lock);
+    s.edit(
+        MAIN_RS,
+        "fn main() {\n",
+        "fn main() {\n    println!(\"tiny={}\", tiny::line());\n",
+    );
+}
+
+const TINY_LIB: &str = "vendor/tiny/src/lib.rs";
 
 /// The group (registered in `cases::groups`).
 pub fn group() -> Group {
@@ -169,6 +222,15 @@ pub fn group() -> Group {
                 Ok(())
             }),
             case(
+                "E9",
+                "vendored crate edited in place (same version, no checksums listed)",
+                FACTS_ONLY,
+                |s, _| {
+                    s.edit(TINY_LIB, "tiny one", "tiny two");
+                    Ok(())
+                },
+            ),
+            case(
                 "E8",
                 "build.rs watches a file outside the step's snapshot",
                 Expect::Fails,
@@ -183,5 +245,61 @@ pub fn group() -> Group {
                 },
             ),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+    use crate::matrix::{Setup, Subject};
+    use crate::Engine;
+
+    /// The group's workspace builds with the host's cargo `--locked --offline` (the vendored
+    /// crate's lockfile entry is what cargo expects), prints what it observes, and the
+    /// perturbations keep it building.
+    #[test]
+    fn the_entries_workspace_builds_and_prints_what_it_observes() {
+        let dir = std::env::temp_dir().join(format!("cachet-entries-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut state = State::initial("fixture", "n0", "cachet-sdk:rustup");
+        let mut setup_ctx = Setup::new(Engine::Dockerd, Subject::Cachet, "n0".into(), dir.clone());
+        setup(&mut state, &mut setup_ctx).unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let run = |state: &State| {
+            state.materialize(&dir).unwrap();
+            let out = Command::new(&cargo)
+                .args(["run", "--quiet", "--locked", "--offline", "-p", "facts"])
+                .env("CARGO_TARGET_DIR", dir.join("target"))
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let first = run(&state);
+        for line in [
+            "tiny=tiny one",
+            "current=one",
+            "flavor=flavor a",
+            "entries=\"back\\\\slash.txt\"=backslash one;\"first.txt\"=first;\
+             \"nested/deep/leaf.txt\"=leaf one;\"second.txt\"=second;\"tab\\there.txt\"=tab one",
+        ] {
+            assert!(first.lines().any(|l| l == line), "{line} in:\n{first}");
+        }
+        let group = group();
+        for case in group.cases.iter().filter(|c| c.expect != Expect::Fails) {
+            if let Action::Build(perturb) = case.action {
+                perturb(&mut state, &mut setup_ctx).unwrap();
+            }
+        }
+        // A fresh target dir: the host build has no Cachet freshness pass.
+        let _ = std::fs::remove_dir_all(dir.join("target"));
+        let last = run(&state);
+        for line in ["tiny=tiny two", "current=two", "flavor=flavor b"] {
+            assert!(last.lines().any(|l| l == line), "{line} in:\n{last}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
