@@ -280,6 +280,12 @@ mod tests {
         assert_eq!(o.spec_local, "dockerfile");
         assert_eq!(o.context_local, "context");
         assert_eq!(o.no_cache, NoCache::Off);
+        assert_eq!(
+            o.source.as_deref(),
+            Some("cachet/frontend:dev"),
+            "the frontend's own image: cargo steps mount cachet-helper from it"
+        );
+        assert_eq!(parse(&["source="]).unwrap().source, None);
     }
 
     #[test]
