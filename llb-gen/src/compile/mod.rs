@@ -415,7 +415,8 @@ impl Context<'_> {
         }
         let name = crate::llb::ImageRef::parse(&helper.reference)?.to_string();
         let state = image
-            .custom_name(format!("[cachet] helper {name}"))
+            // Named like the SDK's image source: bookkeeping, never reported CACHED.
+            .custom_name(format!("[cachet] image {name} (cachet-helper)"))
             .into_state()
             .platform(self.request.platform.clone());
         Ok(crate::llb::Mount::bind(freshness::HELPER_DIR, &state)
