@@ -6,13 +6,17 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-# A static binary, so the final image needs nothing but itself.
+# Static binaries, so the final image needs nothing but them: the frontend, and the helper
+# every cargo step mounts from this image's /helper/ (see llb-gen/src/compile/freshness.rs).
 RUN triple="$(uname -m)-unknown-linux-gnu" \
- && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p cachet-frontend --target "$triple" \
- && cp "target/$triple/release/cachet-frontend" /cachet-frontend
+ && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p cachet-frontend -p cachet-helper --target "$triple" \
+ && mkdir /helper \
+ && cp "target/$triple/release/cachet-frontend" /cachet-frontend \
+ && cp "target/$triple/release/cachet-helper" /helper/cachet-helper
 
 FROM scratch
 COPY --from=build /cachet-frontend /cachet-frontend
+COPY --from=build /helper/ /helper/
 # BuildKit reads these before starting a frontend: the frontend needs no
 # network, and it answers BuildKit subrequests (`--call`).
 LABEL moby.buildkit.frontend.network.none="true" \

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use llb_gen::compile::{self, BuildRequest, ResolvedImage};
+use llb_gen::compile::{self, BuildRequest, HelperImage, ResolvedImage};
 use llb_gen::llb::{Local, Platform, ResolveMode};
 use llb_gen::project::dockerignore::DOCKERIGNORE;
 use llb_gen::project::{self, ProjectFiles};
@@ -217,6 +217,7 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
         images.insert(image, resolved);
     }
 
+    let helper = resolve_helper(gateway, &opts, &platform, resolve_mode).await?;
     let request = build_request(
         &opts,
         &target,
@@ -224,6 +225,7 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
         session_id.clone(),
         images,
         project,
+        helper,
     );
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
@@ -263,6 +265,7 @@ pub fn build_request(
     session_id: String,
     images: BTreeMap<String, ResolvedImage>,
     project: ProjectFiles,
+    helper: HelperImage,
 ) -> BuildRequest {
     BuildRequest {
         target: target.clone(),
@@ -277,7 +280,48 @@ pub fn build_request(
         cache_travels: opts.cache_travels(),
         project,
         proxy: compile::proxy_from_build_args(&opts.build_args),
+        helper,
+        spec_file: opts.filename.clone(),
     }
+}
+
+/// The image `cachet-helper` comes from: the frontend's own (opt `source`), resolved for the
+/// build platform the way the SDK is, so its source is pinned to what BuildKit resolved.
+async fn resolve_helper(
+    gateway: &mut Gateway,
+    opts: &FrontendOpts,
+    platform: &Platform,
+    resolve_mode: ResolveMode,
+) -> Result<HelperImage, String> {
+    let source = opts.source.as_deref().ok_or_else(|| {
+        "BuildKit started the Cachet frontend without opt `source` (its own image), which cargo \
+         steps mount cachet-helper from: start it as a gateway frontend (`# syntax=<image>` in \
+         the spec, or `--frontend gateway.v0 --opt source=<image>`)"
+            .to_string()
+    })?;
+    let normalized = llb_gen::llb::ImageRef::parse(source)
+        .map_err(|e| format!("the frontend image `{source}` (opt source): {e}"))?
+        .to_string();
+    let resolved = gateway
+        .resolve_image_config(&normalized, &platform.to_pb(), resolve_mode.as_str())
+        .await
+        .map_err(|e| {
+            unresolvable_image(
+                &opts.filename,
+                "the frontend image (for cachet-helper)",
+                &normalized,
+                &e.to_string(),
+            )
+        })?;
+    tracing::info!(
+        image = normalized,
+        digest = resolved.digest,
+        "resolved the helper"
+    );
+    Ok(HelperImage {
+        reference: normalized,
+        resolved,
+    })
 }
 
 /// Reads the spec file the way the dockerfile frontend reads a Dockerfile: a local holding only

@@ -42,6 +42,9 @@ pub struct FrontendOpts {
     /// build's own. `docker buildx bake` sends it when several targets read the same
     /// directory, so one session serves it to all of them.
     pub local_sessions: BTreeMap<String, String>,
+    /// The frontend's own image reference (opt `source`): cargo steps mount `cachet-helper`
+    /// from it.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -244,8 +247,10 @@ impl FrontendOpts {
                 self.image_resolve_mode = ResolveMode::parse(&value)
                     .ok_or_else(|| invalid("expected default, pull or local"))?;
             }
-            // The frontend's own reference and directive line; the syntax line already chose us.
-            "source" | "cmdline" => {}
+            // The frontend's own reference: the image cargo steps mount `cachet-helper` from.
+            "source" => self.source = Some(value).filter(|v| !v.trim().is_empty()),
+            // The directive line; the syntax line already chose us.
+            "cmdline" => {}
             // Required frontend caps are checked by BuildKit against our image label before we
             // start; nothing is left for us to do.
             "frontend.caps" => {}
@@ -283,6 +288,12 @@ mod tests {
         assert_eq!(o.spec_local, "dockerfile");
         assert_eq!(o.context_local, "context");
         assert_eq!(o.no_cache, NoCache::Off);
+        assert_eq!(
+            o.source.as_deref(),
+            Some("cachet/frontend:dev"),
+            "the frontend's own image: cargo steps mount cachet-helper from it"
+        );
+        assert_eq!(parse(&["source="]).unwrap().source, None);
     }
 
     #[test]

@@ -519,6 +519,8 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         labels: BTreeMap::new(),
         cache_travels: false,
         proxy: Default::default(),
+        helper: llb_gen::compile::HelperImage::unpinned(llb_gen::compile::DEFAULT_HELPER_IMAGE),
+        spec_file: "Cachet.toml".into(),
         project: project.clone(),
     }
 }

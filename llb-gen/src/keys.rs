@@ -208,6 +208,19 @@
 //! that by content). Only `project` and `mode` live in the mount id alone — neither changes
 //! what cargo produces. The compile tests check this op by op.
 //!
+//! # cachet-helper — keyed by BuildKit on content, deliberately not in the mount id
+//! Every cargo step and dependency-layer step runs `cachet-helper` (the freshness pass, and
+//! after a cargo step the build-script watch check; see `compile/freshness.rs`), mounted
+//! read-only from the frontend's own image (opt `source`, resolved and pinned like the SDK)
+//! with a selector on its `/helper` directory. BuildKit keys a read-only mount with a selector
+//! on the content of the selected path, as well as on the image source itself: a new helper
+//! re-runs every step that uses it (its freshness logic may stamp the sources differently),
+//! while a frontend image rebuilt around the same helper still finds the steps' cache. The
+//! helper is **not** hashed into the target cache mount id: it decides which mtimes cargo
+//! sees, never what cargo produces from a given source tree, and it treats a freshness
+//! manifest of an older or unknown format as "every entry new" (one full rebuild on a warm
+//! mount, never a stale one). So upgrading Cachet keeps every warm `target/`.
+//!
 //! # Fetch step — keyed by BuildKit on content, no mount id of its own
 //! Dependencies are vendored by a step whose only inputs are the SDK and a snapshot of the
 //! manifests, `Cargo.lock`, `.cargo/` config and toolchain files (plus empty stand-ins for

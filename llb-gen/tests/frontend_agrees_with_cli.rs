@@ -12,14 +12,18 @@ use std::process::Command;
 
 use cachet_frontend::build::build_request;
 use cachet_frontend::opts::FrontendOpts;
-use llb_gen::compile::{self, ResolvedImage};
-use llb_gen::llb::{definition_bytes, ImageRef, Platform};
+use llb_gen::compile::{self, HelperImage, ResolvedImage};
+use llb_gen::llb::{decode_definition, definition_bytes, ImageRef, Platform, ReadableDefinition};
 use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
 use llb_gen::spec;
 
 const SDK_DIGEST: &str = "sha256:7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e";
 const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/cargo/bin:/usr/bin:/bin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[]}}"#;
 const SESSION: &str = "agreement-session";
+/// The frontend's own image (opt `source`), which cargo steps mount `cachet-helper` from.
+const FRONTEND_IMAGE: &str = "cachet/frontend:dev";
+const HELPER_DIGEST: &str =
+    "sha256:4848484848484848484848484848484848484848484848484848484848484848";
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,6 +88,15 @@ fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
             (image, resolved)
         })
         .collect();
+    // What `resolve_helper` makes of opt `source` and BuildKit's answer.
+    let source = opts.source.clone().expect("opt source");
+    let helper = HelperImage {
+        reference: ImageRef::parse(&source).expect("source").to_string(),
+        resolved: ResolvedImage {
+            digest: HELPER_DIGEST.into(),
+            config: b"{}".to_vec(),
+        },
+    };
     let request = build_request(
         &opts,
         &target,
@@ -91,6 +104,7 @@ fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
         SESSION.into(),
         images,
         discover(dir),
+        helper,
     );
     let compiled = compile::compile(&spec, &request).expect("compiles");
     definition_bytes(&compiled.definition)
@@ -114,7 +128,13 @@ fn cli_definition(dir: &Path, target: &str, build_args: &[(&str, &str)]) -> Vec<
             "--session",
             SESSION,
         ])
-        .args(["--target", target, "--platform", "linux/amd64"]);
+        .args(["--target", target, "--platform", "linux/amd64"])
+        .args([
+            "--helper-image",
+            FRONTEND_IMAGE,
+            "--helper-digest",
+            HELPER_DIGEST,
+        ]);
     for (k, v) in build_args {
         cmd.arg("--build-arg").arg(format!("{k}={v}"));
     }
@@ -150,16 +170,43 @@ fn the_frontend_and_the_cli_compile_the_same_definition() {
             "filename=Cachet.toml".to_string(),
             format!("target={target}"),
             "platform=linux/amd64".to_string(),
+            format!("source={FRONTEND_IMAGE}"),
         ];
         opts.extend(build_args.iter().map(|(k, v)| format!("build-arg:{k}={v}")));
         let frontend = frontend_definition(&dir, &opts);
         let cli = cli_definition(&dir, target, &build_args);
-        assert!(
-            frontend == cli,
-            "examples/{example_name} --target {target}: the frontend's Definition ({} bytes) \
-             differs from the CLI's ({} bytes)",
-            frontend.len(),
-            cli.len()
-        );
+        if frontend != cli {
+            let readable = |bytes: &[u8]| {
+                let def = decode_definition(bytes).expect("decodes");
+                ReadableDefinition::from_definition(&def)
+                    .expect("readable")
+                    .to_json_pretty()
+            };
+            let (f, c) = (readable(&frontend), readable(&cli));
+            if let Ok(dir) = std::env::var("CACHET_AGREE_DUMP") {
+                let _ = std::fs::write(format!("{dir}/frontend.json"), &f);
+                let _ = std::fs::write(format!("{dir}/cli.json"), &c);
+            }
+            // The first difference that is not a digest (digests differ wherever inputs do).
+            let first = f
+                .lines()
+                .zip(c.lines())
+                .position(|(a, b)| a != b && !a.contains("sha256:"))
+                .unwrap_or(0);
+            let context = |text: &str| {
+                text.lines()
+                    .skip(first.saturating_sub(3))
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            panic!(
+                "examples/{example_name} --target {target}: the frontend's Definition differs \
+                 from the CLI's at line {first} of their readable form:\n--- frontend\n{}\n--- \
+                 cli\n{}",
+                context(&f),
+                context(&c)
+            );
+        }
     }
 }

@@ -124,3 +124,68 @@ fn volatile_values_recompile_their_readers_only() {
 fn cargo_arguments_key_the_cache_and_patched_crates_build() {
     check("args", |_| true);
 }
+
+/// E1–E8 every kind of entry cargo or a build script observes, under clamped file and
+/// directory times: symlinks to a file and to a directory re-pointed, a file added to and one
+/// removed from a directory build.rs watches, a nested edit, files named with a backslash and
+/// a tab edited, and a watched file outside the snapshot (the build fails).
+#[test]
+fn symlinks_directory_listings_odd_names_and_watches_outside_the_snapshot() {
+    check("entries", |_| true);
+}
+
+/// A build script that watches a file in the context but outside the step's snapshot fails the
+/// build with a message naming the file and the `[project] include` entry that fixes it; with
+/// that entry the build succeeds, and a watched path `.dockerignore` excludes is no error.
+#[test]
+fn a_watch_outside_the_snapshot_fails_with_the_include_that_fixes_it() {
+    use cachet_tests::{fixtures, TempProject};
+    on_each_engine(|engine| {
+        let label = format!("watch-outside-{engine}");
+        let project = TempProject::new(&label);
+        project.copy_from(fixtures::repo_root().join("examples/hello"));
+        let nonce = fixtures::nonce();
+        let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+        let spec = spec.replace("name = \"hello\"", &format!("name = \"{label}-{nonce}\""));
+        project.write("Cachet.toml", spec.clone());
+        project.write(
+            "build.rs",
+            format!(
+                "fn main() {{\n    println!(\"cargo:rerun-if-changed=build.rs\");\n    \
+                 println!(\"cargo:rerun-if-changed=shared/data.txt\");\n    \
+                 println!(\"cargo::rerun-if-changed=ignored/notes.txt\");\n}}\n// {nonce}\n"
+            ),
+        );
+        project.write("shared/data.txt", "data\n");
+        project.write("ignored/notes.txt", "notes\n");
+        project.write(".dockerignore", "ignored\n");
+        let build = || {
+            engine
+                .build(project.path())
+                .file(project.path().join("Cachet.toml"))
+                .target("build")
+                .run()
+        };
+        let failed = build().assert_failure();
+        let message = "Cachet.toml: build script of hello watches shared/data.txt, which is not \
+                       in the sources Cachet gave the step; add `include = [\"shared/data.txt\"]` \
+                       under [project]";
+        assert!(
+            failed.progress().contains(message),
+            "{engine}: the message reaches the build output:\n{}",
+            failed.progress()
+        );
+        assert!(
+            !failed.progress().contains("watches ignored/notes.txt"),
+            "{engine}: a path .dockerignore excludes is not in the context: no error"
+        );
+        project.write(
+            "Cachet.toml",
+            spec.replace(
+                "[project]\n",
+                "[project]\ninclude = [\"shared/data.txt\"]\n",
+            ),
+        );
+        build().assert_success();
+    });
+}

@@ -177,6 +177,8 @@ fn explain_of(
         .collect();
     let request = BuildRequest {
         proxy: Default::default(),
+        helper: llb_gen::compile::HelperImage::unpinned(llb_gen::compile::DEFAULT_HELPER_IMAGE),
+        spec_file: "Cachet.toml".into(),
         target: target.clone(),
         platform: Platform::linux_amd64(),
         session_id: "s".into(),

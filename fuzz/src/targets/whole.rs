@@ -216,6 +216,7 @@ impl Target for WholeTarget {
             "session-1".into(),
             images,
             project,
+            compile::HelperImage::unpinned(compile::DEFAULT_HELPER_IMAGE),
         );
         let compiled = match compile::compile(&spec, &request) {
             Ok(c) => c,

@@ -2,8 +2,8 @@
 //! copies the step's artifacts out of the cache into a layer.
 //!
 //! Layout inside the exec:
-//! * `/cachet/src` — the sources snapshot, writable but discarded after the step (only file
-//!   mtimes change there, see [`super::freshness`]; `--locked` means a missing or stale
+//! * `/cachet/src` — the sources snapshot, writable but discarded after the step (only mtimes
+//!   change there, see [`super::freshness`]; `--locked` means a missing or stale
 //!   `Cargo.lock` is an error, not a silent rewrite);
 //! * `/cachet/target` — the target cache mount, id from [`crate::keys`], locked so concurrent
 //!   builds of one key take turns (cargo would serialize them on its own lock anyway);
@@ -11,6 +11,8 @@
 //!   git packages (see [`super::fetch_step`]); cargo reads it through `--config`;
 //! * `/cachet/deps` — the step's dependency layer, read-only, copied into an *empty* target
 //!   cache before cargo runs (see [`super::deps_step`]);
+//! * `/cachet/helper` — `cachet-helper` from the frontend image, read-only: the freshness pass
+//!   before cargo and the watch check after it (see [`super::freshness`]);
 //! * `/cachet/out` — an empty writable mount whose result is the step's output: the artifacts,
 //!   plus `cachet-provenance.json` recording the keys they were built under;
 //! * `/cachet/why` — a second empty output mount, never part of the artifacts: what the why
@@ -194,9 +196,13 @@ pub(super) fn compile(
         script.extend(deps_step::seed_script());
     }
     let state_dir = format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME);
-    script.extend(freshness::script(&state_dir, freshness::NewContent::Now));
-    // What the freshness pass saw, for the why step (reads its manifest; see `why_step`).
-    script.push(why_step::sources_line(&format!("{state_dir}/sources.tsv")));
+    // The pass also lists the sources it saw, for the why step (see `why_step`).
+    script.extend(freshness::script(
+        &state_dir,
+        freshness::NewContent::Now,
+        &ctx.layout.config_dirs,
+        Some(&why_step::sources_file()),
+    ));
     let volatile_dirs = volatile_env::Dirs {
         target: TARGET_DIR,
         host: &host_dir(&cargo.profile),
@@ -205,6 +211,11 @@ pub(super) fn compile(
     script.extend(volatile_env::before_cargo(&volatile, volatile_dirs));
     script.push("\"$@\"".to_string());
     script.extend(volatile_env::after_cargo(&volatile, volatile_dirs));
+    let selected = ctx.layout.select(&step.args);
+    let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);
+    if let Some(check) = watch_check(ctx, selected.as_ref(), &plan) {
+        script.push(check);
+    }
     let from_dir = artifact_dir(ctx.triple, &cargo.profile);
     for (artifact, path) in &step.artifacts {
         let src = format!("{from_dir}/{path}");
@@ -213,8 +224,6 @@ pub(super) fn compile(
     }
 
     let sdk = ctx.sdk_state()?;
-    let selected = ctx.layout.select(&step.args);
-    let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);
     let snapshot_name = match &selected {
         Some(dirs) if ctx.layout.workspace.is_some() => format!(
             "sources of {}",
@@ -240,7 +249,8 @@ pub(super) fn compile(
     let mut exec = sdk
         .run(script.argv(&command))
         .cwd(SRC_DIR)
-        .mount(script.mount());
+        .mount(script.mount())
+        .mount(ctx.helper_mount()?);
     for (k, v) in &exec_env {
         exec = exec.env(k.clone(), v.clone());
     }
@@ -273,6 +283,15 @@ pub(super) fn compile(
     recorded.insert("command".into(), json!(command));
     recorded.insert("sources".into(), json!(plan));
     recorded.insert("network".into(), json!(network.as_str()));
+    // Keyed by BuildKit on the helper's content (see `keys.rs`), so `explain` names it.
+    // Normalised as the image source is, so `cachet/frontend:dev` and its docker.io spelling
+    // record the same helper (the frontend normalises opt `source`, the CLI takes it as given).
+    let helper = &ctx.request.helper;
+    let helper_name = crate::llb::ImageRef::parse(&helper.reference)?.to_string();
+    recorded.insert(
+        "helper".into(),
+        json!(format!("{helper_name}@{}", helper.resolved.digest)),
+    );
     if let Some(v) = &vendor {
         recorded.insert(
             "fetch".into(),
@@ -314,6 +333,37 @@ pub(super) fn compile(
         state: artifacts,
         image_config: None,
     })
+}
+
+/// The check after cargo that the build scripts of the step's workspace packages watch only
+/// paths its sources hold (see [`super::freshness`]); `None` when the snapshot is the whole
+/// context (the layout is unknown), which holds every path there is.
+fn watch_check(
+    ctx: &Context<'_>,
+    selected: Option<&std::collections::BTreeSet<String>>,
+    plan: &crate::project::SnapshotPlan,
+) -> Option<String> {
+    let workspace = ctx.layout.workspace.as_ref()?;
+    if plan.include.is_empty() {
+        return None;
+    }
+    let packages = workspace
+        .packages
+        .values()
+        .filter(|p| !p.name.is_empty() && selected.is_none_or(|s| s.contains(&p.dir)))
+        .map(|p| (p.name.clone(), p.dir.clone()))
+        .collect();
+    Some(
+        freshness::WatchCheck {
+            spec_file: &ctx.request.spec_file,
+            src_dir: SRC_DIR,
+            target_dir: TARGET_DIR,
+            packages,
+            include: &plan.include,
+            exclude: &ctx.excluded,
+        }
+        .script(),
+    )
 }
 
 /// File in every cargo step's output that records its keys.

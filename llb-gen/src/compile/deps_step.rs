@@ -289,6 +289,8 @@ impl Prebuild<'_> {
         script.extend(freshness::script(
             &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
             freshness::NewContent::PreviousWholeSecond,
+            &ctx.layout.config_dirs,
+            None,
         ));
         script.push("\"$@\"".to_string());
         script.push(removal(&dirs, stand_ins));
@@ -325,7 +327,8 @@ impl Prebuild<'_> {
         let mut exec = sdk
             .run(script.argv(&self.command))
             .cwd(SRC_DIR)
-            .mount(script.mount());
+            .mount(script.mount())
+            .mount(ctx.helper_mount()?);
         for (k, v) in self.exec_env {
             exec = exec.env(k.clone(), v.clone());
         }

@@ -487,6 +487,8 @@ mod tests {
             resolve_mode: ResolveMode::Default,
             labels: BTreeMap::new(),
             cache_travels: false,
+            helper: crate::compile::HelperImage::unpinned(crate::compile::DEFAULT_HELPER_IMAGE),
+            spec_file: "Cachet.toml".into(),
             project: ProjectFiles {
                 files: BTreeMap::from([
                     (

@@ -1,4 +1,5 @@
-//! Timestamp-proof freshness: the script that runs before cargo in every cargo step.
+//! Timestamp-proof freshness: the pass that runs before cargo in every cargo step and
+//! dependency-layer step, and the check of build-script watches after a cargo step.
 //!
 //! Cargo decides what to rebuild by comparing source mtimes with the mtimes of its own
 //! fingerprints. Source mtimes cannot be trusted in a container build: COPY may reset or clamp
@@ -40,179 +41,129 @@ pub enum NewContent {
     PreviousWholeSecond,
 }
 
-/// Shell commands (POSIX sh, coreutils, findutils, awk) that set every file under the current
-/// directory to its virtual mtime, keeping the manifest in `state_dir`.
-pub fn script(state_dir: &str, new_content: NewContent) -> Vec<String> {
-    let state = super::shell::quote(state_dir);
-    vec![
-        format!("cachet_state={state}"),
-        "cachet_tmp=$(mktemp -d)".into(),
-        "mkdir -p \"$cachet_state\" \"$cachet_tmp/mtimes\"".into(),
-        match new_content {
-            NewContent::Now => "cachet_now=$(date +%s.%N)".into(),
-            NewContent::PreviousWholeSecond => "cachet_now=$(( $(date +%s) - 1 ))".into(),
-        },
-        // hash<TAB>path for every file, in a stable order.
-        "find . -type f ! -name '*\t*' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum \
-         | sed 's/^\\([0-9a-f]*\\)  /\\1\\t/' > \"$cachet_tmp/current\""
-            .into(),
-        "[ -f \"$cachet_state/sources.tsv\" ] || : > \"$cachet_state/sources.tsv\"".into(),
-        // Old manifest: hash<TAB>mtime<TAB>path. Same hash keeps its mtime, else now. Files are
-        // grouped by mtime so one `touch` sets each group.
-        "awk -F '\\t' -v OFS='\\t' -v now=\"$cachet_now\" -v dir=\"$cachet_tmp/mtimes\" \
-         'FILENAME == ARGV[1] { hash[$3] = $1; time[$3] = $2; next } \
-         { t = (hash[$2] == $1) ? time[$2] : now; print $1, t, $2; f = dir \"/\" t; print $2 >> f; close(f) }' \
-         \"$cachet_state/sources.tsv\" \"$cachet_tmp/current\" > \"$cachet_tmp/sources.tsv\""
-            .into(),
-        "for cachet_group in \"$cachet_tmp\"/mtimes/*; do [ -f \"$cachet_group\" ] || continue; \
-         tr '\\n' '\\0' < \"$cachet_group\" | xargs -0 -r touch -c -m -d \"@${cachet_group##*/}\" --; done"
-            .into(),
-        "mv \"$cachet_tmp/sources.tsv\" \"$cachet_state/sources.tsv\"".into(),
-        "rm -rf \"$cachet_tmp\"".into(),
-    ]
+/// Where the helper's directory of the frontend image is mounted in a step.
+pub const HELPER_DIR: &str = "/cachet/helper";
+/// The directory of the frontend image that holds the helper (the mount's selector).
+pub const HELPER_SELECTOR: &str = "/helper";
+/// The helper binary inside a step.
+pub const HELPER: &str = "/cachet/helper/cachet-helper";
+
+/// The shell line that sets every entry under the current directory to its virtual time,
+/// keeping the manifest in `state_dir` (inside the target directory). `vendor_dirs` are the
+/// context's directory sources (`.cargo/config`): cargo never re-checks a vendored crate's
+/// files, so when one changes in place the helper removes that crate's fingerprints and cargo
+/// rebuilds it (see the helper's `freshness::run_vendored`).
+/// `list`, when given, is a file the pass writes `fingerprint<TAB>path` of every file and link
+/// into (what the why step compares, see `why_step`).
+pub fn script(
+    state_dir: &str,
+    new_content: NewContent,
+    vendor_dirs: &[String],
+    list: Option<&str>,
+) -> Vec<String> {
+    let mut words = vec![
+        HELPER.to_string(),
+        "freshness".to_string(),
+        "--state".to_string(),
+        state_dir.to_string(),
+    ];
+    if new_content == NewContent::PreviousWholeSecond {
+        words.push("--layer".to_string());
+    }
+    for dir in vendor_dirs {
+        words.extend(["--vendor".to_string(), dir.clone()]);
+    }
+    if let Some(list) = list {
+        words.extend(["--list".to_string(), list.to_string()]);
+    }
+    vec![super::shell::join(&words)]
+}
+
+/// What the watch check after a cargo step needs (see the module docs).
+pub struct WatchCheck<'a> {
+    /// The spec file's name, for the message.
+    pub spec_file: &'a str,
+    pub src_dir: &'a str,
+    pub target_dir: &'a str,
+    /// The step's workspace packages: (name, directory).
+    pub packages: Vec<(String, String)>,
+    /// The snapshot's include patterns (empty: the whole context).
+    pub include: &'a [String],
+    /// The context's exclude patterns (`target`, `.git`, `.dockerignore`).
+    pub exclude: &'a [String],
+}
+
+impl WatchCheck<'_> {
+    /// The shell line that runs it.
+    pub fn script(&self) -> String {
+        let mut words: Vec<String> = [
+            HELPER,
+            "watches",
+            "--spec",
+            self.spec_file,
+            "--src",
+            self.src_dir,
+            "--target-dir",
+            self.target_dir,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (name, dir) in &self.packages {
+            words.extend(["--package".to_string(), format!("{name}={dir}")]);
+        }
+        for p in self.include {
+            words.extend(["--include".to_string(), p.clone()]);
+        }
+        for p in self.exclude {
+            words.extend(["--exclude".to_string(), p.clone()]);
+        }
+        super::shell::join(&words)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
-    use std::path::Path;
-    use std::process::Command;
-    use std::time::{Duration, SystemTime};
 
-    fn run(src: &Path, state: &Path) {
-        run_with(src, state, NewContent::Now)
-    }
-
-    fn run_with(src: &Path, state: &Path, new_content: NewContent) {
-        let script = script(state.to_str().unwrap(), new_content).join("\n");
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("set -eu\n{script}"))
-            .current_dir(src)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+    #[test]
+    fn the_pass_is_the_helper_with_the_layer_mode_when_asked() {
+        assert_eq!(
+            script("/cachet/target/.cachet", NewContent::Now, &[], None),
+            ["/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet"]
+        );
+        assert_eq!(
+            script(
+                "/cachet/target/.cachet",
+                NewContent::PreviousWholeSecond,
+                &["third party/vendor".to_string()],
+                None
+            ),
+            [
+                "/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet --layer \
+              --vendor 'third party/vendor'"
+            ]
         );
     }
 
-    fn mtime(p: &Path) -> SystemTime {
-        fs::metadata(p).unwrap().modified().unwrap()
-    }
-
-    fn set_mtime(p: &Path, t: SystemTime) {
-        fs::File::options()
-            .write(true)
-            .open(p)
-            .unwrap()
-            .set_modified(t)
-            .unwrap();
-    }
-
     #[test]
-    fn edits_get_a_later_time_whatever_timestamp_they_arrive_with() {
-        let dir = tempdir("edits");
-        let (src, state) = (dir.join("src"), dir.join("state"));
-        fs::create_dir_all(src.join("sub dir")).unwrap();
-        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        for name in ["a.rs", "sub dir/b.rs"] {
-            fs::write(src.join(name), name).unwrap();
-            set_mtime(&src.join(name), old);
+    fn the_watch_check_quotes_every_pattern() {
+        let include = vec!["crates/a/**".to_string(), "it's".to_string()];
+        let exclude = vec!["target".to_string()];
+        let line = WatchCheck {
+            spec_file: "Cachet.toml",
+            src_dir: "/cachet/src",
+            target_dir: "/cachet/target",
+            packages: vec![("a".into(), "crates/a".into())],
+            include: &include,
+            exclude: &exclude,
         }
-        run(&src, &state);
-        let first = mtime(&src.join("a.rs"));
-        assert!(
-            first > old,
-            "a file never seen before gets the current time"
-        );
-
-        // Unchanged content keeps its virtual time, even if it arrives with another timestamp.
-        set_mtime(&src.join("a.rs"), old);
-        run(&src, &state);
-        assert_eq!(mtime(&src.join("a.rs")), first);
-
-        // An edit that arrives with an old timestamp (clamped, or older than the last build).
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(src.join("sub dir/b.rs"), "edited").unwrap();
-        set_mtime(&src.join("sub dir/b.rs"), old);
-        run(&src, &state);
-        assert!(
-            mtime(&src.join("sub dir/b.rs")) > first,
-            "an edit is newer than anything built before it"
-        );
+        .script();
         assert_eq!(
-            mtime(&src.join("a.rs")),
-            first,
-            "untouched files keep their time"
+            line,
+            "/cachet/helper/cachet-helper watches --spec Cachet.toml --src /cachet/src \
+             --target-dir /cachet/target --package a=crates/a --include 'crates/a/**' \
+             --include 'it'\\''s' --exclude target"
         );
-
-        // A timestamp from the future does not make a file look changed forever.
-        let future = SystemTime::now() + Duration::from_secs(86_400 * 365);
-        let b_time = mtime(&src.join("sub dir/b.rs"));
-        set_mtime(&src.join("sub dir/b.rs"), future);
-        run(&src, &state);
-        assert_eq!(mtime(&src.join("sub dir/b.rs")), b_time);
-    }
-
-    #[test]
-    fn reverting_content_is_a_change_too() {
-        let dir = tempdir("revert");
-        let (src, state) = (dir.join("src"), dir.join("state"));
-        fs::create_dir_all(&src).unwrap();
-        fs::write(src.join("a.rs"), "one").unwrap();
-        run(&src, &state);
-        let t1 = mtime(&src.join("a.rs"));
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(src.join("a.rs"), "two").unwrap();
-        run(&src, &state);
-        let t2 = mtime(&src.join("a.rs"));
-        assert!(t2 > t1);
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(src.join("a.rs"), "one").unwrap();
-        run(&src, &state);
-        assert!(
-            mtime(&src.join("a.rs")) > t2,
-            "going back to old content is newer than the build of the new one"
-        );
-    }
-
-    #[test]
-    fn a_layer_gives_new_content_a_whole_second_before_anything_it_builds() {
-        let dir = tempdir("layer");
-        let (src, state) = (dir.join("src"), dir.join("state"));
-        fs::create_dir_all(&src).unwrap();
-        fs::write(src.join("a.rs"), "one").unwrap();
-        let before = SystemTime::now();
-        run_with(&src, &state, NewContent::PreviousWholeSecond);
-        let stamped = mtime(&src.join("a.rs"));
-        let since_epoch = stamped.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-        assert_eq!(
-            since_epoch.subsec_nanos(),
-            0,
-            "whole seconds survive a layer export"
-        );
-        // Anything written from now on, truncated to its second, is still newer.
-        let truncated_before = SystemTime::UNIX_EPOCH
-            + Duration::from_secs(
-                before
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs(),
-            );
-        assert!(
-            stamped < truncated_before,
-            "{stamped:?} vs {truncated_before:?}"
-        );
-    }
-
-    fn tempdir(name: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("cachet-freshness-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }

@@ -41,6 +41,32 @@ pub struct ResolvedImage {
     pub config: Vec<u8>,
 }
 
+/// The frontend image `llb-gen` assumes when told no other (`--helper-image`): the tag the test
+/// environment and the examples build.
+pub const DEFAULT_HELPER_IMAGE: &str = "cachet/frontend:dev";
+
+/// The image that holds `cachet-helper` (the frontend's own image, from opt `source`), as
+/// BuildKit resolved it for the build platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperImage {
+    /// The reference, as the frontend was started from (normalised when it becomes a source).
+    pub reference: String,
+    pub resolved: ResolvedImage,
+}
+
+impl HelperImage {
+    /// `reference` with no digest, as dockerd serving it from its store resolves it.
+    pub fn unpinned(reference: &str) -> HelperImage {
+        HelperImage {
+            reference: reference.to_string(),
+            resolved: ResolvedImage {
+                digest: String::new(),
+                config: b"{}".to_vec(),
+            },
+        }
+    }
+}
+
 /// Which steps must run again regardless of cache (`--no-cache`, `--no-cache-filter`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum NoCache {
@@ -81,6 +107,41 @@ pub struct BuildRequest {
     /// as the exec's proxy env, which BuildKit leaves out of cache keys; compile steps run
     /// without a network and never get them.
     pub proxy: ProxyEnv,
+    /// The image cargo steps mount `cachet-helper` from (see `compile/freshness.rs`).
+    pub helper: HelperImage,
+    /// The spec's file name (`filename`, as BuildKit names it: no directory), for the messages
+    /// of checks that run inside steps.
+    pub spec_file: String,
+}
+
+impl BuildRequest {
+    /// A build of `target` for `platform` in `session_id`, with what a plain `docker build`
+    /// gives for everything else: the `context` local, no images resolved yet, no
+    /// `--no-cache`, `--network` or `--pull`, no labels, a cache that stays on this builder,
+    /// no metadata files, no proxy, the default frontend image's helper (unpinned) and
+    /// `Cachet.toml`. Callers set what they know with struct update syntax.
+    pub fn new(
+        target: TargetRef,
+        platform: Platform,
+        session_id: impl Into<String>,
+    ) -> BuildRequest {
+        BuildRequest {
+            target,
+            platform,
+            session_id: session_id.into(),
+            context_local: "context".into(),
+            images: BTreeMap::new(),
+            no_cache: NoCache::Off,
+            network_override: None,
+            resolve_mode: ResolveMode::Default,
+            labels: BTreeMap::new(),
+            cache_travels: false,
+            project: ProjectFiles::default(),
+            proxy: ProxyEnv::default(),
+            helper: HelperImage::unpinned(DEFAULT_HELPER_IMAGE),
+            spec_file: "Cachet.toml".into(),
+        }
+    }
 }
 
 /// The outcome of compiling one target.
@@ -403,6 +464,28 @@ impl Context<'_> {
             .into_state()
             .platform(self.request.platform.clone());
         Ok((state, resolved))
+    }
+
+    /// The read-only mount of `cachet-helper`'s directory of the helper image, pinned to its
+    /// resolved digest like the SDK (see `freshness.rs`).
+    fn helper_mount(&self) -> Result<crate::llb::Mount, CompileError> {
+        let helper = &self.request.helper;
+        let mut image = Image::new(&helper.reference)?
+            .resolve_mode(self.request.resolve_mode)
+            .platform(self.request.platform.clone());
+        if !helper.resolved.digest.is_empty() {
+            image = image.with_digest(&helper.resolved.digest)?;
+        }
+        let name = crate::llb::ImageRef::parse(&helper.reference)?.to_string();
+        let state = image
+            // Named like the SDK's image source: bookkeeping, never reported CACHED.
+            .custom_name(format!("[cachet] image {name} (cachet-helper)"))
+            .into_state()
+            .platform(self.request.platform.clone());
+        Ok(crate::llb::Mount::bind(freshness::HELPER_DIR, &state)
+            .source_path(freshness::HELPER_SELECTOR)
+            .readonly()
+            .into())
     }
 
     /// The SDK image with its Env, WorkingDir and User applied (BuildKit does not apply them),

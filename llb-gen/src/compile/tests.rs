@@ -48,8 +48,19 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         cache_travels: false,
         proxy: Default::default(),
         project: ProjectFiles::default(),
+        helper: HelperImage {
+            reference: "cachet/frontend:dev".into(),
+            resolved: ResolvedImage {
+                digest: HELPER_DIGEST.into(),
+                config: b"{}".to_vec(),
+            },
+        },
+        spec_file: "Cachet.toml".into(),
     }
 }
+
+const HELPER_DIGEST: &str =
+    "sha256:4444444444444444444444444444444444444444444444444444444444444444";
 
 fn compiled(target: &str, sdk_digest: &str) -> Compiled {
     let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
@@ -224,9 +235,34 @@ fn the_cargo_step_runs_offline_on_a_keyed_target_cache() {
         pb::CacheSharingOpt::Locked as i32
     );
     assert!(
-        meta.args[2].contains("cachet_state=/cachet/target/.cachet"),
+        meta.args[2]
+            .contains("/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet"),
         "freshness runs first"
     );
+    // The helper comes from the frontend image, pinned, read-only, by a directory selector:
+    // BuildKit keys such a mount on the content of that directory.
+    let helper = exec
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/helper")
+        .expect("the helper is mounted");
+    assert!(helper.readonly);
+    assert_eq!(helper.selector, "/helper");
+    assert_eq!(helper.output, -1);
+    let all = ops(&c);
+    let exec_op = all
+        .iter()
+        .find(|(_, op)| matches!(op.op, Some(OpKind::Exec(_))))
+        .unwrap();
+    let input = &exec_op.1.inputs[helper.input as usize].digest;
+    let helper_source = &all.iter().find(|(d, _)| d == input).unwrap().1;
+    match helper_source.op.as_ref().unwrap() {
+        OpKind::Source(src) => assert_eq!(
+            src.identifier,
+            format!("docker-image://docker.io/cachet/frontend:dev@{HELPER_DIGEST}")
+        ),
+        other => panic!("the helper mount is not an image source: {other:?}"),
+    }
     let out = exec
         .mounts
         .iter()
@@ -651,7 +687,7 @@ fn registry_dependencies_are_vendored_by_a_fetch_step_with_network() {
         .expect("a fetch step");
     let build = execs
         .iter()
-        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cachet_state"))
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cachet-helper freshness"))
         .unwrap();
     assert_eq!(
         fetch.network,
@@ -1072,10 +1108,10 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
         "third-party host code (build scripts, proc-macros) stays in the layer: {script}"
     );
     let manifest_at = script
-        .find("cachet_state=/cachet/target/.cachet")
+        .find("cachet-helper freshness --state /cachet/target/.cachet")
         .expect("the layer records its freshness manifest");
     assert!(
-        script.contains("cachet_now=$(( $(date +%s) - 1 ))"),
+        script.contains("cachet-helper freshness --state /cachet/target/.cachet --layer"),
         "in whole seconds, which survive a layer export: {script}"
     );
     assert!(
@@ -1116,7 +1152,7 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
         "only when empty"
     );
     assert!(
-        seed_at < build_script.find("cachet_state").unwrap(),
+        seed_at < build_script.find("cachet-helper freshness").unwrap(),
         "before freshness"
     );
     assert!(c.steps.iter().any(|s| s.kind == StepKind::Dependencies
@@ -1258,6 +1294,12 @@ fn a_project_that_vendors_itself_gets_a_dependency_layer_without_a_fetch_step() 
             "{script}"
         );
         assert!(exec.mounts.iter().all(|m| m.dest != "/cachet/vendor"));
+        // Cargo never re-checks a vendored crate's files: the freshness pass watches them.
+        assert!(
+            script.contains("cachet-helper freshness --state /cachet/target/.cachet")
+                && script.contains(" --vendor third_party"),
+            "{script}"
+        );
     }
 }
 
@@ -2229,4 +2271,71 @@ checksum = "0000000000000000000000000000000000000000000000000000000000000000"
         !deps.contains("/.fingerprint/fp-") && !deps.contains("/deps/libfp-"),
         "what the layer built for the patched crate stays: {deps}"
     );
+}
+
+/// A new helper (another digest of the frontend image) re-runs the cargo step — its op moves —
+/// but keeps the target cache mount: the helper is keyed by BuildKit, not in the mount id.
+#[test]
+fn a_new_helper_moves_the_cargo_step_but_not_its_target_cache() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let one = compile(&spec, &request("build", SDK_DIGEST)).unwrap();
+    let mut other = request("build", SDK_DIGEST);
+    other.helper.resolved.digest =
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555".into();
+    let two = compile(&spec, &other).unwrap();
+    let cargo_digest = |c: &Compiled| {
+        c.steps
+            .iter()
+            .find(|s| s.kind == StepKind::Cargo)
+            .unwrap()
+            .digest
+            .clone()
+    };
+    assert_ne!(cargo_digest(&one), cargo_digest(&two));
+    assert_eq!(
+        one.cargo_keys["build"].selected().mount_id,
+        two.cargo_keys["build"].selected().mount_id
+    );
+    // Unpinned (dockerd's local store): the reference alone, still deterministic.
+    let mut local = request("build", SDK_DIGEST);
+    local.helper = HelperImage::unpinned("docker.io/cachet/frontend:dev");
+    let a = compile(&spec, &local).unwrap();
+    local.helper = HelperImage::unpinned("cachet/frontend:dev");
+    let b = compile(&spec, &local).unwrap();
+    assert_eq!(
+        definition_bytes(&a.definition),
+        definition_bytes(&b.definition),
+        "one image, however it is spelled"
+    );
+}
+
+/// The watch check after cargo gets the step's packages, its snapshot's include patterns and
+/// the context's excludes; without a known layout (the snapshot is the whole context) there is
+/// nothing it could miss, and no check.
+#[test]
+fn the_cargo_step_checks_build_script_watches_against_its_snapshot() {
+    let c = compiled_with(SPEC, "build", workspace_files(REMOTE_LOCK));
+    let build = exec_ops(&c)
+        .into_iter()
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cachet-helper freshness"))
+        .unwrap();
+    let script = &build.meta.as_ref().unwrap().args[2];
+    let check_at = script
+        .find("/cachet/helper/cachet-helper watches --spec Cachet.toml --src /cachet/src")
+        .expect("a watch check");
+    assert!(
+        check_at > script.find("cargo --locked").unwrap(),
+        "after cargo: {script}"
+    );
+    assert!(script.contains("--include Cargo.toml"), "{script}");
+    assert!(
+        script.contains("--exclude target --exclude .git"),
+        "{script}"
+    );
+    assert!(script.contains("--package "), "{script}");
+
+    let whole = compiled("build", SDK_DIGEST);
+    let execs = exec_ops(&whole);
+    let script = &execs[0].meta.as_ref().unwrap().args[2];
+    assert!(!script.contains("cachet-helper watches"), "{script}");
 }

@@ -6,8 +6,8 @@
 //! * The cargo step writes a few small files to an extra, empty output mount at [`RUN_DIR`]
 //!   (never part of its artifacts): the state its target cache was in before cargo ran
 //!   ([`CACHE_STATE_FILE`]: `warm`, `empty`, or `emptied` under `--no-cache`), the list of
-//!   sources it saw ([`SOURCES_FILE`]: `hash<TAB>path`, read from the freshness manifest right
-//!   after the freshness pass, see [`sources_line`]), and the time it ran ([`RUN_FILE`]), so
+//!   sources it saw ([`SOURCES_FILE`]: `hash<TAB>path`, written by the freshness pass itself,
+//!   `cachet-helper freshness --list`, see [`sources_file`]), and the time it ran ([`RUN_FILE`]), so
 //!   the why step's input is new whenever cargo ran, and only then.
 //! * The why step runs on the SDK (it needs only `sh`, coreutils and awk) with that output
 //!   read-only, the record of what the cargo step was built from (its key inputs and other
@@ -77,15 +77,9 @@ pub(super) fn before_lines(target_dir: &str, fresh: bool) -> Vec<String> {
     lines
 }
 
-/// The one line after the freshness pass: the sources it saw, as `hash<TAB>path`, from its
-/// manifest (`hash<TAB>virtual mtime<TAB>path`).
-pub(super) fn sources_line(manifest: &str) -> String {
-    let manifest = shell::quote(manifest);
-    // Never a reason for the build to fail: no manifest is an empty list.
-    format!(
-        "cut -f 1,3 {manifest} > {run}/{SOURCES_FILE} 2>/dev/null || : > {run}/{SOURCES_FILE}",
-        run = shell::quote(RUN_DIR)
-    )
+/// Where the freshness pass writes the sources it saw (`hash<TAB>path`), for the why step.
+pub(super) fn sources_file() -> String {
+    format!("{RUN_DIR}/{SOURCES_FILE}")
 }
 
 /// What the why step compares: everything a cargo step was built from, by name.
@@ -303,15 +297,17 @@ mod tests {
             fs::create_dir_all(d).unwrap();
         }
         let _ = fs::remove_file(run.join(SOURCES_FILE));
-        let manifest: String = sources
+        // What the freshness pass lists (`cachet-helper freshness --list`).
+        let listing: String = sources
             .iter()
-            .map(|(path, hash)| format!("{hash}\t1.5\t./{path}\n"))
+            .map(|(path, hash)| format!("{hash}\t{path}\n"))
             .collect();
         let mut cargo = before_lines("/cachet/target", fresh);
-        cargo.push(format!(
-            "mkdir -p /cachet/target/.cachet && printf '%s' '{manifest}' > /cachet/target/.cachet/sources.tsv"
-        ));
-        cargo.push(sources_line("/cachet/target/.cachet/sources.tsv"));
+        // The freshness pass keeps its manifest in the target cache and lists the sources.
+        cargo.push(
+            "mkdir -p /cachet/target/.cachet && : > /cachet/target/.cachet/freshness-v2".into(),
+        );
+        cargo.push(format!("printf '%s' '{listing}' > {}", sources_file()));
         let moved = |lines: Vec<String>| {
             lines
                 .join("\n")
@@ -466,12 +462,8 @@ mod tests {
         let run = dir.join("run");
         fs::create_dir_all(&run).unwrap();
         fs::write(run.join(CACHE_STATE_FILE), "warm\n").unwrap();
-        // No manifest: the cargo side writes an empty list rather than failing.
-        let line = sources_line(dir.join("missing.tsv").to_str().unwrap())
-            .replace(RUN_DIR, run.to_str().unwrap());
-        let status = Command::new("sh").arg("-c").arg(&line).status().unwrap();
-        assert!(status.success());
-        assert_eq!(fs::read_to_string(run.join(SOURCES_FILE)).unwrap(), "");
+        // An empty listing (a context with no files).
+        fs::write(run.join(SOURCES_FILE), "").unwrap();
         let text = script(&why)
             .join("\n")
             .replace(STATE_DIR, dir.join("state").to_str().unwrap())

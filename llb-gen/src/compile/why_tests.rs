@@ -40,10 +40,6 @@ fn build(target: &str, no_cache: NoCache) -> Compiled {
 
 fn build_request(target: &str, no_cache: NoCache) -> BuildRequest {
     BuildRequest {
-        target: target.into(),
-        platform: Platform::linux_amd64(),
-        session_id: "session-1".into(),
-        context_local: "context".into(),
         images: BTreeMap::from([(
             "cachet-sdk:rustup".to_string(),
             ResolvedImage {
@@ -52,12 +48,7 @@ fn build_request(target: &str, no_cache: NoCache) -> BuildRequest {
             },
         )]),
         no_cache,
-        network_override: None,
-        resolve_mode: ResolveMode::Default,
-        labels: BTreeMap::new(),
-        cache_travels: false,
-        proxy: Default::default(),
-        project: ProjectFiles::default(),
+        ..BuildRequest::new(target.into(), Platform::linux_amd64(), "session-1")
     }
 }
 
@@ -151,7 +142,7 @@ fn no_cache_filter_starts_only_the_selected_targets_cargo_step_afresh() {
     assert!(!other.name.contains("--no-cache"), "{}", other.name);
     // The emptying runs before the freshness pass, inside the target cache mount.
     let empties = selected.script.find(EMPTIES).expect("empties the cache");
-    let freshness = selected.script.find("cachet_state=").unwrap();
+    let freshness = selected.script.find("cachet-helper freshness").unwrap();
     assert!(empties < freshness, "{}", selected.script);
     assert!(!other.script.contains(EMPTIES), "{}", other.script);
     assert_eq!(
@@ -222,10 +213,10 @@ fn every_cargo_step_has_a_why_step_fed_by_its_run_output() {
             "{}",
             why.script
         );
-        // The cargo step passes the sources the freshness pass saw, right after it.
+        // The freshness pass lists the sources it saw for the why step.
         assert!(
             cargo.script.contains(&format!(
-                "cut -f 1,3 /cachet/target/.cachet/sources.tsv > /cachet/why/{}",
+                "cachet-helper freshness --state /cachet/target/.cachet --list /cachet/why/{}",
                 why_step::SOURCES_FILE
             )),
             "{}",

@@ -108,6 +108,8 @@ impl Build {
             labels: BTreeMap::new(),
             cache_travels: false,
             proxy: Default::default(),
+            helper: crate::compile::HelperImage::unpinned(crate::compile::DEFAULT_HELPER_IMAGE),
+            spec_file: "Cachet.toml".into(),
             project: ProjectFiles {
                 files: self
                     .files

@@ -2,8 +2,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::lint::{self, LintInput};
 use super::*;
-use crate::compile::{self, BuildRequest, NoCache, ResolvedImage};
-use crate::llb::{Platform, ResolveMode};
+use crate::compile::{self, BuildRequest, ResolvedImage};
+use crate::llb::Platform;
 use crate::project::ProjectFiles;
 use crate::spec;
 
@@ -129,10 +129,6 @@ fn a_description_is_part_of_the_spec_model_and_its_schema() {
 
 fn compiled(spec: &Spec, target: &str) -> compile::Compiled {
     let request = BuildRequest {
-        target: target.into(),
-        platform: Platform::linux_amd64(),
-        session_id: "session-1".into(),
-        context_local: "context".into(),
         images: BTreeMap::from([(
             "cachet-sdk:rustup".to_string(),
             ResolvedImage {
@@ -141,13 +137,8 @@ fn compiled(spec: &Spec, target: &str) -> compile::Compiled {
                 config: SDK_CONFIG.as_bytes().to_vec(),
             },
         )]),
-        no_cache: NoCache::Off,
-        network_override: None,
-        resolve_mode: ResolveMode::Default,
-        labels: BTreeMap::new(),
-        cache_travels: false,
-        proxy: Default::default(),
         project: project(),
+        ..BuildRequest::new(target.into(), Platform::linux_amd64(), "session-1")
     };
     compile::compile(spec, &request).unwrap()
 }

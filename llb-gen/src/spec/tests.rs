@@ -913,6 +913,8 @@ fn compile_every_target(spec: &Spec) {
             labels: BTreeMap::new(),
             cache_travels: false,
             proxy: Default::default(),
+            helper: crate::compile::HelperImage::unpinned(crate::compile::DEFAULT_HELPER_IMAGE),
+            spec_file: "Cachet.toml".into(),
             project: crate::project::ProjectFiles::default(),
         };
         if let Err(e) = compile(spec, &request) {

@@ -154,7 +154,7 @@ const LIB: &str = "crates/factlib/src/lib.rs";
 const CONFIG: &str = ".cargo/config.toml";
 
 /// 2001-01-01T00:00:00Z: the constant a clamping checkout gives every file.
-fn clamped_time() -> SystemTime {
+pub(super) fn clamped_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(978_307_200)
 }
 
@@ -173,6 +173,7 @@ pub fn groups() -> Vec<Group> {
         killed(),
         super::volatile_cases::volatile(),
         super::args::group(),
+        super::entries::group(),
     ]
 }
 

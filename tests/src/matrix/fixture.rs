@@ -50,6 +50,11 @@ pub struct State {
     pub clamp: Option<SystemTime>,
     /// Files whose mtime is set to this after every write.
     pub mtimes: BTreeMap<String, SystemTime>,
+    /// Symlinks of the context: path → target text.
+    pub symlinks: BTreeMap<String, String>,
+    /// With [`State::clamp`], directories are clamped too (as a checkout that clamps every
+    /// entry does), so adding or removing a file leaves its directory's mtime unchanged.
+    pub clamp_dirs: bool,
     /// `--build-arg`s.
     pub build_args: BTreeMap<String, String>,
     /// `--platform`, when given.
@@ -189,6 +194,8 @@ impl State {
             files,
             clamp: None,
             mtimes: BTreeMap::new(),
+            symlinks: BTreeMap::new(),
+            clamp_dirs: false,
             build_args: BTreeMap::new(),
             platform: None,
             target: Target::Build,
@@ -380,8 +387,8 @@ impl State {
         }
         let _ = write!(
             key,
-            "{}\0{:?}\0{:?}\0{:?}\0",
-            other.sdk_epoch, other.build_args, other.platform, other.target
+            "{}\0{:?}\0{:?}\0{:?}\0{:?}\0",
+            other.sdk_epoch, other.build_args, other.platform, other.target, other.symlinks
         );
         key
     }
@@ -390,7 +397,7 @@ impl State {
     /// gone, then apply the timestamp rules.
     pub fn materialize(&self, dir: &Path) -> std::io::Result<()> {
         let files = self.render();
-        remove_unlisted(dir, dir, &files)?;
+        remove_unlisted(dir, dir, &files, &self.symlinks)?;
         for (rel, text) in &files {
             let path = dir.join(rel);
             if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
@@ -400,9 +407,22 @@ impl State {
                 std::fs::write(&path, text)?;
             }
         }
+        for (rel, target) in &self.symlinks {
+            let path = dir.join(rel);
+            if std::fs::read_link(&path).ok().as_deref() != Some(Path::new(target)) {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let _ = std::fs::remove_file(&path);
+                std::os::unix::fs::symlink(target, &path)?;
+            }
+        }
         if let Some(t) = self.clamp {
             for rel in files.keys() {
                 set_mtime(&dir.join(rel), t)?;
+            }
+            if self.clamp_dirs {
+                clamp_dirs(dir, t)?;
             }
         }
         for (rel, t) in &self.mtimes {
@@ -427,10 +447,22 @@ pub fn mtime(path: &Path) -> std::io::Result<SystemTime> {
     std::fs::metadata(path)?.modified()
 }
 
+/// Set the mtime of `dir` and every directory under it (symlinks are not followed).
+fn clamp_dirs(dir: &Path, t: SystemTime) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            clamp_dirs(&entry.path(), t)?;
+        }
+    }
+    std::fs::File::open(dir)?.set_modified(t)
+}
+
 fn remove_unlisted(
     root: &Path,
     dir: &Path,
     keep: &BTreeMap<String, String>,
+    links: &BTreeMap<String, String>,
 ) -> std::io::Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
@@ -443,8 +475,13 @@ fn remove_unlisted(
             .expect("below root")
             .to_string_lossy()
             .into_owned();
-        if entry.file_type()?.is_dir() {
-            remove_unlisted(root, &path, keep)?;
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            if !links.contains_key(&rel) {
+                std::fs::remove_file(&path)?;
+            }
+        } else if kind.is_dir() {
+            remove_unlisted(root, &path, keep, links)?;
             if std::fs::read_dir(&path)?.next().is_none() {
                 std::fs::remove_dir(&path)?;
             }

@@ -32,6 +32,7 @@
 
 mod args;
 mod cases;
+mod entries;
 pub mod fixture;
 mod runner;
 mod volatile_cases;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use llb_gen::compile::{self, BuildRequest, Compiled, NoCache, ResolvedImage};
+use llb_gen::compile::{self, BuildRequest, Compiled, HelperImage, NoCache, ResolvedImage};
 use llb_gen::llb::{Digest, ImageRef, Platform, ResolveMode, State};
 use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
 use llb_gen::spec::{self, BaseRef, ImageTarget, Spec, Target, TargetRef};
@@ -39,6 +39,14 @@ pub struct BuildArgs {
     /// Manifest digest of the SDK image (shorthand for `--image <sdk image>=DIGEST`).
     #[arg(long, value_name = "sha256:…", value_parser = parse_digest)]
     sdk_digest: Option<String>,
+    /// The frontend image cargo steps mount `cachet-helper` from: the image the frontend
+    /// runs as (BuildKit tells the frontend; give the same reference here).
+    #[arg(long, value_name = "REF", default_value = compile::DEFAULT_HELPER_IMAGE)]
+    helper_image: String,
+    /// Manifest digest of the helper image (as BuildKit resolves it); without one it is left
+    /// unpinned, as dockerd's local images are.
+    #[arg(long, value_name = "sha256:…", value_parser = parse_digest)]
+    helper_digest: Option<String>,
     /// Session id put on the build-context local source.
     #[arg(long, value_name = "ID", default_value = "llb-gen")]
     session: String,
@@ -103,6 +111,18 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         cache_travels: args.cache_travels,
         project: with_spec_ignore(read_project_files(&context)?, file)?,
         proxy: compile::proxy_from_build_args(&build_args),
+        helper: HelperImage {
+            reference: args.helper_image.clone(),
+            resolved: ResolvedImage {
+                digest: args.helper_digest.clone().unwrap_or_default(),
+                config: b"{}".to_vec(),
+            },
+        },
+        // As BuildKit names the spec to the frontend: its file name, without the directory.
+        spec_file: Path::new(file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.to_string()),
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
     Ok(Planned {
