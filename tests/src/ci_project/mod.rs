@@ -220,8 +220,9 @@ pub fn stand_in_leaks<'f>(files: &'f BTreeSet<String>, stand_ins: &[&str]) -> Ve
             }) || parts
                 .windows(2)
                 .any(|w| w[0] == "release" && (w[1] == "incremental" || w[1] == "examples"))
-                // The freshness manifest belongs in the layer; nothing else of Cachet's.
-                || (f.starts_with(".cachet") && *f != ".cachet/sources.tsv")
+                // The freshness manifest (cachet-helper's `freshness-v2`) belongs in the layer;
+                // nothing else of Cachet's.
+                || (f.starts_with(".cachet") && *f != ".cachet/freshness-v2")
         })
         .collect()
 }
@@ -239,7 +240,7 @@ mod tests {
             "release/deps/libgreeting_derive-cdef.so",
             "release/build/cachet-dep-ci-0000/output",
             "x86_64-unknown-linux-gnu/release/incremental/x/y",
-            ".cachet/sources.tsv",
+            ".cachet/freshness-v2",
             ".cachet/stand-ins",
         ]
         .map(String::from)
