@@ -129,8 +129,9 @@ fn workspace_test_target_runs_the_unit_test() {
             let progress = result.progress();
             let (name, cached) = cargo_step(progress, "test", "test");
             assert!(!cached, "{engine}: `{name}` ran, not served from cache");
+            // cargo's stderr (`Running …`) may land inside libtest's `test … ... ok` line.
             assert!(
-                progress.contains("tests::line_names_the_speaker_and_the_phrase ... ok")
+                progress.contains("test tests::line_names_the_speaker_and_the_phrase ...")
                     && progress.contains("test result: ok. 1 passed"),
                 "{engine}: the library's unit test ran and passed:\n{progress}"
             );
