@@ -6,7 +6,7 @@
 //! build script reads, undeclared, and cargo cannot see it change. `build` and a second target
 //! `alt` differ only in that argument.
 
-use super::cases::{Action, Case, Group, Perturb};
+use super::cases::{Case, Group, Perturb};
 use super::fixture::{State, Target};
 use super::Expect;
 
@@ -76,14 +76,7 @@ const CONFIG: &str = ".cargo/config.toml";
 const PATCH_TABLE: &str = "\n[patch.crates-io]\nfactpatch = { path = \"patches/factpatch\" }\n";
 
 pub fn group() -> Group {
-    let case = |id, name, expect, perturb: Perturb| Case {
-        id,
-        name,
-        expect,
-        changes_output: true,
-        before: None,
-        action: Action::Build(perturb),
-    };
+    let case = |id, name, expect, perturb: Perturb| Case::build(id, name, expect, true, perturb);
     Group {
         name: "args",
         setup: |s, _| {

@@ -48,6 +48,24 @@ pub struct Case {
 }
 
 impl Case {
+    /// A case that perturbs the state the previous case left and builds once.
+    pub fn build(
+        id: &'static str,
+        name: &'static str,
+        expect: Expect,
+        changes_output: bool,
+        perturb: Perturb,
+    ) -> Case {
+        Case {
+            id,
+            name,
+            expect,
+            changes_output,
+            before: None,
+            action: Action::Build(perturb),
+        }
+    }
+
     pub fn title(&self) -> String {
         format!("{} {}", self.id, self.name)
     }
@@ -182,14 +200,7 @@ pub fn groups() -> Vec<Group> {
 fn flags() -> Group {
     const FLAG: &str = "-Coverflow-checks=on";
     let fresh = Expect::Fresh { keep: &[] };
-    let case = |id, name, expect, changes_output, perturb: Perturb| Case {
-        id,
-        name,
-        expect,
-        changes_output,
-        before: None,
-        action: Action::Build(perturb),
-    };
+    let case = Case::build;
     Group {
         name: "flags",
         setup: nothing,
@@ -319,14 +330,7 @@ fn flags() -> Group {
 /// Features, profile and platform: each its own target cache, and switching back is warm.
 fn variants() -> Group {
     let fresh = Expect::Fresh { keep: &[] };
-    let case = |id, name, expect, changes_output, perturb: Perturb| Case {
-        id,
-        name,
-        expect,
-        changes_output,
-        before: None,
-        action: Action::Build(perturb),
-    };
+    let case = Case::build;
     Group {
         name: "variants",
         setup: nothing,
@@ -371,14 +375,7 @@ fn variants() -> Group {
 /// Source edits under hostile timestamps, files added, renamed and removed, a lockfile bump,
 /// and the no-op classes that touch files cargo does not read.
 fn sources() -> Group {
-    let case = |id, name, expect, changes_output, perturb: Perturb| Case {
-        id,
-        name,
-        expect,
-        changes_output,
-        before: None,
-        action: Action::Build(perturb),
-    };
+    let case = Case::build;
     const FACTS_ONLY: Expect = Expect::Fresh {
         keep: &["factlib", "other"],
     };

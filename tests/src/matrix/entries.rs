@@ -17,7 +17,7 @@
 //! step's snapshot, which must fail the build (the message is checked in
 //! `tests/correctness.rs`).
 
-use super::cases::{Action, Case, Group, Perturb};
+use super::cases::{Case, Group, Perturb};
 use super::fixture::State;
 use super::Expect;
 
@@ -151,14 +151,7 @@ pub fn group() -> Group {
     const FACTS_ONLY: Expect = Expect::Fresh {
         keep: &["factlib", "other"],
     };
-    let case = |id, name, expect, perturb: Perturb| Case {
-        id,
-        name,
-        expect,
-        changes_output: true,
-        before: None,
-        action: Action::Build(perturb),
-    };
+    let case = |id, name, expect, perturb: Perturb| Case::build(id, name, expect, true, perturb);
     Group {
         name: "entries",
         setup,

@@ -2,7 +2,7 @@
 //! it on the warm target cache — cargo's declared reads by cargo, undeclared build-script reads
 //! by Cachet — and never starts a cold target cache.
 
-use super::cases::{nothing, Action, Case, Group, Perturb, Setup};
+use super::cases::{nothing, Case, Group, Setup};
 use super::fixture::State;
 use super::Expect;
 
@@ -27,14 +27,7 @@ fn commit_in_other(s: &mut State, _: &mut Setup) -> Result<(), String> {
 }
 
 pub(super) fn volatile() -> Group {
-    let case = |id, name, expect, changes_output, perturb: Perturb| Case {
-        id,
-        name,
-        expect,
-        changes_output,
-        before: None,
-        action: Action::Build(perturb),
-    };
+    let case = Case::build;
     Group {
         name: "volatile",
         setup: commit_in_other,
