@@ -283,7 +283,7 @@ mod tests {
         }
         let group = group();
         for case in group.cases.iter().filter(|c| c.expect != Expect::Fails) {
-            if let super::cases::Action::Build(perturb) = case.action {
+            if let crate::matrix::Action::Build(perturb) = case.action {
                 perturb(&mut state, &mut setup_ctx).unwrap();
             }
         }
