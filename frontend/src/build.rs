@@ -17,7 +17,10 @@ use crate::failure::Failure;
 use crate::gateway::Gateway;
 use crate::opts::FrontendOpts;
 
-/// `--build-arg CACHET_DEBUG=panic` makes the frontend panic on purpose (see `crate::panics`).
+/// `--build-arg CACHET_DEBUG=panic` makes the frontend panic on purpose (see `crate::panics`);
+/// `CACHET_DEBUG=definition` logs the Definition it compiled, as one line of readable JSON on
+/// its stderr (which both engines copy into their daemon log), so a test can inspect exactly
+/// what the frontend sent. Undeclared, like every `CACHET_DEBUG` value: it reaches no step.
 const DEBUG_ARG: &str = "CACHET_DEBUG";
 
 pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result, Failure> {
@@ -230,6 +233,16 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
     let compiled =
         compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
     caps.check_definition(&compiled.definition)?;
+    if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("definition") {
+        let readable = llb_gen::llb::ReadableDefinition::from_definition(&compiled.definition)
+            .map_err(|e| e.to_string())?;
+        let json = serde_json::to_string(&readable).map_err(|e| e.to_string())?;
+        tracing::info!(
+            project = spec.project,
+            definition = json,
+            "cachet definition"
+        );
+    }
     // Handed back, not copied: a large workspace has thousands of manifests.
     let project = request.project;
     for (name, keys) in &compiled.cargo_keys {

@@ -24,6 +24,15 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// The engine's daemon log (`scripts/env/up` writes it), where a frontend's stderr lands.
+    pub fn daemon_log(self) -> std::path::PathBuf {
+        let name = match self {
+            Engine::Dockerd => "dockerd.log",
+            Engine::Buildx => "buildkitd.log",
+        };
+        crate::Env::default_state_dir().join("logs").join(name)
+    }
+
     /// Every engine, in a stable order: loop over this in tests.
     pub const ALL: [Engine; 2] = [Engine::Dockerd, Engine::Buildx];
 

@@ -397,9 +397,12 @@ fn a_private_registry_is_reached_through_a_secret_that_leaks_nowhere() {
         let secrets = TempProject::new(&format!("{label}-secret"));
         let secret_file = secrets.write("corp-token", &token);
 
+        // The frontend logs the Definition it sends (checked below).
         let build = spec_build(engine, &project, "fetch-private")
             .arg("--secret")
-            .arg(format!("id={SECRET_ID},src={}", secret_file.display()));
+            .arg(format!("id={SECRET_ID},src={}", secret_file.display()))
+            .arg("--build-arg")
+            .arg("CACHET_DEBUG=definition");
         let before = registry.request_count();
         let result = timed(engine, "private registry build", || build.run());
         let during = registry.requests()[before..].to_vec();
@@ -436,13 +439,40 @@ fn a_private_registry_is_reached_through_a_secret_that_leaks_nowhere() {
             !contains(&saved, &token),
             "{engine}: the token is in the image"
         );
-        let llb = llb_json(&project);
+        // What the frontend actually sent this build, not what the CLI would make.
+        let llb = sent_definition(engine, &project);
         assert!(
             llb.contains(SECRET_ID) && llb.contains(TOKEN_ENV),
-            "the LLB names the secret and the variable:\n{llb}"
+            "{engine}: the LLB names the secret and the variable:\n{llb}"
         );
-        assert!(!llb.contains(&token), "the token is in the LLB:\n{llb}");
+        assert!(
+            !llb.contains(&token),
+            "{engine}: the token is in the LLB:\n{llb}"
+        );
     });
+}
+
+/// The Definition the frontend compiled for `project`'s last build, as it logged it (readable
+/// JSON, one line) into the engine's daemon log under `--build-arg CACHET_DEBUG=definition`.
+#[track_caller]
+fn sent_definition(engine: Engine, project: &TempProject) -> String {
+    let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+    let name = spec
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("the spec names its project");
+    let log = engine.daemon_log();
+    let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    text.lines()
+        .rfind(|l| l.contains("cachet definition") && l.contains(&format!("project=\"{name}\"")))
+        .unwrap_or_else(|| {
+            panic!(
+                "{engine}: no Definition of {name} logged in {}",
+                log.display()
+            )
+        })
+        .to_string()
 }
 
 #[test]
