@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use llb_gen::compile::{self, BuildRequest, NoCache, ResolvedImage};
+use llb_gen::compile::{self, BuildRequest, ResolvedImage};
 use llb_gen::explain::{self, Explanation};
-use llb_gen::llb::{Platform, ResolveMode};
+use llb_gen::llb::Platform;
 use llb_gen::project::ProjectFiles;
 use llb_gen::spec;
 
@@ -176,20 +176,10 @@ fn explain_of(
         })
         .collect();
     let request = BuildRequest {
-        proxy: Default::default(),
         helper: llb_gen::compile::HelperImage::unpinned(llb_gen::compile::DEFAULT_HELPER_IMAGE),
-        spec_file: "Cachet.toml".into(),
-        target: target.clone(),
-        platform: Platform::linux_amd64(),
-        session_id: "s".into(),
-        context_local: "context".into(),
         images,
-        no_cache: NoCache::Off,
-        network_override: None,
-        resolve_mode: ResolveMode::Default,
-        labels: BTreeMap::new(),
-        cache_travels: false,
         project,
+        ..BuildRequest::new(target.clone(), Platform::linux_amd64(), "s")
     };
     let compiled = compile::compile(&spec, &request).ok()?;
     Some(Explanation::new(&compiled, &target, &request.platform))

@@ -444,8 +444,8 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::compile::{compile, BuildRequest, Compiled, NoCache, ResolvedImage};
-    use crate::llb::{decode_ops, Platform, ResolveMode};
+    use crate::compile::{compile, BuildRequest, Compiled, ResolvedImage};
+    use crate::llb::{decode_ops, Platform};
     use crate::project::ProjectFiles;
     use crate::proto::pb::{self, op::Op as OpKind};
     use crate::spec;
@@ -471,10 +471,6 @@ mod tests {
         let build_args = args(build_args);
         let spec = spec::load("Cachet.toml", &text, &build_args).unwrap();
         let request = BuildRequest {
-            target: target.into(),
-            platform: Platform::linux_amd64(),
-            session_id: "session".into(),
-            context_local: "context".into(),
             images: BTreeMap::from([(
                 "cachet-sdk:rustup".to_string(),
                 ResolvedImage {
@@ -482,13 +478,6 @@ mod tests {
                     config: br#"{"config":{"Env":["PATH=/usr/bin:/bin"]}}"#.to_vec(),
                 },
             )]),
-            no_cache: NoCache::Off,
-            network_override: None,
-            resolve_mode: ResolveMode::Default,
-            labels: BTreeMap::new(),
-            cache_travels: false,
-            helper: crate::compile::HelperImage::unpinned(crate::compile::DEFAULT_HELPER_IMAGE),
-            spec_file: "Cachet.toml".into(),
             project: ProjectFiles {
                 files: BTreeMap::from([
                     (
@@ -499,6 +488,7 @@ mod tests {
                 ]),
             },
             proxy: proxy_from_build_args(&build_args),
+            ..BuildRequest::new(target.into(), Platform::linux_amd64(), "session")
         };
         compile(&spec, &request).unwrap()
     }

@@ -1,8 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::compile::{compile, BuildRequest, NoCache, ResolvedImage};
-use crate::llb::ResolveMode;
+use crate::compile::{compile, BuildRequest, ResolvedImage};
 use crate::project::ProjectFiles;
 use crate::spec;
 
@@ -91,10 +90,6 @@ impl Build {
         );
         let spec = spec::load("Cachet.toml", &text, &args).expect("spec loads");
         let request = BuildRequest {
-            target: "image".into(),
-            platform: Platform::linux_amd64(),
-            session_id: "s".into(),
-            context_local: "context".into(),
             images: BTreeMap::from([(
                 "cachet-sdk:rustup".to_string(),
                 ResolvedImage {
@@ -102,14 +97,6 @@ impl Build {
                     config: b"{}".to_vec(),
                 },
             )]),
-            no_cache: NoCache::Off,
-            network_override: None,
-            resolve_mode: ResolveMode::Default,
-            labels: BTreeMap::new(),
-            cache_travels: false,
-            proxy: Default::default(),
-            helper: crate::compile::HelperImage::unpinned(crate::compile::DEFAULT_HELPER_IMAGE),
-            spec_file: "Cachet.toml".into(),
             project: ProjectFiles {
                 files: self
                     .files
@@ -117,6 +104,7 @@ impl Build {
                     .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
                     .collect(),
             },
+            ..BuildRequest::new("image".into(), Platform::linux_amd64(), "s")
         };
         let compiled = compile(&spec, &request).expect("compiles");
         Explanation::new(&compiled, &"image".into(), &request.platform)

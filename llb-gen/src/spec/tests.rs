@@ -887,7 +887,7 @@ fn one_environment_string_and_the_rustflags_are_bounded_as_a_whole() {
 /// Every target of `spec` compiled against a stand-in SDK and base images, as the frontend
 /// would after resolving them.
 fn compile_every_target(spec: &Spec) {
-    use crate::compile::{compile, BuildRequest, NoCache, ResolvedImage};
+    use crate::compile::{compile, BuildRequest, ResolvedImage};
     let config = br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":[]}}"#;
     for target in spec.targets.keys() {
         let images = spec
@@ -902,20 +902,12 @@ fn compile_every_target(spec: &Spec) {
             })
             .collect();
         let request = BuildRequest {
-            target: target.as_str().into(),
-            platform: crate::llb::Platform::linux_amd64(),
-            session_id: "session".into(),
-            context_local: "context".into(),
             images,
-            no_cache: NoCache::Off,
-            network_override: None,
-            resolve_mode: crate::llb::ResolveMode::Default,
-            labels: BTreeMap::new(),
-            cache_travels: false,
-            proxy: Default::default(),
-            helper: crate::compile::HelperImage::unpinned(crate::compile::DEFAULT_HELPER_IMAGE),
-            spec_file: "Cachet.toml".into(),
-            project: crate::project::ProjectFiles::default(),
+            ..BuildRequest::new(
+                target.as_str().into(),
+                crate::llb::Platform::linux_amd64(),
+                "session",
+            )
         };
         if let Err(e) = compile(spec, &request) {
             panic!("{target}: {e}");

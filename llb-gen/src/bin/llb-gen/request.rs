@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use llb_gen::compile::{self, BuildRequest, Compiled, HelperImage, NoCache, ResolvedImage};
-use llb_gen::llb::{Digest, ImageRef, Platform, ResolveMode, State};
+use llb_gen::compile::{self, BuildRequest, Compiled, HelperImage, ResolvedImage};
+use llb_gen::llb::{Digest, ImageRef, Platform, State};
 use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
 use llb_gen::spec::{self, BaseRef, ImageTarget, Spec, Target, TargetRef};
 
@@ -99,15 +99,8 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         },
     };
     let request = BuildRequest {
-        target: target.clone(),
-        platform: args.platform.clone(),
-        session_id: args.session.clone(),
         context_local: CONTEXT_LOCAL.to_string(),
         images,
-        no_cache: NoCache::Off,
-        network_override: None,
-        resolve_mode: ResolveMode::Default,
-        labels: BTreeMap::new(),
         cache_travels: args.cache_travels,
         project: with_spec_ignore(read_project_files(&context)?, file)?,
         proxy: compile::proxy_from_build_args(&build_args),
@@ -123,6 +116,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| file.to_string()),
+        ..BuildRequest::new(target.clone(), args.platform.clone(), args.session.clone())
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
     Ok(Planned {
