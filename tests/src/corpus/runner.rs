@@ -1,9 +1,9 @@
 //! Builds each corpus project with Cachet and with host cargo, runs the binaries, records all.
 //!
 //! One Cachet run of one project, in a fresh copy of the prepared tree, under a fresh `[project]
-//! name`: cold (`--no-cache`: BuildKit keeps cache mounts, so only the new name makes the target
-//! cache cold, and only `--no-cache` makes BuildKit ignore the fetch and dependency layers an
-//! earlier run left, which are keyed on content, not on the name) → no-op → a comment line appended
+//! name`: cold (`--no-cache`, which makes BuildKit ignore the fetch and dependency layers an
+//! earlier run left, keyed on content rather than on the name, and empties the target cache; the
+//! new name keeps the run's target cache its own) → no-op → a comment line appended
 //! to the main source file (unique to the run: BuildKit leaves cache mount ids out of an exec's
 //! cache key, so a repeated edit would be served from an earlier run's cache). Every build is
 //! `--target build` exported with `--output type=local`, and the last export's binaries run their

@@ -3,9 +3,9 @@
 //!
 //! A fixture workspace ([`fixture`]) is built, one input is perturbed, and it is built again;
 //! its binaries' output is compared with a **clean build of the same final inputs**: a Cachet
-//! build with `--no-cache` under a project name of its own (`--no-cache` alone would still run
-//! cargo on the warm keyed target cache, since BuildKit keeps cache mounts across
-//! `--no-cache`). Which crates cargo compiled and which steps BuildKit served from cache
+//! build with `--no-cache` under a project name of its own (so the clean build never shares a
+//! target cache with the builds it judges; `--no-cache` also empties the selected target
+//! caches, see `keys.rs`). Which crates cargo compiled and which steps BuildKit served from cache
 //! (`#N CACHED`) come from the plain progress log ([`crate::progress`]).
 //!
 //! Each [`Case`] says what must happen ([`Expect`]), and a [`Row`] records what did, with a
