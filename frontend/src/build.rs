@@ -138,22 +138,15 @@ async fn load_with(
     let target = spec
         .select_target(opts.target.as_deref())
         .map_err(|e| format!("{}: {e}", opts.filename))?;
-    if !read_project {
-        return Ok(Loaded {
-            opts,
-            session_id,
-            platform,
-            text,
-            spec,
-            target,
-            caps,
-            project: ProjectFiles::default(),
-        });
-    }
-    let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
-    // A count, not the names: a large workspace has thousands of manifests.
-    tracing::info!(files = project.files.len(), "read project metadata");
-    tracing::debug!(files = ?project.files.keys().collect::<Vec<_>>(), "project metadata files");
+    let project = if read_project {
+        let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
+        // A count, not the names: a large workspace has thousands of manifests.
+        tracing::info!(files = project.files.len(), "read project metadata");
+        tracing::debug!(files = ?project.files.keys().collect::<Vec<_>>(), "project metadata files");
+        project
+    } else {
+        ProjectFiles::default()
+    };
     Ok(Loaded {
         opts,
         session_id,
@@ -167,17 +160,18 @@ async fn load_with(
 }
 
 /// Resolves the images the target needs and compiles the build.
-pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Failure> {
+pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, Failure> {
+    // Handed to the request and back, not copied: a large workspace has thousands of manifests.
+    let project = std::mem::take(&mut loaded.project);
     let Loaded {
         opts,
         session_id,
         platform,
-        text,
         spec,
         target,
         caps,
-        project,
-    } = loaded;
+        ..
+    } = &loaded;
     let resolve_mode = opts.image_resolve_mode;
     let mut images = BTreeMap::new();
     for image in spec.images_for(&target.name) {
@@ -211,7 +205,7 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
                     &normalized.to_string(),
                     lock,
                     &mut resolved,
-                    &platform,
+                    platform,
                     resolve_mode,
                 )
                 .await;
@@ -220,10 +214,10 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
         images.insert(image, resolved);
     }
 
-    let helper = resolve_helper(gateway, &opts, &platform, resolve_mode).await?;
+    let helper = resolve_helper(gateway, opts, platform, resolve_mode).await?;
     let request = build_request(
-        &opts,
-        &target,
+        opts,
+        target,
         platform.clone(),
         session_id.clone(),
         images,
@@ -231,7 +225,7 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
         helper,
     );
     let compiled =
-        compile::compile(&spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
+        compile::compile(spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
     caps.check_definition(&compiled.definition)?;
     if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("definition") {
         let readable = llb_gen::llb::ReadableDefinition::from_definition(&compiled.definition)
@@ -243,8 +237,6 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
             "cachet definition"
         );
     }
-    // Handed back, not copied: a large workspace has thousands of manifests.
-    let project = request.project;
     for (name, keys) in &compiled.cargo_keys {
         tracing::info!(
             target = name,
@@ -253,19 +245,8 @@ pub async fn plan(gateway: &mut Gateway, loaded: Loaded) -> Result<Planned, Fail
             "target cache"
         );
     }
-    Ok(Planned {
-        loaded: Loaded {
-            opts,
-            session_id,
-            platform,
-            text,
-            spec,
-            target,
-            caps,
-            project,
-        },
-        compiled,
-    })
+    loaded.project = request.project;
+    Ok(Planned { loaded, compiled })
 }
 
 /// What the compiler needs besides the spec, from the parsed options and what BuildKit told us:
