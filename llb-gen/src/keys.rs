@@ -170,7 +170,7 @@
 //!
 //! # Dependency layer — keyed by BuildKit on content, no mount id of its own
 //! A cargo step's third-party crates are compiled by a step whose inputs are the SDK, the
-//! manifests-only snapshot, the fetch step's layer and *exactly* the cargo step's environment,
+//! manifests-only snapshot (masked as for the fetch step, below), the fetch step's layer and *exactly* the cargo step's environment,
 //! profile, feature and `--target` flags and its `--config` and `-Z` arguments (so every strict-key input that reaches cargo is in it,
 //! and its fingerprints match the cargo step's). Source edits never change those inputs; a new
 //! dependency, lockfile change or flag always does. Its output is a layer, so it is exported
@@ -223,8 +223,17 @@
 //!
 //! # Fetch step — keyed by BuildKit on content, no mount id of its own
 //! Dependencies are vendored by a step whose only inputs are the SDK and a snapshot of the
-//! manifests, `Cargo.lock`, `.cargo/` config and toolchain files (plus empty stand-ins for
-//! target sources), so source edits never re-run it and a lockfile change always does. Its
+//! *masked* manifests and `Cargo.lock`, the `.cargo/` config and toolchain files (plus empty
+//! stand-ins for target sources), so source edits never re-run it and a lockfile change that
+//! touches a third-party crate always does. Masked (`project::masked`, written into the LLB by
+//! the frontend): comments and layout, the descriptive `[package]` fields (description,
+//! authors, license, links, keywords, `metadata`…), `[badges]`, and the versions of the
+//! workspace's own packages (in manifests, lockfile and path requirements). None of them can
+//! change what is fetched, and a one-word description edit re-vendored everything. Kept:
+//! everything that decides resolution and third-party compilation (dependencies, features,
+//! `[patch]`, `[profile]`, edition, `rust-version`, resolver, target tables), and the patched
+//! crates' manifests untouched. Deliberately not keyed, then: the masked fields. The cargo
+//! steps see the real files, so those fields still reach the workspace's own crates. Its
 //! download cache is the shared mount [`CARGO_DOWNLOAD_CACHE_ID`]: cargo verifies everything
 //! in it against `Cargo.lock` checksums, so sharing it across projects and SDKs is safe. Its
 //! output is an ordinary layer, so it travels with `--cache-to`.

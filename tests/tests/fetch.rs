@@ -7,6 +7,8 @@
 //!   step reruns: compile steps never reach the registry.
 //! - A dependency bump (new version published, requirement and lockfile changed) reruns the fetch
 //!   step, and the new version is what gets compiled.
+//! - The package's own version bump and a new description (manifest and lockfile changed) keep
+//!   the fetch step CACHED: it sees masked manifests; the binary prints the new version.
 //! - A private registry (token required) is reached through a BuildKit secret, and the token
 //!   never appears in the progress output, the image or the LLB; without the secret the build
 //!   fails.
@@ -329,6 +331,54 @@ fn a_dependency_bump_refetches() {
         assert!(
             second.contains(&format!("Vendoring {DEP} v1.1.0")),
             "{engine}:\n{second}"
+        );
+    });
+}
+
+/// The fetch step sees masked manifests (`project::masked`): a version bump and a description
+/// of the package itself leave it CACHED, and the registry untouched, while the compile step
+/// sees the real manifest (the binary prints the new version).
+#[test]
+fn a_version_bump_and_a_description_keep_the_fetch_cached() {
+    on_each_engine(|engine| {
+        let label = format!("fetch-masked-{engine}");
+        let (registry, project, line) = open_setup(&label, "unused");
+        let print_version = "fn main() {\n    println!(\"{} | {}\", cachet_dep_a::line(), env!(\"CARGO_PKG_VERSION\"));\n}\n";
+        project.write("src/main.rs", print_version);
+        let (out, first, _) = timed(engine, "build at 0.1.0", || {
+            build_and_run(spec_build(engine, &project, "fetch-masked"), &registry)
+        });
+        assert_eq!(out, format!("{line} | 0.1.0"), "{engine}:\n{first}");
+        assert!(
+            !fetch_step(&first).1,
+            "{engine}: the first build fetches:\n{first}"
+        );
+
+        let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+        let edited = manifest.replace(
+            "version = \"0.1.0\"\n",
+            "version = \"0.2.0\"\ndescription = \"now described\" # and commented\n",
+        );
+        assert_ne!(manifest, edited, "the manifest names version 0.1.0");
+        project.write("Cargo.toml", edited);
+        registry.generate_lockfile(&project);
+        let (out, second, during) = timed(engine, "build at 0.2.0", || {
+            build_and_run(spec_build(engine, &project, "fetch-masked"), &registry)
+        });
+        assert_eq!(
+            out,
+            format!("{line} | 0.2.0"),
+            "{engine}: the compile step sees the real manifest:\n{second}"
+        );
+        let (name, cached) = fetch_step(&second);
+        assert!(
+            cached,
+            "{engine}: `{name}` reran after a version bump and a description:\n{second}"
+        );
+        assert!(
+            during.is_empty(),
+            "{engine}: the registry was hit: {:?}",
+            paths(&during)
         );
     });
 }

@@ -180,7 +180,7 @@ pub(super) fn layer(
     } else {
         "manifests and patched crates"
     };
-    let manifests = ctx.snapshot(&plan, what)?;
+    let manifests = ctx.masked_snapshot(&plan, what)?;
     let stand_ins: Vec<&PackageLayout> = workspace
         .packages
         .values()

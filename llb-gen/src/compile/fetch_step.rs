@@ -90,7 +90,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         return Ok(None);
     }
     let plan = ctx.layout.manifest_snapshot();
-    let manifests = ctx.snapshot(&plan, "manifests")?;
+    let manifests = ctx.masked_snapshot(&plan, "manifests")?;
     let sdk = ctx.sdk_state()?;
     let cargo_home = sdk_cargo_home(&sdk);
 
@@ -126,12 +126,11 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         shell::quote(VENDOR_DIR)
     ));
 
-    // The tag follows what the step depends on: SDK, command and lockfile.
-    let lock = ctx
-        .request
-        .project
+    // The tag follows what the step depends on: SDK, command and (masked) lockfile.
+    let masked = ctx.masked_metadata().clone();
+    let lock = masked
         .get("Cargo.lock")
-        .map(content_digest)
+        .map(|b| content_digest(b))
         .unwrap_or_default();
     let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat())?;
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
@@ -172,13 +171,15 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         .custom_name(name.clone())
         .build()?;
     let vendor = exec.get_mount(VENDOR_DIR)?;
+    // What the step sees: the masked manifests and lockfile (see `project::masked`).
     let project_files = |paths: &[&str]| -> serde_json::Value {
         paths
             .iter()
             .filter_map(|p| {
-                ctx.request
-                    .project
-                    .get(p)
+                masked
+                    .get(*p)
+                    .map(Vec::as_slice)
+                    .or_else(|| ctx.request.project.get(p))
                     .map(|b| (p.to_string(), json!(content_digest(b))))
             })
             .collect::<serde_json::Map<_, _>>()

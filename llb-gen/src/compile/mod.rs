@@ -344,6 +344,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         wants_dependency_layer: wants_deps,
         sdk_state: None,
         snapshots: BTreeMap::new(),
+        masked: None,
         vendor: None,
         dependency_layers: BTreeMap::new(),
         dependency_layer_of: BTreeMap::new(),
@@ -403,8 +404,10 @@ struct Context<'a> {
     /// The build asks for a `.deps` target: that dependency layer is planned.
     wants_dependency_layer: bool,
     sdk_state: Option<State>,
-    /// Context snapshots by what they include (and whether their stand-ins are guarded).
-    snapshots: BTreeMap<(SnapshotPlan, bool), State>,
+    /// Context snapshots by what they include and what they are for.
+    snapshots: BTreeMap<(SnapshotPlan, sources::Kind), State>,
+    /// The masked manifests and lockfile, once a snapshot needed them.
+    masked: Option<BTreeMap<String, Vec<u8>>>,
     /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
     vendor: Option<Option<State>>,
     /// Dependency layers by command and environment (steps that agree share one).
@@ -417,6 +420,14 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The masked manifests and lockfile of the fetch step and the dependency layers
+    /// ([`project::masked`]), computed once.
+    fn masked_metadata(&mut self) -> &BTreeMap<String, Vec<u8>> {
+        self.masked.get_or_insert_with(|| {
+            project::masked::masked_metadata(&self.layout, &self.request.project)
+        })
+    }
+
     /// Whether cargo steps get their third-party dependency layer (`[cache] layers`; see
     /// `keys.rs`): where it pays, that is when the build's cache travels to other builders or a
     /// `.deps` target asks for it, unless the spec says `always` or `never`.

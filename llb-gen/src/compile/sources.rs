@@ -11,7 +11,7 @@
 //! Transfers are never incremental across builds (see [`Context::snapshot`]): BuildKit's file
 //! sync trusts size and mtime, which is exactly what container builds cannot trust.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::llb::{Copy, Local, Mkdir, Mkfile, State};
 use crate::project::SnapshotPlan;
@@ -44,6 +44,17 @@ pub fn guarded_stub_source(package: &str, path: &str) -> String {
     )
 }
 
+/// What a snapshot is for, which decides its stand-ins and its manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Kind {
+    /// Stand-ins cargo may compile (dependency layers).
+    Plain,
+    /// Stand-ins that fail the build if compiled (cargo steps).
+    Guarded,
+    /// Plain, with the masked manifests and lockfile (fetch step, dependency layer).
+    Masked,
+}
+
 impl Context<'_> {
     /// The snapshot for `plan`, built once per distinct plan; its stand-ins can be compiled
     /// (dependency layers compile them, then delete what they built).
@@ -52,7 +63,20 @@ impl Context<'_> {
         plan: &SnapshotPlan,
         what: &str,
     ) -> Result<State, CompileError> {
-        self.snapshot_with(plan, what, false)
+        self.snapshot_with(plan, what, Kind::Plain)
+    }
+
+    /// The snapshot of the fetch step or a dependency layer: like [`Self::snapshot`], but the
+    /// workspace's manifests and `Cargo.lock` are the masked copies
+    /// ([`crate::project::masked`]), written from the metadata the frontend read, so an edit
+    /// that cannot change the third-party crates (a description, a member's version, a
+    /// comment) leaves the snapshot, and so the step, as it was.
+    pub(super) fn masked_snapshot(
+        &mut self,
+        plan: &SnapshotPlan,
+        what: &str,
+    ) -> Result<State, CompileError> {
+        self.snapshot_with(plan, what, Kind::Masked)
     }
 
     /// The snapshot of a cargo step: its stand-ins fail the build if compiled
@@ -62,19 +86,31 @@ impl Context<'_> {
         plan: &SnapshotPlan,
         what: &str,
     ) -> Result<State, CompileError> {
-        self.snapshot_with(plan, what, true)
+        self.snapshot_with(plan, what, Kind::Guarded)
     }
 
     fn snapshot_with(
         &mut self,
         plan: &SnapshotPlan,
         what: &str,
-        guarded: bool,
+        kind: Kind,
     ) -> Result<State, CompileError> {
-        let memo = (plan.clone(), guarded);
+        let memo = (plan.clone(), kind);
         if let Some(s) = self.snapshots.get(&memo) {
             return Ok(s.clone());
         }
+        let guarded = kind == Kind::Guarded;
+        let masked = match kind {
+            Kind::Masked => self.masked_metadata().clone(),
+            _ => BTreeMap::new(),
+        };
+        // The masked files come from the metadata, never from the transfer.
+        let include: Vec<String> = plan
+            .include
+            .iter()
+            .filter(|p| !masked.contains_key(*p))
+            .cloned()
+            .collect();
         // Which package each stand-in stands in for, to name it in the guard.
         let mut owners: HashMap<String, String> = HashMap::new();
         if guarded && !plan.stubs.is_empty() {
@@ -101,18 +137,29 @@ impl Context<'_> {
                 self.request.context_local, self.request.session_id
             ))
             .custom_name(format!("[cachet] load {what}"));
-        if !plan.include.is_empty() {
-            local = local.include_patterns(plan.include.iter().cloned());
+        if !include.is_empty() {
+            local = local.include_patterns(include.iter().cloned());
         }
-        let context = local.into_state();
-        let mut file = State::scratch()
-            .file()
-            .mkfile(Mkfile::new(SDK_MARKER, 0o644, format!("{}\n", self.sdk)))
-            .copy(
-                Copy::new(&context, "/", "/")
+        let mut file = State::scratch().file().mkfile(Mkfile::new(
+            SDK_MARKER,
+            0o644,
+            format!("{}\n", self.sdk),
+        ));
+        // A plan that included only masked files needs no transfer (an empty include list
+        // would mean the whole context).
+        if include.is_empty() == plan.include.is_empty() {
+            file = file.copy(
+                Copy::new(&local.into_state(), "/", "/")
                     .dir_contents_only(true)
                     .follow_symlinks(false),
             );
+        }
+        for (path, content) in &masked {
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                file = file.mkdir(Mkdir::new(format!("/{parent}"), 0o755).make_parents(true));
+            }
+            file = file.mkfile(Mkfile::new(format!("/{path}"), 0o644, content.clone()));
+        }
         for stub in &plan.stubs {
             if let Some((parent, _)) = stub.rsplit_once('/') {
                 file = file.mkdir(Mkdir::new(format!("/{parent}"), 0o755).make_parents(true));

@@ -2224,14 +2224,15 @@ checksum = "0000000000000000000000000000000000000000000000000000000000000000"
         .iter()
         .map(|s| serde_json::from_str(&s.attrs["local.includepattern"]).unwrap())
         .collect();
-    // The step's own snapshot, the dependency layer's and the fetch step's.
+    // The step's own snapshot, the workspace layer's and the dependency layer's (which gets
+    // the masked manifests and lockfile, so it no longer shares the workspace layer's local).
     let with_fp_sources = includes
         .iter()
         .filter(|i| i.contains(&"patches/fp/src".to_string()))
         .count();
     assert_eq!(
-        with_fp_sources, 2,
-        "step and dependency layer: {includes:#?}"
+        with_fp_sources, 3,
+        "step, workspace and dependency layer: {includes:#?}"
     );
     assert!(
         includes
@@ -2338,4 +2339,50 @@ fn the_cargo_step_checks_build_script_watches_against_its_snapshot() {
     let execs = exec_ops(&whole);
     let script = &execs[0].meta.as_ref().unwrap().args[2];
     assert!(!script.contains("cachet-helper watches"), "{script}");
+}
+
+/// The fetch step and the dependency layer see masked manifests (`project::masked`): a
+/// description, a member's version or a comment leaves both exactly as they were (same op
+/// digests, so BuildKit serves them from cache; the cargo step transfers the real files), while
+/// a dependency's features change both: their content is in the LLB, not in a transfer.
+#[test]
+fn only_what_changes_third_party_crates_moves_the_fetch_step_and_the_dependency_layer() {
+    let digests = |manifest: &str, lock: &str| {
+        let mut files = workspace_files(lock);
+        files
+            .files
+            .insert("Cargo.toml".to_string(), manifest.as_bytes().to_vec());
+        let c = compiled_travelling(SPEC, "build", files);
+        let of = |kind: StepKind| {
+            c.steps
+                .iter()
+                .find(|s| s.kind == kind)
+                .map(|s| s.digest.clone())
+                .unwrap_or_else(|| panic!("no {kind:?} step"))
+        };
+        (of(StepKind::Fetch), of(StepKind::Dependencies))
+    };
+    let manifest =
+        "[package]\nname = \"hello\"\nversion = \"0.1.0\"\n[dependencies]\nitoa = \"1\"\n";
+    let base = digests(manifest, REMOTE_LOCK);
+    let described = digests(
+        "# the app\n[package]\nname = \"hello\"\nversion = \"0.1.0\"\ndescription = \"hi\"\n\
+         [dependencies]\nitoa = \"1\"\n",
+        REMOTE_LOCK,
+    );
+    assert_eq!((&described.0, &described.1), (&base.0, &base.1));
+    let bumped = digests(
+        &manifest.replace("0.1.0", "0.2.0"),
+        &REMOTE_LOCK.replacen("0.1.0", "0.2.0", 1),
+    );
+    assert_eq!((&bumped.0, &bumped.1), (&base.0, &base.1));
+    let featured = digests(
+        &manifest.replace(
+            "itoa = \"1\"",
+            "itoa = { version = \"1\", features = [\"std\"] }",
+        ),
+        REMOTE_LOCK,
+    );
+    assert_ne!(featured.0, base.0);
+    assert_ne!(featured.1, base.1);
 }

@@ -30,6 +30,7 @@ pub mod discovery;
 pub mod dockerignore;
 mod lockfile;
 mod manifest;
+pub mod masked;
 mod patterns;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
