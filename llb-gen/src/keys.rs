@@ -185,6 +185,22 @@
 //! produces (it only seeds an empty mount, and the mount id is the same either way), so this
 //! choice is not a key input; it changes the LLB, which is deliberate.
 //!
+//! # Dependency cache — mount id [`dependency_cache_id`]
+//! A third-party dependency layer does not start from nothing on a builder that built one
+//! before: its step copies the warm target directory of a cache mount of its own into the
+//! layer, runs cargo there (so a lockfile bump recompiles the bumped crates and what depends on
+//! them, not every crate), and copies the result back. The id is keyed like the target cache
+//! minus what only the workspace changes: project, SDK, platform, triple, profile, the layer's
+//! cargo command (features, flags, `--config`, `-Z`, packages) and exact environment
+//! (RUSTFLAGS, spec env; volatile values never reach a layer), toolchain files and cargo config.
+//! Not keyed: the masked manifests, the lockfile and the vendored sources (what changes between
+//! two runs of the step; cargo's fingerprints decide what they rebuild, as on a target cache).
+//! As for every mount id, BuildKit does not re-run the step for it: the step's own inputs do.
+//! On a fresh runner the mount is empty and the layer is built from nothing, as before;
+//! `--no-cache` for the target empties it first. The layer may then hold artifacts of versions
+//! the lockfile no longer names (cargo keeps them, as on any target directory); they are never
+//! linked into an output.
+//!
 //! # Workspace dependency layer — keyed by BuildKit on content, planned when the cache travels
 //! (or with `[cache] layers = "always"`)
 //! When the build imports a cache or writes inline cache, a second step compiles, on top of the
@@ -268,6 +284,51 @@ pub const CARGO_DOWNLOAD_CACHE_ID: &str = "cachet/cargo-download";
 /// the target only, so every build of a target compares with the last one, whatever its keys.
 pub fn why_mount_id(project: &str, target: &str) -> String {
     format!("cachet/{project}/why/{target}")
+}
+
+/// What the dependency layer's own warm target directory is keyed on (see the module docs,
+/// "Dependency cache"): everything that reaches the layer's cargo except the workspace's
+/// sources and the masked manifests, which cargo's fingerprints sort out the way they do on a
+/// target cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyCacheInputs<'a> {
+    pub project: &'a str,
+    pub sdk: &'a str,
+    pub platform: &'a str,
+    pub triple: &'a str,
+    pub profile: &'a str,
+    /// The layer's cargo command: subcommand, `--config`/`-Z`, profile, feature and target
+    /// flags, the packages it builds for.
+    pub command: &'a [String],
+    /// The layer's exact environment (RUSTFLAGS, the spec env; never volatile values).
+    pub env: &'a [(String, String)],
+    /// Toolchain file path → content digest.
+    pub toolchain_files: &'a BTreeMap<String, String>,
+    /// Cargo config path → content digest.
+    pub cargo_config: &'a BTreeMap<String, String>,
+}
+
+/// Cache mount id of the warm target directory a third-party dependency layer starts from:
+/// `cachet/<project>/<triple>/<profile>/deps-<hash>`.
+pub fn dependency_cache_id(inputs: &DependencyCacheInputs<'_>) -> Result<String, KeyError> {
+    #[derive(Serialize)]
+    struct Hashed<'a> {
+        schema: &'static str,
+        what: &'static str,
+        inputs: &'a DependencyCacheInputs<'a>,
+    }
+    let hash = sha256_hex(&canonical_json(&Hashed {
+        schema: KEY_SCHEMA,
+        what: "dependency-cache",
+        inputs,
+    })?);
+    Ok(format!(
+        "cachet/{}/{}/{}/deps-{}",
+        inputs.project,
+        inputs.triple,
+        inputs.profile,
+        &hash[..SHORT_HASH]
+    ))
 }
 
 /// How many hex digits of a hash appear in ids and progress names.
@@ -515,6 +576,77 @@ mod tests {
 
     fn strict(i: &TargetKeyInputs) -> TargetKey {
         i.keys(KeyMode::Strict).unwrap().selected().clone()
+    }
+
+    #[test]
+    fn the_dependency_cache_id_moves_with_what_reaches_the_layer_only() {
+        let (command, env) = (
+            vec!["cargo".to_string(), "build".into()],
+            vec![("RUSTFLAGS".to_string(), "-O".to_string())],
+        );
+        let empty = BTreeMap::new();
+        let toolchain = BTreeMap::from([("rust-toolchain".to_string(), "sha256:1".to_string())]);
+        let base = DependencyCacheInputs {
+            project: "p",
+            sdk: "sha256:sdk",
+            platform: "linux/amd64",
+            triple: "x86_64-unknown-linux-gnu",
+            profile: "release",
+            command: &command,
+            env: &env,
+            toolchain_files: &empty,
+            cargo_config: &empty,
+        };
+        let id = dependency_cache_id(&base).unwrap();
+        assert!(
+            id.starts_with("cachet/p/x86_64-unknown-linux-gnu/release/deps-"),
+            "{id}"
+        );
+        assert_eq!(id, dependency_cache_id(&base.clone()).unwrap());
+        let other_env = vec![("RUSTFLAGS".to_string(), "-O -g".to_string())];
+        let other_command = vec![
+            "cargo".to_string(),
+            "build".into(),
+            "--features".into(),
+            "x".into(),
+        ];
+        let moved = [
+            DependencyCacheInputs {
+                sdk: "sha256:other",
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                platform: "linux/arm64",
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                profile: "dev",
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                project: "q",
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                env: &other_env,
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                command: &other_command,
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                toolchain_files: &toolchain,
+                ..base.clone()
+            },
+            DependencyCacheInputs {
+                cargo_config: &toolchain,
+                ..base.clone()
+            },
+        ];
+        for inputs in moved {
+            assert_ne!(dependency_cache_id(&inputs).unwrap(), id, "{inputs:?}");
+        }
     }
 
     #[test]

@@ -1089,3 +1089,73 @@ fn a_patched_crate_builds_from_its_sources_in_the_layer_and_the_step() {
         });
     });
 }
+
+/// Issue 16: a lockfile bump on a build with dependency layers (`[cache] layers = "always"`,
+/// as a CI build on a persistent runner has them) re-runs the third-party layer, which starts
+/// from its dependency cache: it compiles the bumped crate and nothing else, and the binary
+/// prints the new version.
+#[test]
+fn a_lockfile_bump_recompiles_only_the_bumped_crate_in_the_dependency_layer() {
+    on_each_engine(|engine| {
+        timed(engine, "layer lockfile bump", || {
+            let label = format!("fetch-layer-bump-{engine}");
+            let (registry, project, line) = open_setup(&label, "unused");
+            registry.publish("cachet-dep-b", "1.0.0", &dep_source("dep b"));
+            let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+            project.write(
+                "Cargo.toml",
+                manifest.replace("[workspace]\n", "cachet-dep-b = \"1\"\n\n[workspace]\n"),
+            );
+            project.write(
+                "src/main.rs",
+                "fn main() {\n    println!(\"{} | {}\", cachet_dep_a::line(), \
+                 cachet_dep_b::line());\n}\n",
+            );
+            let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+            project.write(
+                "Cachet.toml",
+                spec.replace(
+                    "[target.build]",
+                    "[cache]\nlayers = \"always\"\n\n[target.build]",
+                ),
+            );
+            registry.generate_lockfile(&project);
+            let (out, progress, _) =
+                build_and_run(spec_build(engine, &project, "fetch-layer-bump"), &registry);
+            assert_eq!(out, format!("{line} | dep b"), "{engine}:\n{progress}");
+            // The stand-in for `app` is compiled too (and deleted): third-party crates only.
+            let third_party = |layer: &Vertex| -> Vec<String> {
+                layer
+                    .compiled()
+                    .into_iter()
+                    .filter(|c| c != "app")
+                    .collect()
+            };
+            let layer = only_step(&progress, "[build] prebuild dependencies");
+            assert_eq!(
+                third_party(&layer),
+                [DEP, "cachet-dep-b"],
+                "{engine}: the first layer compiles both:\n{progress}"
+            );
+
+            let new_line = format!("{DEP} 1.1.0 ({})", fixtures::nonce());
+            registry.publish(DEP, "1.1.0", &dep_source(&new_line));
+            let manifest = std::fs::read_to_string(project.path().join("Cargo.toml")).unwrap();
+            project.write(
+                "Cargo.toml",
+                manifest.replace(&format!("{DEP} = \"1.0.0\""), &format!("{DEP} = \"1.1\"")),
+            );
+            registry.generate_lockfile(&project);
+            let (out, progress, _) =
+                build_and_run(spec_build(engine, &project, "fetch-layer-bump"), &registry);
+            assert_eq!(out, format!("{new_line} | dep b"), "{engine}:\n{progress}");
+            let layer = only_step(&progress, "[build] prebuild dependencies");
+            assert!(!layer.cached, "{engine}: the layer re-ran:\n{progress}");
+            assert_eq!(
+                third_party(&layer),
+                [DEP],
+                "{engine}: the warm layer recompiles only the bumped crate:\n{progress}"
+            );
+        });
+    });
+}

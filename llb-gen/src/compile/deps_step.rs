@@ -22,6 +22,12 @@
 //! virtual mtimes the layer's fingerprints were taken against, so a cache seeded from the
 //! layer finds unchanged third-party files (vendored ones included) as old as they were.
 //!
+//! On a builder that built the layer before, the step starts from a warm target directory of
+//! its own, a cache mount keyed like the target cache minus the workspace
+//! ([`crate::keys::dependency_cache_id`]): it copies that in, runs cargo, and copies the result
+//! back, so a lockfile bump recompiles the bumped crates rather than every crate. On a fresh
+//! runner the mount is empty and the layer is built from nothing.
+//!
 //! When the build's cache travels (it imports one or writes inline cache: a CI job), a second
 //! step compiles on top of that layer the workspace members the cargo step builds only as
 //! dependencies ([`crate::project::ProjectLayout::dependency_members`]), from their real
@@ -38,7 +44,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::llb::{Mount, NetMode, State};
+use crate::keys::DependencyCacheInputs;
+use crate::llb::{CacheSharing, Mount, NetMode, State};
 use crate::project::PackageLayout;
 use crate::spec::CargoTarget;
 
@@ -49,6 +56,60 @@ use super::{freshness, shell, CompileError, Context, StepKind, StepRecord};
 
 /// Where the dependency layer is mounted in the cargo step that it seeds.
 pub const DEPS_DIR: &str = "/cachet/deps";
+/// Where the third-party layer's step mounts its dependency cache (see [`cache_in_lines`]).
+pub const DEPS_CACHE_DIR: &str = "/cachet/deps-cache";
+
+/// What a prebuild starts from.
+#[derive(Clone, Copy)]
+enum Below<'a> {
+    /// An earlier layer (the workspace layer starts from the third-party one).
+    Layer(&'a State),
+    /// Nothing, or the warm directory of this dependency cache mount
+    /// ([`crate::keys::dependency_cache_id`]): the third-party layer.
+    Cache(&'a str),
+}
+
+/// The id of the dependency cache the third-party layer of `prebuild` starts from.
+fn dependency_cache_id(ctx: &Context<'_>, prebuild: &Prebuild<'_>) -> Result<String, CompileError> {
+    let platform = ctx.request.platform.to_string();
+    Ok(crate::keys::dependency_cache_id(&DependencyCacheInputs {
+        project: &ctx.spec.project,
+        sdk: &ctx.sdk,
+        platform: &platform,
+        triple: ctx.triple,
+        profile: &ctx.spec.cargo.profile,
+        command: &prebuild.command,
+        env: prebuild.exec_env,
+        toolchain_files: &ctx.layout.toolchain_files,
+        cargo_config: &ctx.layout.cargo_config,
+    })?)
+}
+
+/// The script lines that start the third-party layer from its dependency cache: the warm
+/// target directory of the last run on this builder is copied into the (empty) layer, so cargo
+/// rebuilds only what changed since (a lockfile bump: the bumped crates and their dependants).
+/// Empty on a fresh builder: the layer is built from nothing. `fresh` (`--no-cache` for the
+/// target) empties the cache first.
+fn cache_in_lines(fresh: bool) -> Vec<String> {
+    let (cache, target) = (shell::quote(DEPS_CACHE_DIR), shell::quote(TARGET_DIR));
+    let mut lines = Vec::new();
+    if fresh {
+        lines.push(format!("find {cache} -mindepth 1 -delete"));
+    }
+    lines.push(format!(
+        "if [ -n \"$(ls -A {cache})\" ]; then cp -a {cache}/. {target}/; fi"
+    ));
+    lines
+}
+
+/// The script lines that leave the finished layer in the dependency cache for the next run.
+fn cache_out_lines() -> Vec<String> {
+    let (cache, target) = (shell::quote(DEPS_CACHE_DIR), shell::quote(TARGET_DIR));
+    vec![
+        format!("find {cache} -mindepth 1 -delete"),
+        format!("cp -a {target}/. {cache}/"),
+    ]
+}
 
 /// The cargo invocation that compiles a step's dependencies, or `None` when the subcommand
 /// does not compile dependencies the way a build does (doc, rustc, custom subcommands).
@@ -186,11 +247,12 @@ pub(super) fn layer(
         .values()
         .filter(|p| !third_party_dirs.contains(&p.dir))
         .collect();
+    let cache = dependency_cache_id(ctx, &prebuild)?;
     let third_party = prebuild.exec(
         ctx,
         "prebuild dependencies",
         &manifests,
-        &State::scratch(),
+        Below::Cache(&cache),
         &stand_ins,
     )?;
     ctx.steps.push(StepRecord {
@@ -198,16 +260,20 @@ pub(super) fn layer(
         kind: StepKind::Dependencies,
         name: third_party.progress_name.clone(),
         digest: third_party.digest.clone(),
-        inputs: prebuild.inputs(
-            &plan,
-            (
-                "fetch",
-                match &prebuild.vendor {
-                    Some(v) => json!(v.digest().map(|d| d.to_string()).unwrap_or_default()),
-                    None => json!("vendored in the context"),
-                },
-            ),
-        ),
+        inputs: {
+            let mut inputs = prebuild.inputs(
+                &plan,
+                (
+                    "fetch",
+                    match &prebuild.vendor {
+                        Some(v) => json!(v.digest().map(|d| d.to_string()).unwrap_or_default()),
+                        None => json!("vendored in the context"),
+                    },
+                ),
+            );
+            inputs.insert("dependency_cache".to_string(), json!(cache));
+            inputs
+        },
         keys: None,
     });
 
@@ -229,7 +295,7 @@ pub(super) fn layer(
             ctx,
             "prebuild workspace dependencies",
             &sources,
-            &third_party.state,
+            Below::Layer(&third_party.state),
             &stand_ins,
         )?;
         ctx.steps.push(StepRecord {
@@ -268,19 +334,24 @@ struct Prebuild<'e> {
 }
 
 impl Prebuild<'_> {
-    /// The exec that runs the prebuild on `sources` into a copy of `below` (an earlier layer,
-    /// or scratch), then deletes what it built for the `stand_ins`.
+    /// The exec that runs the prebuild on `sources` into a copy of what `below` says (an
+    /// earlier layer, or the warm directory of a dependency cache), then deletes what it built
+    /// for the `stand_ins`.
     fn exec(
         &self,
         ctx: &mut Context<'_>,
         what: &str,
         sources: &State,
-        below: &State,
+        below: Below<'_>,
         stand_ins: &[&PackageLayout],
     ) -> Result<Layer, CompileError> {
         let profile = &ctx.spec.cargo.profile;
         let dirs = [artifact_dir(ctx.triple, profile), host_dir(profile)];
+        let fresh = ctx.ignore_cache(self.target);
         let mut script = vec!["set -eu".to_string()];
+        if let Below::Cache(_) = below {
+            script.extend(cache_in_lines(fresh));
+        }
         // The layer carries its freshness manifest, so a cache seeded from it knows the virtual
         // mtimes its fingerprints were taken against. Without one, every file of a seeded cache
         // would be "new": build scripts that watch their own files (`rerun-if-changed`, in a
@@ -303,6 +374,9 @@ impl Prebuild<'_> {
                 "[ ! -d {dir} ] || find {dir} -maxdepth 1 -type f -delete"
             ));
         }
+        if let Below::Cache(_) = below {
+            script.extend(cache_out_lines());
+        }
 
         let tag = crate::keys::step_tag(
             &ctx.sdk,
@@ -313,7 +387,7 @@ impl Prebuild<'_> {
             .concat(),
         )?;
         let mut progress_name = format!("[{}] {what} · {tag}", self.target);
-        if ctx.ignore_cache(self.target) {
+        if fresh {
             // `--no-cache`: rebuilt from nothing like the step's target cache.
             progress_name.push_str(" (--no-cache)");
         }
@@ -332,9 +406,13 @@ impl Prebuild<'_> {
         for (k, v) in self.exec_env {
             exec = exec.env(k.clone(), v.clone());
         }
-        exec = exec
-            .mount(Mount::bind(SRC_DIR, sources).no_output())
-            .mount(Mount::bind(TARGET_DIR, below));
+        exec = exec.mount(Mount::bind(SRC_DIR, sources).no_output());
+        exec = match below {
+            Below::Layer(layer) => exec.mount(Mount::bind(TARGET_DIR, layer)),
+            Below::Cache(id) => exec
+                .mount(Mount::bind(TARGET_DIR, &State::scratch()))
+                .mount(Mount::cache(DEPS_CACHE_DIR, id).sharing(CacheSharing::Locked)),
+        };
         if let Some(vendor) = &self.vendor {
             exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
         }

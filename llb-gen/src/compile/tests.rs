@@ -1066,10 +1066,37 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
         .expect("a dependency layer step");
     let build = execs
         .iter()
-        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cp -a /cachet/deps"))
+        .find(|e| e.meta.as_ref().unwrap().args[2].contains("cp -a /cachet/deps/."))
         .unwrap();
     let deps_meta = deps.meta.as_ref().unwrap();
     let script = &deps_meta.args[2];
+    // It starts from its own dependency cache and leaves its result there.
+    let cache = deps
+        .mounts
+        .iter()
+        .find(|m| m.dest == "/cachet/deps-cache")
+        .expect("a dependency cache mount");
+    let cache_opt = cache.cache_opt.as_ref().expect("a cache mount");
+    assert!(
+        cache_opt
+            .id
+            .starts_with("cachet/hello/x86_64-unknown-linux-gnu/release/deps-"),
+        "{}",
+        cache_opt.id
+    );
+    assert_eq!(cache_opt.sharing, pb::CacheSharingOpt::Locked as i32);
+    let copy_in = script
+        .find("then cp -a /cachet/deps-cache/. /cachet/target/; fi")
+        .expect("copies the warm directory in");
+    let run = script.find("cargo --locked --offline").unwrap();
+    let copy_out = script
+        .find("cp -a /cachet/target/. /cachet/deps-cache/")
+        .expect("copies the result back");
+    assert!(copy_in < run && run < copy_out, "{script}");
+    assert!(
+        !script.contains("find /cachet/deps-cache -mindepth 1 -delete\nif"),
+        "only --no-cache empties it first: {script}"
+    );
     assert!(
         script.contains(
             "cargo --locked --offline --config /cachet/vendor/config.toml build --profile release \
@@ -2385,4 +2412,28 @@ fn only_what_changes_third_party_crates_moves_the_fetch_step_and_the_dependency_
     );
     assert_ne!(featured.0, base.0);
     assert_ne!(featured.1, base.1);
+}
+
+/// `--no-cache` for a target empties the dependency cache its third-party layer starts from,
+/// as it empties the target cache: the layer is then built from nothing.
+#[test]
+fn no_cache_empties_the_dependency_cache_first() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut req = request("build", SDK_DIGEST);
+    req.project = workspace_files(REMOTE_LOCK);
+    req.cache_travels = true;
+    req.no_cache = NoCache::Targets(["build".to_string()].into());
+    let c = compile(&spec, &req).unwrap();
+    let script = exec_ops(&c)
+        .into_iter()
+        .map(|e| e.meta.unwrap().args[2].clone())
+        .find(|s| s.contains("/cachet/deps-cache/. /cachet/target/"))
+        .expect("a dependency layer that starts from its cache");
+    let empty = script
+        .find("find /cachet/deps-cache -mindepth 1 -delete")
+        .expect("emptied");
+    assert!(
+        empty < script.find("cp -a /cachet/deps-cache/.").unwrap(),
+        "{script}"
+    );
 }
