@@ -134,6 +134,13 @@ fn symlinks_directory_listings_odd_names_and_watches_outside_the_snapshot() {
     check("entries", |_| true);
 }
 
+/// L1–L3 a build whose cache starts to travel (dependency layers planned), a lockfile bump while
+/// it travels (the layer starts from its dependency cache), and back to a local build.
+#[test]
+fn a_build_that_starts_and_stops_travelling_and_a_bump_while_it_travels() {
+    check("layers", |_| true);
+}
+
 /// A build script that watches a file in the context but outside the step's snapshot fails the
 /// build with a message naming the file and the `[project] include` entry that fixes it; with
 /// that entry the build succeeds, and a watched path `.dockerignore` excludes is no error.

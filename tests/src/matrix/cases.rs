@@ -192,6 +192,7 @@ pub fn groups() -> Vec<Group> {
         super::volatile_cases::volatile(),
         super::args::group(),
         super::entries::group(),
+        super::layers::group(),
     ]
 }
 

@@ -100,7 +100,7 @@ fn setup(s: &mut State, _: &mut super::Setup) -> Result<(), String> {
 
 /// A crate the project vendors itself (a directory source replacing crates.io) whose
 /// `.cargo-checksum.json` lists no files, so cargo never looks at them: `facts` prints its line.
-fn vendor_tiny(s: &mut State) {
+pub(super) fn vendor_tiny(s: &mut State) {
     const CHECKSUM: &str = "0f3e1f3f54bd1c7a4a0a5e7b2e3f7c6a1d8d5c9b0a4e6f2b3c1d7e8f9a0b1c2d";
     let config = format!(
         "{}\n[source.crates-io]\nreplace-with = \"vendored\"\n\n[source.vendored]\n\
@@ -145,6 +145,23 @@ fn vendor_tiny(s: &mut State) {
 }
 
 const TINY_LIB: &str = "vendor/tiny/src/lib.rs";
+
+/// The vendored `tiny` replaced by version 0.1.1, whose line says so (manifest, source and
+/// lockfile change; the package checksum stays, as both the lockfile and
+/// `.cargo-checksum.json` name it).
+pub(super) fn bump_tiny(s: &mut State) {
+    s.edit(
+        "vendor/tiny/Cargo.toml",
+        "version = \"0.1.0\"",
+        "version = \"0.1.1\"",
+    );
+    s.edit(TINY_LIB, "\"tiny one\"", "\"tiny 0.1.1\"");
+    s.edit(
+        "Cargo.lock",
+        "name = \"tiny\"\nversion = \"0.1.0\"",
+        "name = \"tiny\"\nversion = \"0.1.1\"",
+    );
+}
 
 /// The group (registered in `cases::groups`).
 pub fn group() -> Group {

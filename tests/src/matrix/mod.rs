@@ -34,6 +34,7 @@ mod args;
 mod cases;
 mod entries;
 pub mod fixture;
+mod layers;
 mod runner;
 mod volatile_cases;
 
