@@ -4,7 +4,7 @@
 //! checked by timed tests. A scenario may have more than one goal (the fresh builder's is two
 //! conditions); its cells list each, joined by `; `.
 
-use super::Medians;
+use super::{signed_seconds, Medians};
 use crate::bench::{Contender, Scenario};
 
 /// What Cachet's median in a goal's scenario is held against.
@@ -151,7 +151,7 @@ impl Goal {
         let verdict = if self.bound.holds(f) { "met" } else { "missed" };
         let figure = match self.measure {
             Measure::Seconds => format!("{f:.2} s"),
-            Measure::Over(_) => format!("{f:+.2} s"),
+            Measure::Over(_) => signed_seconds(f),
             Measure::RatioTo(..) => format!("{f:.2}×"),
         };
         format!("{figure} ({verdict})")

@@ -124,6 +124,16 @@ fn seconds(v: f64) -> String {
     }
 }
 
+/// `v` rounded to two decimals, as the tables print it (`-0.0` becomes `0.0`).
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0 + 0.0
+}
+
+/// A difference in seconds with its sign, two decimals: `+0.81 s`, `-0.11 s`, `+0.00 s`.
+fn signed_seconds(v: f64) -> String {
+    format!("{:+.2} s", round2(v))
+}
+
 /// Human title of an engine name.
 fn engine_title(engine: &str) -> String {
     match engine {
@@ -345,6 +355,7 @@ mod tests {
                 step(&format!("[cachet] sources · key{run}"), Some(sources)),
                 step("[build] cargo build --bin app · 56cd78", Some(cargo)),
                 step("[build] record provenance", None),
+                step("[cachet] load spec Cachet.toml", Some(0.0)),
             ];
             samples.push(s);
         }
@@ -361,6 +372,7 @@ mod tests {
             ),
             "{md}"
         );
+        assert!(!md.contains("load spec"), "0.0 s steps say nothing: {md}");
     }
 
     #[test]

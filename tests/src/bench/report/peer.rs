@@ -2,7 +2,7 @@
 //! could pick instead (plain, cache-mount, cargo-chef), so "ahead or behind" reads at a glance.
 //! Host cargo is the floor, not a peer: the goals compare with it where the issue asks.
 
-use super::Medians;
+use super::{round2, signed_seconds, Medians};
 use crate::bench::{Contender, Scenario};
 
 /// What a user could pick instead of Cachet.
@@ -12,8 +12,9 @@ pub(super) const PEERS: &[Contender] = &[Contender::Plain, Contender::CacheMount
 /// ratio says little: the cell shows the difference in seconds instead.
 const SUB_SECOND: f64 = 1.0;
 
-/// The cell, e.g. `1.07× cache-mount`, `+0.81 s vs cargo-chef`, bold when Cachet is ahead;
-/// `–` while Cachet's or every peer's median is missing.
+/// The cell, e.g. `1.07× cache-mount`, `+0.81 s vs cargo-chef`, bold when Cachet is ahead by
+/// what the cell shows (a ratio under `1.00×`, a difference under `0.00 s`); `–` while
+/// Cachet's or every peer's median is missing.
 pub(super) fn cell(scenario: Scenario, m: &Medians) -> String {
     let (Some(cachet), Some((peer, best))) = (
         m.get(Contender::Cachet, scenario),
@@ -21,12 +22,15 @@ pub(super) fn cell(scenario: Scenario, m: &Medians) -> String {
     ) else {
         return "–".to_string();
     };
-    let text = if best < SUB_SECOND {
-        format!("{:+.2} s vs {}", cachet - best, peer.name())
+    let (text, ahead) = if best < SUB_SECOND {
+        let diff = cachet - best;
+        let text = format!("{} vs {}", signed_seconds(diff), peer.name());
+        (text, round2(diff) < 0.0)
     } else {
-        format!("{:.2}× {}", cachet / best, peer.name())
+        let ratio = cachet / best;
+        (format!("{ratio:.2}× {}", peer.name()), round2(ratio) < 1.0)
     };
-    if cachet < best {
+    if ahead {
         format!("**{text}**")
     } else {
         text
@@ -85,6 +89,14 @@ mod tests {
         assert_eq!(cell(Scenario::Cold, &behind), "+0.81 s vs cargo-chef");
         let ahead = medians(&[(CacheMount, 0.41), (Cachet, 0.30)]);
         assert_eq!(cell(Scenario::Cold, &ahead), "**-0.11 s vs cache-mount**");
+    }
+
+    #[test]
+    fn ahead_by_less_than_the_cell_shows_is_not_bold() {
+        let tie = medians(&[(Plain, 0.3452), (Cachet, 0.3449)]);
+        assert_eq!(cell(Scenario::Cold, &tie), "+0.00 s vs plain");
+        let tie = medians(&[(Plain, 20.0), (Cachet, 19.95)]);
+        assert_eq!(cell(Scenario::Cold, &tie), "1.00× plain");
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub fn of_log(progress: &str) -> Vec<Step> {
 const TRACED: [Scenario; 2] = [Scenario::NoOp, Scenario::LeafEdit];
 /// Steps listed per scenario.
 const SLOWEST: usize = 5;
+/// Steps whose median is under this are left out: BuildKit prints `DONE` times with one
+/// decimal, so they read `0.0s` and say nothing.
+const SHOWN_FROM: f64 = 0.05;
 /// Longest step name shown.
 const NAME_CHARS: usize = 64;
 
@@ -72,8 +75,8 @@ pub(super) fn short_name(name: &str) -> String {
 }
 
 /// Cachet's slowest steps on `engine` in the traced scenarios: median seconds per short step
-/// name over the runs (a name twice in one build counts its sum). `None` when no sample has
-/// steps (results saved before samples kept them).
+/// name over the runs (a name twice in one build counts its sum). `None` when no step took a
+/// tenth of a second (or no sample has steps: results saved before samples kept them).
 pub(super) fn slowest_table(results: &Results, engine: &str) -> Option<String> {
     let mut rows = String::new();
     for scenario in TRACED {
@@ -100,6 +103,7 @@ pub(super) fn slowest_table(results: &Results, engine: &str) -> Option<String> {
                 let times: Vec<f64> = runs.into_values().collect();
                 Some((name, median(&times)?))
             })
+            .filter(|(_, secs)| *secs >= SHOWN_FROM)
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         for (name, secs) in ranked.into_iter().take(SLOWEST) {
