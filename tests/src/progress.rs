@@ -6,9 +6,10 @@
 //! is its name (`#7 [build] cargo build … · 1a2b3c`), then come its status (`#7 CACHED`,
 //! `#7 DONE 2.3s`, `#7 ERROR: …`) and its output, `#7 <seconds> <text>`. Vertices whose name does
 //! not start with `[` (BuildKit's own bookkeeping, like `resolve image config for …`) are left
-//! out.
+//! out of [`vertices`]; [`every_vertex`] keeps them (the bench times them too).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// One named vertex of a build.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,10 @@ pub struct Vertex {
     pub cached: bool,
     /// `#N DONE …`: finished.
     pub done: bool,
+    /// How long it ran: the sum of its `#N DONE 1.6s` times (a vertex whose output resumes
+    /// later, like a pulled image's, prints one `DONE` per stretch); `None` when it never
+    /// printed one (served from cache, failed, canceled).
+    pub duration: Option<Duration>,
     /// Its output lines without the `#N <seconds> ` prefix (`ERROR` lines included), each
     /// ending in a newline; not its status lines, (dockerd) its digest or its name repeated when
     /// its output resumes.
@@ -49,31 +54,43 @@ impl Vertex {
     }
 }
 
-/// The named vertices of a log, in order of first appearance.
+/// The named vertices of a log, in order of first appearance: the steps of the build, without
+/// BuildKit's own bookkeeping (whose names do not start with `[`).
 pub fn vertices(progress: &str) -> Vec<Vertex> {
+    let mut all = every_vertex(progress);
+    all.retain(|v| v.name.starts_with('['));
+    all
+}
+
+/// Every vertex of a log, in order of first appearance, BuildKit's bookkeeping included
+/// (`resolve image config for …`, `exporting to client directory`, `importing cache manifest
+/// from …`), and the `#0 building with … instance` banner of newer clients.
+pub fn every_vertex(progress: &str) -> Vec<Vertex> {
     let mut out: Vec<Vertex> = Vec::new();
     for (number, line) in progress.lines().enumerate() {
         let Some((id, text)) = split_line(line) else {
             continue;
         };
         let Some(vertex) = out.iter_mut().find(|v| v.id == id) else {
-            if text.starts_with('[') {
-                out.push(Vertex {
-                    id: id.to_string(),
-                    name: text.trim_end().to_string(),
-                    cached: false,
-                    done: false,
-                    log: String::new(),
-                    error_line: None,
-                });
-            }
+            out.push(Vertex {
+                id: id.to_string(),
+                name: text.trim_end().to_string(),
+                cached: false,
+                done: false,
+                duration: None,
+                log: String::new(),
+                error_line: None,
+            });
             continue;
         };
         let status = text.trim();
         if status == "CACHED" {
             vertex.cached = true;
-        } else if status.starts_with("DONE") {
+        } else if let Some(after) = status.strip_prefix("DONE") {
             vertex.done = true;
+            if let Some(took) = done_time(after) {
+                vertex.duration = Some(vertex.duration.unwrap_or_default() + took);
+            }
         } else if (status.starts_with("sha256:") && !status.contains(' '))
             || text.trim_end() == vertex.name
         {
@@ -88,6 +105,12 @@ pub fn vertices(progress: &str) -> Vec<Vertex> {
         }
     }
     out
+}
+
+/// ` 1.6s` (after `DONE`) → 1.6 s; `None` for anything else.
+fn done_time(after: &str) -> Option<Duration> {
+    let seconds: f64 = after.trim().strip_suffix('s')?.parse().ok()?;
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// The one named step whose name starts with `prefix`; panics (naming what was found) unless
@@ -235,6 +258,108 @@ mod tests {
         assert_eq!(cargo_steps(&v).len(), 1);
         assert_eq!(counted_steps(&v).len(), 2);
         assert_eq!(failed_step(LOG), None);
+    }
+
+    /// Captured from `docker build --progress=plain` on dockerd 20.10 (BuildKit v0.8).
+    const DOCKERD_LOG: &str = "\
+#1 [internal] load build definition from Dockerfile
+#1 transferring dockerfile: 108B done
+#1 DONE 0.1s
+
+#4 [1/3] FROM docker.io/library/cachet-sdk:debian
+#4 DONE 0.0s
+
+#5 [2/3] RUN sleep 1.2 && echo hi
+#5 1.504 hi
+#5 DONE 2.5s
+
+#6 [3/3] RUN echo cached-or-not
+#6 CACHED
+
+#7 exporting to client
+#7 copying files 4.54MB 0.1s
+#7 copying files 779.33MB 6.0s done
+#7 DONE 6.7s
+";
+
+    /// Captured from `docker buildx build --progress=plain` on buildkitd v0.33: the image's
+    /// vertex prints `DONE` twice, once resolved, once pulled and unpacked.
+    const BUILDX_LOG: &str = "\
+#0 building with \"cachet\" instance using remote driver
+
+#4 [1/3] FROM docker.io/library/cachet-sdk:debian@sha256:5e009abf1a8a
+#4 resolve docker.io/library/cachet-sdk:debian@sha256:5e009abf1a8a 0.1s done
+#4 DONE 0.2s
+
+#4 [1/3] FROM docker.io/library/cachet-sdk:debian@sha256:5e009abf1a8a
+#4 sha256:4084d40f6c77 265.14MB / 265.14MB 1.2s done
+#4 extracting sha256:4084d40f6c77 8.2s done
+#4 DONE 9.6s
+
+#5 [2/3] RUN sleep 1.2 && echo hi
+#5 1.304 hi
+#5 DONE 1.7s
+
+#6 [3/3] RUN echo cached-or-not
+#6 CACHED
+
+#7 exporting to client directory
+#7 copying files 779.33MB 6.5s done
+#7 DONE 6.7s
+";
+
+    fn timings(vertices: &[Vertex]) -> Vec<(&str, bool, Option<u128>)> {
+        vertices
+            .iter()
+            .map(|v| (v.name.as_str(), v.cached, v.duration.map(|d| d.as_millis())))
+            .collect()
+    }
+
+    #[test]
+    fn reads_each_vertex_duration_on_both_engines() {
+        assert_eq!(
+            timings(&every_vertex(DOCKERD_LOG)),
+            [
+                (
+                    "[internal] load build definition from Dockerfile",
+                    false,
+                    Some(100)
+                ),
+                (
+                    "[1/3] FROM docker.io/library/cachet-sdk:debian",
+                    false,
+                    Some(0)
+                ),
+                ("[2/3] RUN sleep 1.2 && echo hi", false, Some(2500)),
+                ("[3/3] RUN echo cached-or-not", true, None),
+                ("exporting to client", false, Some(6700)),
+            ]
+        );
+        assert_eq!(
+            timings(&every_vertex(BUILDX_LOG)),
+            [
+                (
+                    "building with \"cachet\" instance using remote driver",
+                    false,
+                    None
+                ),
+                (
+                    "[1/3] FROM docker.io/library/cachet-sdk:debian@sha256:5e009abf1a8a",
+                    false,
+                    Some(9800)
+                ),
+                ("[2/3] RUN sleep 1.2 && echo hi", false, Some(1700)),
+                ("[3/3] RUN echo cached-or-not", true, None),
+                ("exporting to client directory", false, Some(6700)),
+            ]
+        );
+        let steps: Vec<String> = vertices(BUILDX_LOG).into_iter().map(|v| v.name).collect();
+        assert_eq!(
+            steps.len(),
+            3,
+            "bookkeeping stays out of the steps: {steps:?}"
+        );
+        assert_eq!(vertices(DOCKERD_LOG)[2].log, "hi\n");
     }
 
     #[test]

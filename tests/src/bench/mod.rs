@@ -18,7 +18,7 @@
 //!
 //! The suite reports; it never asserts a speed (the brief: speed targets are checked by
 //! benchmarks, not by timed tests). `cachet-bench` drives it and writes the markdown table and
-//! the raw numbers (JSON).
+//! the raw numbers (JSON: every sample, with the steps of its build and their times).
 
 pub mod contenders;
 pub mod fixture;

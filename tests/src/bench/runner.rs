@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::contenders::{self, CHEF_VERSION};
 use super::fixture::{self, Fixture};
-use super::report::{self, FrontendSample, Results, Sample};
+use super::report::{self, steps, FrontendSample, Results, Sample, Step};
 use super::{rustflags, Contender, Scenario, BASE_TARGET_CPU, CHANGED_TARGET_CPU};
 use crate::{fixtures, process, Build, Engine, Env};
 
@@ -158,7 +158,7 @@ impl<'a> Sequence<'a> {
         results: &mut Results,
         progress: &mut impl FnMut(&Results),
         scenario: Scenario,
-        seconds: f64,
+        (seconds, steps): (f64, Vec<Step>),
     ) {
         log(&format!(
             "  {scenario}: {seconds:.2} s ({} {})",
@@ -171,6 +171,7 @@ impl<'a> Sequence<'a> {
             scenario,
             run: self.run,
             seconds,
+            steps,
         });
         progress(results);
     }
@@ -209,7 +210,7 @@ impl<'a> Sequence<'a> {
         let leaf = self.fixture().leaf_file.clone();
         let core = self.fixture().core_file.clone();
         for scenario in Scenario::ALL {
-            let seconds = match scenario {
+            let measured = match scenario {
                 Scenario::Cold | Scenario::NoOp => {
                     self.build(&file, scenario, BASE_TARGET_CPU, &[], results)?
                 }
@@ -237,7 +238,7 @@ impl<'a> Sequence<'a> {
                     self.build(&file, scenario, BASE_TARGET_CPU, &imports, results)?
                 }
             };
-            self.record(results, progress, scenario, seconds);
+            self.record(results, progress, scenario, measured);
         }
         Ok(())
     }
@@ -255,7 +256,8 @@ impl<'a> Sequence<'a> {
         build
     }
 
-    /// One measured build, exported to a fresh directory; the binary must be there.
+    /// One measured build, exported to a fresh directory; the binary must be there. Returns
+    /// its wall time and the steps of its progress log.
     fn build(
         &self,
         file: &Path,
@@ -263,7 +265,7 @@ impl<'a> Sequence<'a> {
         target_cpu: &str,
         extra: &[String],
         results: &mut Results,
-    ) -> Result<f64, String> {
+    ) -> Result<(f64, Vec<Step>), String> {
         let out = self.scratch.join(format!("out-{}", slug(scenario.name())));
         let _ = std::fs::remove_dir_all(&out);
         let mut build = self.engine_build(file, target_cpu).local_output(&out);
@@ -306,7 +308,10 @@ impl<'a> Sequence<'a> {
                 });
             }
         }
-        Ok(result.captured.elapsed.as_secs_f64())
+        Ok((
+            result.captured.elapsed.as_secs_f64(),
+            steps::of_log(result.progress()),
+        ))
     }
 
     /// Export this state's cache the way a CI job would, then wipe the builder and warm it up
@@ -409,7 +414,7 @@ impl<'a> Sequence<'a> {
                 _ => {}
             }
             let seconds = self.cargo_on_host(target_cpu)?;
-            self.record(results, progress, scenario, seconds);
+            self.record(results, progress, scenario, (seconds, Vec::new()));
         }
         Ok(())
     }

@@ -1,4 +1,10 @@
 //! The suite's results: raw samples (serialized as JSON) and the markdown table made from them.
+//! The goals ([`goals`]), the best-peer column ([`peer`]) and the per-step times ([`steps`]) live
+//! in files of their own.
+
+mod goals;
+mod peer;
+pub mod steps;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -6,6 +12,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Contender, Scenario};
+pub use steps::Step;
 
 /// Everything one `cachet-bench` invocation measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -40,6 +47,10 @@ pub struct Sample {
     pub run: u32,
     /// Wall time of the build command.
     pub seconds: f64,
+    /// Every vertex of the build's progress log with its time (none for the host floor, and
+    /// in results saved before samples kept them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
 }
 
 /// What Cachet's frontend logged in one build.
@@ -84,84 +95,25 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// A goal from the issue, for one scenario: what Cachet is compared with, and the bound.
-struct Goal {
-    scenario: Scenario,
-    text: &'static str,
-    /// What Cachet's median in `scenario` is held against.
-    measure: Measure,
-    bound: f64,
-}
-
-/// How a goal's figure comes from the medians.
-enum Measure {
-    /// Cachet's median itself, in seconds.
-    Seconds,
-    /// Cachet's median over this contender's median in this scenario.
-    RatioTo(Contender, Scenario),
-}
-
-impl Goal {
-    /// Cachet's figure for the goal, with its unit.
-    fn figure(&self, m: &Medians) -> Option<(f64, &'static str)> {
-        let cachet = m.get(Contender::Cachet, self.scenario);
-        match self.measure {
-            Measure::Seconds => cachet.map(|v| (v, " s")),
-            Measure::RatioTo(contender, scenario) => {
-                ratio(cachet, m.get(contender, scenario)).map(|v| (v, "×"))
-            }
-        }
-    }
-}
-
 /// Medians of one engine's table: (contender, scenario) → seconds.
-struct Medians(BTreeMap<(Contender, Scenario), f64>);
+pub(super) struct Medians(BTreeMap<(Contender, Scenario), f64>);
 
 impl Medians {
     fn get(&self, contender: Contender, scenario: Scenario) -> Option<f64> {
         self.0.get(&(contender, scenario)).copied()
     }
-}
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
+    /// The fastest of `contenders` in `scenario` (the first on a tie), with its median.
+    fn fastest(&self, contenders: &[Contender], scenario: Scenario) -> Option<(Contender, f64)> {
+        contenders
+            .iter()
+            .filter_map(|&c| Some((c, self.get(c, scenario)?)))
+            .fold(None, |best, (c, v)| match best {
+                Some((_, b)) if b <= v => best,
+                _ => Some((c, v)),
+            })
     }
 }
-
-const GOALS: &[Goal] = &[
-    Goal {
-        scenario: Scenario::Cold,
-        text: "≤ 1.05× plain",
-        measure: Measure::RatioTo(Contender::Plain, Scenario::Cold),
-        bound: 1.05,
-    },
-    Goal {
-        scenario: Scenario::NoOp,
-        text: "≤ 1.5 s",
-        measure: Measure::Seconds,
-        bound: 1.5,
-    },
-    Goal {
-        scenario: Scenario::LeafEdit,
-        text: "≤ 1.15× host",
-        measure: Measure::RatioTo(Contender::Host, Scenario::LeafEdit),
-        bound: 1.15,
-    },
-    Goal {
-        scenario: Scenario::RustflagsRevert,
-        text: "≤ 2 s",
-        measure: Measure::Seconds,
-        bound: 2.0,
-    },
-    Goal {
-        scenario: Scenario::FreshBuilder,
-        text: "≤ 0.35× Cachet cold",
-        measure: Measure::RatioTo(Contender::Cachet, Scenario::Cold),
-        bound: 0.35,
-    },
-];
 
 /// Seconds with two decimals below 10 s (no-op builds), one above.
 fn seconds(v: f64) -> String {
@@ -170,6 +122,16 @@ fn seconds(v: f64) -> String {
     } else {
         format!("{v:.1}")
     }
+}
+
+/// `v` rounded to two decimals, as the tables print it (`-0.0` becomes `0.0`).
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0 + 0.0
+}
+
+/// A difference in seconds with its sign, two decimals: `+0.81 s`, `-0.11 s`, `+0.00 s`.
+fn signed_seconds(v: f64) -> String {
+    format!("{:+.2} s", round2(v))
 }
 
 /// Human title of an engine name.
@@ -223,7 +185,10 @@ impl Results {
                 let _ = write!(header, " {} |", c.name());
                 rule.push_str("---:|");
             }
-            let _ = writeln!(out, "{header} Cachet goal | reached |\n{rule}---|---|");
+            let _ = writeln!(
+                out,
+                "{header} Cachet goal | reached | Cachet vs best peer |\n{rule}---|---|---|"
+            );
             for scenario in Scenario::ALL {
                 let mut row = format!("| {} |", scenario.name());
                 for c in Contender::ALL {
@@ -235,21 +200,14 @@ impl Results {
                         None => row.push_str(" – |"),
                     }
                 }
-                match GOALS.iter().find(|g| g.scenario == scenario) {
-                    Some(goal) => match goal.figure(&m) {
-                        Some((f, unit)) => {
-                            let verdict = if f <= goal.bound { "met" } else { "missed" };
-                            let _ = write!(row, " {} | {f:.2}{unit} ({verdict}) |", goal.text);
-                        }
-                        None => {
-                            let _ = write!(row, " {} | – |", goal.text);
-                        }
-                    },
-                    None => row.push_str(" | |"),
-                }
-                let _ = writeln!(out, "{row}");
+                let (goal, reached) = goals::cells(scenario, &m);
+                let peer = peer::cell(scenario, &m);
+                let _ = writeln!(out, "{row} {goal} | {reached} | {peer} |");
             }
             out.push('\n');
+            if let Some(table) = steps::slowest_table(self, engine) {
+                let _ = writeln!(out, "{table}");
+            }
         }
         if !self.frontend.is_empty() {
             let _ = writeln!(
@@ -310,48 +268,138 @@ mod tests {
             scenario: s,
             run: 1,
             seconds,
+            steps: Vec::new(),
         }
     }
 
-    #[test]
-    fn the_table_shows_medians_and_judges_the_goals() {
-        let results = Results {
+    fn step(name: &str, seconds: Option<f64>) -> Step {
+        Step {
+            name: name.into(),
+            cached: seconds.is_none(),
+            seconds,
+        }
+    }
+
+    fn results(samples: Vec<Sample>) -> Results {
+        Results {
             fixture: "tiny".into(),
             bump: "tinydep 1.0.0 -> 1.0.1".into(),
             runs: 1,
             machine: "test".into(),
             toolchain: "rustc 1.95.0".into(),
             engines: vec!["buildx".into()],
-            samples: vec![
-                sample(Some("buildx"), Contender::Plain, Scenario::Cold, 100.0),
-                sample(Some("buildx"), Contender::Cachet, Scenario::Cold, 110.0),
-                sample(Some("buildx"), Contender::Cachet, Scenario::NoOp, 1.0),
-                sample(
-                    Some("buildx"),
-                    Contender::Cachet,
-                    Scenario::FreshBuilder,
-                    30.0,
-                ),
-                sample(None, Contender::Host, Scenario::Cold, 50.0),
-                sample(Some("dockerd"), Contender::Plain, Scenario::Cold, 999.0),
-            ],
+            samples,
             ..Results::default()
-        };
-        let md = results.markdown();
+        }
+    }
+
+    #[test]
+    fn the_table_shows_medians_goals_and_the_best_peer() {
+        let bx = Some("buildx");
+        let md = results(vec![
+            sample(bx, Contender::Plain, Scenario::Cold, 100.0),
+            sample(bx, Contender::CacheMount, Scenario::Cold, 90.0),
+            sample(bx, Contender::Cachet, Scenario::Cold, 110.0),
+            sample(bx, Contender::Chef, Scenario::NoOp, 0.5),
+            sample(bx, Contender::CacheMount, Scenario::NoOp, 0.6),
+            sample(bx, Contender::Cachet, Scenario::NoOp, 0.75),
+            sample(bx, Contender::Chef, Scenario::FreshBuilder, 40.0),
+            sample(bx, Contender::Cachet, Scenario::FreshBuilder, 30.0),
+            sample(None, Contender::Host, Scenario::Cold, 50.0),
+            sample(Some("dockerd"), Contender::Plain, Scenario::Cold, 999.0),
+        ])
+        .markdown();
         assert!(
-            md.contains("| cold | 100.0 | – | – | 110.0 | 50.0 | ≤ 1.05× plain | 1.10× (missed) |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| no-op | – | – | – | 1.00 | – | ≤ 1.5 s | 1.00 s (met) |"),
+            md.contains(
+                "| scenario | plain | cache-mount | cargo-chef | cachet | host | Cachet goal | \
+                 reached | Cachet vs best peer |"
+            ),
             "{md}"
         );
         assert!(
             md.contains(
-                "| fresh builder | – | – | – | 30.0 | n/a | ≤ 0.35× Cachet cold | 0.27× (met) |"
+                "| cold | 100.0 | 90.0 | – | 110.0 | 50.0 | ≤ 1.05× min(plain, cache-mount) | \
+                 1.22× (missed) | 1.22× cache-mount |"
             ),
             "{md}"
         );
+        assert!(
+            md.contains(
+                "| no-op | – | 0.60 | 0.50 | 0.75 | – | ≤ cache-mount + 0.3 s | +0.15 s (met) | \
+                 +0.25 s vs cargo-chef |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| fresh builder | – | – | 40.0 | 30.0 | n/a | ≤ 0.30× cachet cold; < 1.00× \
+                 cargo-chef | 0.27× (met); 0.75× (met) | **0.75× cargo-chef** |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| leaf edit | – | – | – | – | – | ≤ 1.10× host | – | – |"),
+            "{md}"
+        );
         assert!(!md.contains("999"), "other engines stay out: {md}");
+        assert!(!md.contains("slowest steps"), "no steps, no table: {md}");
+    }
+
+    #[test]
+    fn cachets_slowest_steps_per_traced_scenario() {
+        let mut samples = Vec::new();
+        for (run, sources, cargo) in [(1, 0.3, 0.9), (2, 0.5, 0.7), (3, 0.4, 2.0)] {
+            let mut s = sample(Some("buildx"), Contender::Cachet, Scenario::NoOp, 1.5);
+            s.run = run;
+            s.steps = vec![
+                step(&format!("[cachet] sources · key{run}"), Some(sources)),
+                step("[build] cargo build --bin app · 56cd78", Some(cargo)),
+                step("[build] record provenance", None),
+                step("[cachet] load spec Cachet.toml", Some(0.0)),
+            ];
+            samples.push(s);
+        }
+        let mut plain = sample(Some("buildx"), Contender::Plain, Scenario::NoOp, 0.4);
+        plain.steps = vec![step("[build 4/4] RUN cargo build", Some(9.0))];
+        samples.push(plain);
+        let md = results(samples).markdown();
+        assert!(
+            md.contains(
+                "Cachet's slowest steps on buildx (median `DONE` seconds per step):\n\n\
+                 | scenario | step | seconds |\n|---|---|---:|\n\
+                 | no-op | [build] cargo build --bin app | 0.90 |\n\
+                 | no-op | [cachet] sources | 0.40 |\n\n"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("load spec"), "0.0 s steps say nothing: {md}");
+    }
+
+    #[test]
+    fn json_round_trips_with_steps_and_reads_results_saved_without() {
+        let mut with = sample(Some("buildx"), Contender::Cachet, Scenario::LeafEdit, 11.6);
+        with.steps = vec![
+            step("[build] cargo build · 1a2b3c", Some(9.5)),
+            step("[cachet] image cachet-sdk:rustup", None),
+        ];
+        let saved = results(vec![
+            with,
+            sample(None, Contender::Host, Scenario::LeafEdit, 8.6),
+        ]);
+        let text = serde_json::to_string_pretty(&saved).unwrap();
+        let back: Results = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.samples, saved.samples);
+        assert!(
+            !text.contains("\"steps\": []"),
+            "no empty steps saved: {text}"
+        );
+
+        let old = r#"{"fixture": "ripgrep-14.1.1", "bump": "b", "runs": 1, "machine": "m",
+            "toolchain": "t", "started_unix": 1, "engines": ["buildx"], "frontend": [],
+            "samples": [{"engine": "buildx", "contender": "cachet", "scenario": "no-op",
+                         "run": 1, "seconds": 1.18}]}"#;
+        let old: Results = serde_json::from_str(old).unwrap();
+        assert!(old.samples[0].steps.is_empty());
+        assert!(old.markdown().contains("| no-op | – | – | – | 1.18 |"));
     }
 }
