@@ -1011,6 +1011,29 @@ fn an_unresolvable_registry_says_so_and_suggests_the_host_network() {
     });
 }
 
+/// `src/main.rs` printing `<cachet-dep-a's line> | <other crate's line>`.
+fn print_two_lines(project: &TempProject, other_crate: &str) {
+    project.write(
+        "src/main.rs",
+        format!(
+            "fn main() {{\n    println!(\"{{}} | {{}}\", cachet_dep_a::line(), \
+             {other_crate}::line());\n}}\n"
+        ),
+    );
+}
+
+/// `[cache] layers = "always"`: dependency layers on every build, as a CI build has them.
+fn layers_always(project: &TempProject) {
+    let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
+    project.write(
+        "Cachet.toml",
+        spec.replace(
+            "[target.build]",
+            "[cache]\nlayers = \"always\"\n\n[target.build]",
+        ),
+    );
+}
+
 /// Issue 14: a crates.io crate patched with a local path crate (`[patch.crates-io]`) beside a
 /// registry dependency, with dependency layers (`[cache] layers = "always"`, as a CI build has
 /// them). The layer compiles the patched crate from its sources with the registry crate, the
@@ -1039,19 +1062,8 @@ fn a_patched_crate_builds_from_its_sources_in_the_layer_and_the_step() {
                 project.write("patches/patched/src/lib.rs", dep_source(line));
             };
             patched("patched one");
-            project.write(
-                "src/main.rs",
-                "fn main() {\n    println!(\"{} | {}\", cachet_dep_a::line(), \
-                 cachet_patched::line());\n}\n",
-            );
-            let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
-            project.write(
-                "Cachet.toml",
-                spec.replace(
-                    "[target.build]",
-                    "[cache]\nlayers = \"always\"\n\n[target.build]",
-                ),
-            );
+            print_two_lines(&project, "cachet_patched");
+            layers_always(&project);
             registry.generate_lockfile(&project);
 
             let (out, progress, _) =
@@ -1106,19 +1118,8 @@ fn a_lockfile_bump_recompiles_only_the_bumped_crate_in_the_dependency_layer() {
                 "Cargo.toml",
                 manifest.replace("[workspace]\n", "cachet-dep-b = \"1\"\n\n[workspace]\n"),
             );
-            project.write(
-                "src/main.rs",
-                "fn main() {\n    println!(\"{} | {}\", cachet_dep_a::line(), \
-                 cachet_dep_b::line());\n}\n",
-            );
-            let spec = std::fs::read_to_string(project.path().join("Cachet.toml")).unwrap();
-            project.write(
-                "Cachet.toml",
-                spec.replace(
-                    "[target.build]",
-                    "[cache]\nlayers = \"always\"\n\n[target.build]",
-                ),
-            );
+            print_two_lines(&project, "cachet_dep_b");
+            layers_always(&project);
             registry.generate_lockfile(&project);
             let (out, progress, _) =
                 build_and_run(spec_build(engine, &project, "fetch-layer-bump"), &registry);

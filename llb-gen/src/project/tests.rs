@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 
-fn files(entries: &[(&str, &str)]) -> ProjectFiles {
+pub(super) fn files(entries: &[(&str, &str)]) -> ProjectFiles {
     ProjectFiles {
         files: entries
             .iter()

@@ -1,14 +1,6 @@
 use super::*;
 use crate::project::analyze;
-
-fn files(entries: &[(&str, &str)]) -> ProjectFiles {
-    ProjectFiles {
-        files: entries
-            .iter()
-            .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
-            .collect(),
-    }
-}
+use crate::project::tests::files;
 
 const ROOT: &str = r#"# the workspace
 [workspace]
