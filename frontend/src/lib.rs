@@ -10,4 +10,5 @@ pub mod gateway;
 pub mod opts;
 pub mod panics;
 pub mod subrequest;
+pub mod test_failures;
 pub mod transport;
