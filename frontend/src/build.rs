@@ -48,27 +48,15 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         })
         .collect();
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "solving");
-    // A build with test steps is evaluated here, so a test failure is seen and its tests named.
-    let evaluate = !compiled.test_failures.is_empty();
-    let solved = gateway
+    let reference = gateway
         .solve(
             compiled.definition,
             cache_imports,
-            evaluate,
+            false,
             &format!("build target {target}"),
         )
-        .await;
-    let reference = match solved {
-        Ok(reference) => reference,
-        Err(e) => {
-            let readers = &compiled.test_failures;
-            return Err(
-                crate::test_failures::name_failed_tests(gateway, readers, e.to_string())
-                    .await
-                    .into(),
-            );
-        }
-    };
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
 
     let mut metadata = BTreeMap::new();

@@ -10,5 +10,4 @@ pub mod gateway;
 pub mod opts;
 pub mod panics;
 pub mod subrequest;
-pub mod test_failures;
 pub mod transport;

@@ -12,8 +12,7 @@ const USAGE: &str = "usage:
   cachet-helper freshness --state DIR [--layer] [--vendor DIR]... [--list FILE]
   cachet-helper watches --spec NAME --src DIR --target-dir DIR
                         [--package NAME=DIR]... [--include PATTERN]... [--exclude PATTERN]...
-  cachet-helper test-report --log FILE --status CODE --target NAME --report FILE
-                            --failures FILE";
+  cachet-helper test-report --log FILE --status CODE --target NAME --report FILE";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,7 +34,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--layer" => flags.entry("--layer").or_default().push(String::new()),
             "--state" | "--spec" | "--src" | "--target-dir" | "--package" | "--include"
             | "--exclude" | "--vendor" | "--list" | "--log" | "--status" | "--target"
-            | "--report" | "--failures" => {
+            | "--report" => {
                 let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                 flags.entry(flag.as_str()).or_default().push(value.clone());
             }
@@ -123,10 +122,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 TestReport::parse(&one("--target")?, status, &String::from_utf8_lossy(&log));
             std::fs::write(one("--report")?, report.to_json())
                 .map_err(|e| format!("--report: {e}"))?;
-            // Written only when tests failed, for the frontend to name them in the error.
+            // The step's last log line when tests failed: what buildx shows above its error.
             if status != 0 && report.failed > 0 {
-                std::fs::write(one("--failures")?, report.to_json())
-                    .map_err(|e| format!("--failures: {e}"))?;
                 eprintln!("{}", report.summary());
             }
             Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@
 //! recognise is skipped, never an error, so a test's own output cannot break the report.
 //!
 //! The report is JSON ([`Report`]); the step exports it beside the artifacts, and on failure
-//! writes it where the frontend reads it to name the failing tests in the build's error.
+//! the helper prints the failed tests' names as the step's last log line ([`Report::summary`]).
 
 use std::fmt::Write as _;
 

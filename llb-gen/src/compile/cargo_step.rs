@@ -251,13 +251,8 @@ pub(super) fn compile(
         &ctx.request.platform,
         &format!("[{name}]"),
     )?;
-    let argv = script.argv(&command);
-    if tests {
-        let reader = test_report::reader(ctx, name, &argv, &key.mount_id)?;
-        ctx.test_failures.push(reader);
-    }
     let mut exec = sdk
-        .run(argv)
+        .run(script.argv(&command))
         .cwd(SRC_DIR)
         .mount(script.mount())
         .mount(ctx.helper_mount()?);

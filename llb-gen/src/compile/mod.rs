@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
-pub use test_report::{TestFailureReader, READ_FAILURES, REPORT_FILE};
+pub use test_report::REPORT_FILE;
 pub use triple::rust_triple;
 
 use crate::keys::{sdk_identity, TargetKeys};
@@ -158,9 +158,6 @@ pub struct Compiled {
     pub cargo_keys: BTreeMap<String, TargetKeys>,
     /// What every step was keyed on, in build order (for `llb-gen explain`).
     pub steps: Vec<StepRecord>,
-    /// For each `cargo test` step: how the frontend names its failed tests (see
-    /// [`test_report`]).
-    pub test_failures: Vec<TestFailureReader>,
 }
 
 /// What a step does, which with its target identifies it across builds.
@@ -355,7 +352,6 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         results: BTreeMap::new(),
         cargo_keys: BTreeMap::new(),
         steps: Vec::new(),
-        test_failures: Vec::new(),
     };
     for name in spec.closure(base_target) {
         let result = match &spec.targets[&name] {
@@ -384,7 +380,6 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         sdk,
         cargo_keys: ctx.cargo_keys,
         steps: ctx.steps,
-        test_failures: ctx.test_failures,
     })
 }
 
@@ -421,7 +416,6 @@ struct Context<'a> {
     results: BTreeMap<String, TargetResult>,
     cargo_keys: BTreeMap<String, TargetKeys>,
     steps: Vec<StepRecord>,
-    test_failures: Vec<TestFailureReader>,
 }
 
 impl Context<'_> {
