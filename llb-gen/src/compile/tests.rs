@@ -56,6 +56,7 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
             },
         },
         spec_file: "Cachet.toml".into(),
+        named_images: BTreeMap::new(),
     }
 }
 
