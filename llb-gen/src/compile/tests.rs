@@ -2377,3 +2377,40 @@ fn a_test_step_reports_its_tests_and_exits_with_cargos_status() {
         .unwrap();
     assert!(!build.contains("cachet-test.log"), "{build}");
 }
+
+/// A `docker-image://` named context of the SDK's name: the source op pulls the replacement,
+/// pinned to what it resolved to, and the target key moves with that identity.
+#[test]
+fn a_named_context_replaces_the_sdk_image_and_moves_the_key() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let plain = compile(&spec, &request("build", SDK_DIGEST)).unwrap();
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let mut named = request("build", other);
+    named.named_images = BTreeMap::from([(
+        "docker.io/library/cachet-sdk:rustup".to_string(),
+        "cachet-sdk:debian".to_string(),
+    )]);
+    let named = compile(&spec, &named).unwrap();
+    let images: Vec<String> = raw_ops(&named)
+        .into_iter()
+        .filter_map(|(_, op)| match op.op {
+            Some(OpKind::Source(s)) if s.identifier.contains("cachet-sdk") => Some(s.identifier),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [format!(
+            "docker-image://docker.io/library/cachet-sdk:debian@{other}"
+        )]
+    );
+    assert_ne!(
+        plain.cargo_keys["build"].selected().mount_id,
+        named.cargo_keys["build"].selected().mount_id
+    );
+    assert_eq!(
+        super::named_image(&BTreeMap::new(), "cachet-sdk:rustup"),
+        None,
+        "no named context, no replacement"
+    );
+}
