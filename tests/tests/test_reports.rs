@@ -49,7 +49,7 @@ fn project(label: &str, fixed: bool) -> TempProject {
 }
 
 #[test]
-fn a_failed_test_is_named_in_the_error_and_a_passing_run_exports_its_report() {
+fn a_failed_test_is_named_last_in_its_log_and_a_passing_run_exports_its_report() {
     on_each_engine(|engine| {
         let failing = project(&format!("fail-{engine}"), false);
         let result = engine
