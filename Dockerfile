@@ -18,7 +18,8 @@ FROM scratch
 COPY --from=build /cachet-frontend /cachet-frontend
 COPY --from=build /helper/ /helper/
 # BuildKit reads these before starting a frontend: the frontend needs no
-# network, and it answers BuildKit subrequests (`--call`).
+# network, it answers BuildKit subrequests (`--call`), and it reads
+# `docker-image://` named contexts (`--build-context`).
 LABEL moby.buildkit.frontend.network.none="true" \
-      moby.buildkit.frontend.caps="moby.buildkit.frontend.subrequests"
+      moby.buildkit.frontend.caps="moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts"
 ENTRYPOINT ["/cachet-frontend"]

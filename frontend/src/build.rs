@@ -175,8 +175,11 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
     let resolve_mode = opts.image_resolve_mode;
     let mut images = BTreeMap::new();
     for image in spec.images_for(&target.name) {
+        // A `docker-image://` named context of that name is resolved in its place.
+        let named = opts.named_image(&image);
+        let lookup = named.unwrap_or(&image);
         let normalized =
-            llb_gen::llb::ImageRef::parse(&image).map_err(|e| format!("image `{image}`: {e}"))?;
+            llb_gen::llb::ImageRef::parse(lookup).map_err(|e| format!("image `{lookup}`: {e}"))?;
         let mut resolved = gateway
             .resolve_image_config(
                 &normalized.to_string(),
@@ -197,7 +200,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
                     &e.to_string(),
                 )
             })?;
-        tracing::info!(image, digest = resolved.digest, "resolved");
+        tracing::info!(image, named, digest = resolved.digest, "resolved");
         if image == spec.sdk.image {
             if let Some(lock) = &spec.sdk.digest_lock {
                 confirm_locked_digest(
@@ -276,6 +279,7 @@ pub fn build_request(
         proxy: compile::proxy_from_build_args(&opts.build_args),
         helper,
         spec_file: opts.filename.clone(),
+        named_images: opts.named_images.clone(),
     }
 }
 

@@ -45,6 +45,10 @@ pub struct FrontendOpts {
     /// The frontend's own image reference (opt `source`): cargo steps mount `cachet-helper`
     /// from it.
     pub source: Option<String>,
+    /// Named build contexts (`--build-context NAME=docker-image://REF`, bake's `contexts`,
+    /// sent as `context:NAME`): NAME → the image reference that replaces the spec's image
+    /// NAME (see [`FrontendOpts::named_image`]).
+    pub named_images: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -90,6 +94,12 @@ impl FrontendOpts {
             .filter(|s| !s.is_empty())
             .cloned()
             .unwrap_or_else(|| build.to_string())
+    }
+
+    /// The image a `docker-image://` named context puts in place of the spec's `image`
+    /// ([`llb_gen::compile::named_image`]).
+    pub fn named_image(&self, image: &str) -> Option<&str> {
+        llb_gen::compile::named_image(&self.named_images, image)
     }
 
     /// Reads the process environment.
@@ -177,8 +187,28 @@ impl FrontendOpts {
             self.local_sessions.insert(local.to_string(), value);
             return Ok(());
         }
-        if key.starts_with("context:") || key.starts_with("input:") {
-            return unsupported("named build contexts");
+        if let Some(name) = key.strip_prefix("context:") {
+            // As moby/buildkit's dockerui reads it: `<scheme>:<rest>`, `//` optional.
+            let image = value
+                .strip_prefix("docker-image:")
+                .map(|r| r.trim_start_matches("//"))
+                .filter(|r| !r.is_empty());
+            let Some(image) = image else {
+                return unsupported(
+                    "Cachet takes `docker-image://REF` named contexts (which replace `[sdk] \
+                     image` or an image target's `from` of that name); directory, git, http, \
+                     oci-layout and `target:` contexts are not supported yet",
+                );
+            };
+            llb_gen::llb::ImageRef::parse(image).map_err(|e| invalid(&e.to_string()))?;
+            self.named_images
+                .insert(name.to_string(), image.to_string());
+            return Ok(());
+        }
+        if key.starts_with("input:") || key.starts_with("input-metadata:") {
+            return unsupported(
+                "named contexts from another build's result (bake's `target:` contexts)",
+            );
         }
         match key {
             "filename" => {
@@ -294,6 +324,33 @@ mod tests {
             "the frontend's own image: cargo steps mount cachet-helper from it"
         );
         assert_eq!(parse(&["source="]).unwrap().source, None);
+    }
+
+    #[test]
+    fn docker_image_named_contexts_replace_images_by_name() {
+        let o = parse(&[
+            "context:cachet-sdk:rustup=docker-image://cachet-sdk:debian",
+            "context:docker.io/library/base:1=docker-image:other:2",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.named_image("cachet-sdk:rustup"),
+            Some("cachet-sdk:debian")
+        );
+        assert_eq!(
+            o.named_image("docker.io/library/cachet-sdk:rustup"),
+            Some("cachet-sdk:debian")
+        );
+        assert_eq!(o.named_image("base:1"), Some("other:2"));
+        assert_eq!(o.named_image("cachet-sdk:debian"), None);
+        for other in [
+            "context:shared=local:shared",
+            "context:x=target:build",
+            "input:x=y",
+        ] {
+            let e = parse(&[other]).unwrap_err().to_string();
+            assert!(e.contains("not supported by Cachet yet"), "{other}: {e}");
+        }
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! * `freshness --state DIR [--layer]` — before cargo, in the sources' root: every entry gets
 //!   its virtual time ([`freshness`]);
 //! * `watches …` — after cargo: every path a workspace build script watches must be in the
-//!   step's sources ([`watches`]).
+//!   step's sources ([`watches`]);
+//! * `test-report …` — after `cargo test`: libtest's output as a JSON report, and the failed
+//!   tests named ([`test_report`]).
 //!
 //! It does only local file I/O and never the network.
 
 pub mod freshness;
+pub mod test_report;
 pub mod watches;
 
 #[cfg(test)]

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cachet_helper::freshness::{self, NewContent, Stamp};
+use cachet_helper::test_report::Report as TestReport;
 use cachet_helper::watches::Watches;
 
 const USAGE: &str = "usage:
   cachet-helper freshness --state DIR [--layer] [--vendor DIR]... [--list FILE]
   cachet-helper watches --spec NAME --src DIR --target-dir DIR
-                        [--package NAME=DIR]... [--include PATTERN]... [--exclude PATTERN]...";
+                        [--package NAME=DIR]... [--include PATTERN]... [--exclude PATTERN]...
+  cachet-helper test-report --log FILE --status CODE --target NAME --report FILE";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,7 +33,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         match flag.as_str() {
             "--layer" => flags.entry("--layer").or_default().push(String::new()),
             "--state" | "--spec" | "--src" | "--target-dir" | "--package" | "--include"
-            | "--exclude" | "--vendor" | "--list" => {
+            | "--exclude" | "--vendor" | "--list" | "--log" | "--status" | "--target"
+            | "--report" => {
                 let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                 flags.entry(flag.as_str()).or_default().push(value.clone());
             }
@@ -109,6 +112,21 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        "test-report" => {
+            let log = std::fs::read(one("--log")?).map_err(|e| format!("--log: {e}"))?;
+            let status: i32 = one("--status")?
+                .parse()
+                .map_err(|e| format!("--status: {e}"))?;
+            let report =
+                TestReport::parse(&one("--target")?, status, &String::from_utf8_lossy(&log));
+            std::fs::write(one("--report")?, report.to_json())
+                .map_err(|e| format!("--report: {e}"))?;
+            // The step's last log line when tests failed: what buildx shows above its error.
+            if status != 0 && report.failed > 0 {
+                eprintln!("{}", report.summary());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         other => Err(format!("unknown subcommand `{other}`")),
     }

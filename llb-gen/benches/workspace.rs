@@ -521,6 +521,7 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         proxy: Default::default(),
         helper: llb_gen::compile::HelperImage::unpinned(llb_gen::compile::DEFAULT_HELPER_IMAGE),
         spec_file: "Cachet.toml".into(),
+        named_images: BTreeMap::new(),
         project: project.clone(),
     }
 }

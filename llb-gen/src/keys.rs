@@ -12,7 +12,11 @@
 //! The SDK *image*'s identity ([`sdk_identity`]) is its manifest digest for the target platform,
 //! as resolved at build time; when dockerd serves the image from its local store it reports no
 //! manifest digest, and the image id (the digest of its config) stands in. The `[sdk] digest`
-//! lock is checked against this, the image as resolved, before any setup.
+//! lock is checked against this, the image as resolved, before any setup. A `docker-image://`
+//! named context of the SDK's name (`--build-context cachet-sdk:rustup=docker-image://…`,
+//! `compile::named_image`) replaces the image: the identity is then the replacement's, as
+//! resolved, so the keys move with it (test: `a_named_context_replaces_the_sdk_image_and_moves_
+//! the_key` in `compile/tests.rs`).
 //!
 //! When the spec extends the SDK (`[sdk] packages` / `setup`), one setup step runs on that image
 //! with the network, and its root filesystem is the SDK every other step runs in (see

@@ -48,7 +48,7 @@ use crate::spec::{cargo_args, CargoTarget};
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
 use super::step_script::StepScript;
-use super::{freshness, shell, volatile_env, why_step};
+use super::{freshness, shell, test_report, volatile_env, why_step};
 use super::{CompileError, Context, StepKind, StepRecord, TargetResult};
 
 pub const SRC_DIR: &str = "/cachet/src";
@@ -209,7 +209,12 @@ pub(super) fn compile(
         state: &format!("{state_dir}/volatile-env"),
     };
     script.extend(volatile_env::before_cargo(&volatile, volatile_dirs));
-    script.push("\"$@\"".to_string());
+    let tests = test_report::runs_tests(step.subcommand());
+    if tests {
+        script.extend(test_report::run_lines(name));
+    } else {
+        script.push("\"$@\"".to_string());
+    }
     script.extend(volatile_env::after_cargo(&volatile, volatile_dirs));
     let selected = ctx.layout.select(&step.args);
     let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);

@@ -16,6 +16,7 @@ mod sdk_setup;
 mod shell;
 mod sources;
 mod step_script;
+mod test_report;
 mod triple;
 mod volatile_env;
 mod why_step;
@@ -24,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
+pub use test_report::REPORT_FILE;
 pub use triple::rust_triple;
 
 use crate::keys::{sdk_identity, TargetKeys};
@@ -112,6 +114,10 @@ pub struct BuildRequest {
     /// The spec's file name (`filename`, as BuildKit names it: no directory), for the messages
     /// of checks that run inside steps.
     pub spec_file: String,
+    /// `docker-image://` named contexts: an image reference the spec names (`[sdk] image`,
+    /// `from`) → the reference that replaces it. `images` holds what the replacement resolved
+    /// to, under the spec's name; the source op pulls the replacement.
+    pub named_images: BTreeMap<String, String>,
 }
 
 impl BuildRequest {
@@ -140,8 +146,26 @@ impl BuildRequest {
             proxy: ProxyEnv::default(),
             helper: HelperImage::unpinned(DEFAULT_HELPER_IMAGE),
             spec_file: "Cachet.toml".into(),
+            named_images: BTreeMap::new(),
         }
     }
+}
+
+/// The image a `docker-image://` named context puts in place of the spec's `image`: the
+/// context named as the image is written, or by the same normalised reference
+/// (`cachet-sdk:rustup` and `docker.io/library/cachet-sdk:rustup` are one name), the way the
+/// dockerfile frontend finds a named context for a `FROM`. `named`: context name → reference.
+pub fn named_image<'a>(named: &'a BTreeMap<String, String>, image: &str) -> Option<&'a str> {
+    if let Some(found) = named.get(image) {
+        return Some(found);
+    }
+    let normalized = crate::llb::ImageRef::parse(image).ok()?.to_string();
+    named
+        .iter()
+        .find(|(name, _)| {
+            crate::llb::ImageRef::parse(name).is_ok_and(|n| n.to_string() == normalized)
+        })
+        .map(|(_, found)| found.as_str())
 }
 
 /// The outcome of compiling one target.
@@ -464,14 +488,19 @@ impl Context<'_> {
             .images
             .get(reference)
             .ok_or_else(|| CompileError::Unresolved(reference.to_string()))?;
-        let mut image = Image::new(reference)?
+        let source = named_image(&self.request.named_images, reference).unwrap_or(reference);
+        let mut image = Image::new(source)?
             .resolve_mode(self.request.resolve_mode)
             .platform(self.request.platform.clone());
         if !resolved.digest.is_empty() {
             image = image.with_digest(&resolved.digest)?;
         }
         let state = image
-            .custom_name(format!("[cachet] image {reference}"))
+            .custom_name(if source == reference {
+                format!("[cachet] image {reference}")
+            } else {
+                format!("[cachet] image {reference} (named context: {source})")
+            })
             .into_state()
             .platform(self.request.platform.clone());
         Ok((state, resolved))

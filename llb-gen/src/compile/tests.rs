@@ -56,6 +56,7 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
             },
         },
         spec_file: "Cachet.toml".into(),
+        named_images: BTreeMap::new(),
     }
 }
 
@@ -2435,5 +2436,78 @@ fn no_cache_empties_the_dependency_cache_first() {
     assert!(
         empty < script.find("cp -a /cachet/deps-cache/.").unwrap(),
         "{script}"
+    );
+
+/// A `cargo test` step tees cargo's output to the helper's report and exits with cargo's
+/// status; a build step keeps plain `"$@"`.
+#[test]
+fn a_test_step_reports_its_tests_and_exits_with_cargos_status() {
+    let spec_text = SPEC.replace(
+        "[target.lint]",
+        "[target.test]\ncargo = [\"test\"]\n[target.lint]",
+    );
+    let c = compiled_with(&spec_text, "test", ProjectFiles::default());
+    let script = exec_ops(&c)
+        .into_iter()
+        .map(|e| e.meta.unwrap().args[2].clone())
+        .find(|s| s.contains("cargo --locked --offline test"))
+        .expect("a test step");
+    let piped = "{ cargo --locked --offline test --profile release --target \
+                 x86_64-unknown-linux-gnu 2>&1 || echo \"$?\" > /tmp/cachet-test-status; } | \
+                 tee /tmp/cachet-test.log";
+    assert!(script.contains(piped), "{script}");
+    assert!(
+        script.contains(
+            "/cachet/helper/cachet-helper test-report --log /tmp/cachet-test.log --status \
+             \"$cachet_status\" --target test --report /cachet/out/cachet-test-report.json"
+        ),
+        "{script}"
+    );
+    assert!(
+        script.contains("if [ \"$cachet_status\" != 0 ]; then exit \"$cachet_status\"; fi\n"),
+        "{script}"
+    );
+    let build = exec_ops(&compiled("build", SDK_DIGEST))
+        .into_iter()
+        .map(|e| e.meta.unwrap().args[2].clone())
+        .find(|s| s.contains("cargo --locked --offline build"))
+        .unwrap();
+    assert!(!build.contains("cachet-test.log"), "{build}");
+}
+
+/// A `docker-image://` named context of the SDK's name: the source op pulls the replacement,
+/// pinned to what it resolved to, and the target key moves with that identity.
+#[test]
+fn a_named_context_replaces_the_sdk_image_and_moves_the_key() {
+    let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let plain = compile(&spec, &request("build", SDK_DIGEST)).unwrap();
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let mut named = request("build", other);
+    named.named_images = BTreeMap::from([(
+        "docker.io/library/cachet-sdk:rustup".to_string(),
+        "cachet-sdk:debian".to_string(),
+    )]);
+    let named = compile(&spec, &named).unwrap();
+    let images: Vec<String> = raw_ops(&named)
+        .into_iter()
+        .filter_map(|(_, op)| match op.op {
+            Some(OpKind::Source(s)) if s.identifier.contains("cachet-sdk") => Some(s.identifier),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [format!(
+            "docker-image://docker.io/library/cachet-sdk:debian@{other}"
+        )]
+    );
+    assert_ne!(
+        plain.cargo_keys["build"].selected().mount_id,
+        named.cargo_keys["build"].selected().mount_id
+    );
+    assert_eq!(
+        super::named_image(&BTreeMap::new(), "cachet-sdk:rustup"),
+        None,
+        "no named context, no replacement"
     );
 }
