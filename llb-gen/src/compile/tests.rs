@@ -2437,6 +2437,7 @@ fn no_cache_empties_the_dependency_cache_first() {
         empty < script.find("cp -a /cachet/deps-cache/.").unwrap(),
         "{script}"
     );
+}
 
 /// A `cargo test` step tees cargo's output to the helper's report and exits with cargo's
 /// status; a build step keeps plain `"$@"`.
