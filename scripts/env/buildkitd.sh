@@ -87,7 +87,7 @@ if [[ -n $start ]]; then
     rm -f "$SOCK"
     log "starting buildkitd $BUILDKIT_VERSION (snapshotter $snapshotter; log: $LOG)"
     echo "--- $(date -Is) starting buildkitd --config $CONF" >>"$LOG"
-    setsid "$BUILDKITD" --config "$CONF" >>"$LOG" 2>&1 </dev/null &
+    start_daemon "$LOG" "$BUILDKITD" --config "$CONF"
     launched=$!
     echo "$launched" >"$PIDFILE"
     echo "$key" >"$B/running.key"

@@ -106,8 +106,8 @@ ensure_bridge "$BRIDGE" "$BIP"
 rm -f "$SOCK" "$PIDFILE"
 log "starting dockerd (storage driver $driver; log: $LOG)"
 echo "--- $(date -Is) starting dockerd ${args[*]}" >>"$LOG"
-# setsid: the daemon must outlive this script and its process group.
-setsid dockerd "${args[@]}" >>"$LOG" 2>&1 </dev/null &
+# start_daemon (lib.sh): the daemon must outlive this script and its process group.
+start_daemon "$LOG" dockerd "${args[@]}"
 launched=$!
 echo "$key" >"$D/running.key"
 

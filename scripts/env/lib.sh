@@ -234,3 +234,20 @@ push_to_mirror() {
     timeout 900 "$DOCKER" push "$target" >/dev/null || die "docker push $target failed (registry log: $STATE/logs/registry.log)"
     log "pushed $target ($(registry_digest "$repo" "$tag"))"
 }
+
+# Start a daemon that outlives this script: its own session (setsid), stdin from
+# /dev/null, output appended to $log, and no file descriptor but 0-2 inherited. A lock fd
+# held by a caller (`flock <lockfile> scripts/env/up`) must not stay open in a daemon, or
+# the lock is held for the daemon's whole life and everyone waiting on it hangs.
+# usage: start_daemon LOG COMMAND [ARGS...]
+start_daemon() {
+    local log=$1 fd
+    shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            ((fd > 2)) && eval "exec $fd>&-"
+        done
+        exec setsid "$@" >>"$log" 2>&1 </dev/null
+    ) &
+}

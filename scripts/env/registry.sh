@@ -75,7 +75,7 @@ fi
 need_cmd docker-registry
 log "starting docker-registry on $REGISTRY (log: $LOG)"
 echo "--- $(date -Is) starting docker-registry serve $CONF" >>"$LOG"
-setsid docker-registry serve "$CONF" >>"$LOG" 2>&1 </dev/null &
+start_daemon "$LOG" docker-registry serve "$CONF"
 launched=$!
 echo "$launched" >"$PIDFILE"
 echo "$key" >"$R/running.key"
