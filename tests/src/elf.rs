@@ -19,6 +19,26 @@ pub fn interpreter(path: &Path) -> Option<String> {
     interpreter_of(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `e_machine` of the ELF file at `path`, in words: `x86-64`, `aarch64`, or the number. Reads
+/// the architecture from the file itself, never from where it was exported.
+#[track_caller]
+pub fn machine(path: &Path) -> String {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x7fELF") && bytes.len() > 0x14,
+        "{}: not an ELF file",
+        path.display()
+    );
+    // Little-endian (checked by `interpreter_of` for the files tests read).
+    match u16::from_le_bytes([bytes[0x12], bytes[0x13]]) {
+        62 => "x86-64".to_string(),
+        183 => "aarch64".to_string(),
+        243 => "riscv".to_string(),
+        other => format!("machine {other}"),
+    }
+}
+
 fn interpreter_of(bytes: &[u8]) -> Result<Option<String>, String> {
     let field = |at: usize, len: usize| -> Result<u64, String> {
         let slice = bytes
