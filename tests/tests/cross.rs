@@ -8,8 +8,8 @@
 //! - buildx: `--output type=local` with both platforms writes `linux_amd64/` and
 //!   `linux_arm64/`, each with the binary of its own machine.
 //! - buildx: caches never mix: after building both, a source edit recompiles only the edited
-//!   crate on each platform's own target cache (the `cc` build dependency stays compiled), the
-//!   shared fetch step stays cached, and `--platform linux/arm64` alone is then fully cached.
+//!   crate on each platform's own target cache (the `cc` build dependency stays compiled), and
+//!   `--platform linux/arm64` alone is then fully cached.
 //! - dockerd 20.10 (no image index in its store): `--platform linux/arm64` with `--output
 //!   type=local` cross-compiles an aarch64 binary that runs.
 //! - buildx: opted-in emulation (`[cross] emulate = true`, SDK `cachet-sdk:multi`) builds and
@@ -17,8 +17,7 @@
 //! - both engines: an SDK without the arm64 std (`cachet-sdk:debian`) fails the cargo step
 //!   with the message that says what to install, in the build's output.
 //!
-//! The `cc` crate comes from a local test registry standing in for crates.io (the real
-//! crates.io release from the host's cargo cache, so the example's lockfile checksum holds).
+//! The `cc` crate is vendored into each test project (see [`vendor_cc`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +25,7 @@ use std::time::Duration;
 
 use cachet_tests::exported::run_binary;
 use cachet_tests::progress::{vertices, Vertex};
-use cachet_tests::registry::Registry;
+use cachet_tests::registry::sha256_hex;
 use cachet_tests::{elf, fixtures, process, Engine, Env, TempProject};
 
 const AMD64_LINE: &str = "target x86_64-unknown-linux-gnu · rust arch x86_64 · c arch x86_64";
@@ -35,8 +34,8 @@ const CC_VERSION: &str = "1.0.73";
 const BIN: &str = "usr/local/bin/cross";
 
 /// `examples/cross` under a project name of its own (its own target caches), with `sdk` and
-/// `extra` spec lines, and the registry serving `cc` (keep it alive while building).
-fn cross_project(label: &str, sdk: &str, extra: &str) -> (TempProject, Registry) {
+/// `extra` spec lines, and `cc` vendored into it.
+fn cross_project(label: &str, sdk: &str, extra: &str) -> TempProject {
     let project = TempProject::new(label);
     project.copy_from(fixtures::repo_root().join("examples/cross"));
     let nonce = fixtures::nonce();
@@ -61,7 +60,16 @@ fn cross_project(label: &str, sdk: &str, extra: &str) -> (TempProject, Registry)
         format!("{main}\n// cachet-tests run {nonce}\n"),
     );
 
-    let registry = Registry::start(label);
+    vendor_cc(&project);
+    project
+}
+
+/// Puts the real crates.io release of `cc` (from the host's cargo cache, so the example's
+/// lockfile checksum holds) into the project as a vendored source: Debian bookworm's cargo
+/// (the cross SDK's) predates sparse registries, so the test registry cannot serve it. A
+/// vendoring project has no fetch step; the unit tests check the fetch vertex is one for all
+/// platforms.
+fn vendor_cc(project: &TempProject) {
     let home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
@@ -71,9 +79,20 @@ fn cross_project(label: &str, sdk: &str, extra: &str) -> (TempProject, Registry)
         .map(|d| d.unwrap().path().join(format!("cc-{CC_VERSION}.crate")))
         .find(|p| p.exists())
         .unwrap_or_else(|| panic!("no cc-{CC_VERSION}.crate under {}", cache.display()));
-    registry.publish_crate_file("cc", CC_VERSION, std::fs::read(file).unwrap());
-    registry.replace_crates_io(&project);
-    (project, registry)
+    let vendor = project.path().join("vendor");
+    std::fs::create_dir_all(&vendor).unwrap();
+    let mut tar = Command::new("tar");
+    tar.arg("-xzf").arg(&file).arg("-C").arg(&vendor);
+    process::run(&mut tar, Duration::from_secs(60)).assert_success();
+    let checksum = sha256_hex(&std::fs::read(&file).unwrap());
+    project.write(
+        format!("vendor/cc-{CC_VERSION}/.cargo-checksum.json"),
+        format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}"),
+    );
+    project.write(
+        ".cargo/config.toml",
+        "[source.crates-io]\nreplace-with = \"vendored\"\n\n[source.vendored]\ndirectory = \"vendor\"\n",
+    );
 }
 
 fn cross_sdk() -> String {
@@ -146,7 +165,7 @@ fn registry_json(path: &str) -> serde_json::Value {
 #[test]
 fn buildx_pushes_an_index_whose_images_hold_each_platforms_binary() {
     let engine = Engine::Buildx;
-    let (project, _registry) = cross_project("cross-index", &cross_sdk(), "");
+    let project = cross_project("cross-index", &cross_sdk(), "");
     let repo = format!("cachet-test/cross-index-{}", fixtures::nonce());
     let reference = format!("{}/{repo}:both", Env::get().registry());
     let result = build(engine, &project, "linux/amd64,linux/arm64")
@@ -208,7 +227,7 @@ fn buildx_pushes_an_index_whose_images_hold_each_platforms_binary() {
 #[test]
 fn buildx_caches_of_two_platforms_never_mix() {
     let engine = Engine::Buildx;
-    let (project, _registry) = cross_project("cross-caches", &cross_sdk(), "");
+    let project = cross_project("cross-caches", &cross_sdk(), "");
     let out = TempProject::new("cross-caches-out");
     let export = |what: &str| {
         let dest = out.path().join(what);
@@ -252,10 +271,6 @@ fn buildx_caches_of_two_platforms_never_mix() {
             "{triple}: only the edited crate recompiles, on its own warm cache:\n{progress}"
         );
     }
-    assert!(
-        fetch_steps(&progress).iter().all(|v| v.cached),
-        "the shared fetch step stays cached:\n{progress}"
-    );
     check_binary(
         &second.join("linux_amd64/cross"),
         "x86-64",
@@ -290,7 +305,7 @@ fn buildx_caches_of_two_platforms_never_mix() {
 #[test]
 fn dockerd_cross_compiles_one_foreign_platform() {
     let engine = Engine::Dockerd;
-    let (project, _registry) = cross_project("cross-dockerd", &cross_sdk(), "");
+    let project = cross_project("cross-dockerd", &cross_sdk(), "");
     let dest = TempProject::new("cross-dockerd-out");
     let result = build(engine, &project, "linux/arm64")
         .target("build")
@@ -306,7 +321,7 @@ fn dockerd_cross_compiles_one_foreign_platform() {
 fn buildx_emulates_when_the_spec_opts_in() {
     let engine = Engine::Buildx;
     let sdk = Env::get().var("CACHET_SDK_MULTI").to_string();
-    let (project, _registry) = cross_project("cross-emulated", &sdk, "[cross]\nemulate = true");
+    let project = cross_project("cross-emulated", &sdk, "[cross]\nemulate = true");
     let dest = TempProject::new("cross-emulated-out");
     let result = build(engine, &project, "linux/arm64")
         .target("build")
@@ -322,7 +337,7 @@ fn buildx_emulates_when_the_spec_opts_in() {
 fn a_missing_target_std_fails_with_what_to_install() {
     cachet_tests::on_each_engine(|engine| {
         let sdk = Env::get().sdk_debian_image().to_string();
-        let (project, _registry) = cross_project(&format!("cross-nostd-{engine}"), &sdk, "");
+        let project = cross_project(&format!("cross-nostd-{engine}"), &sdk, "");
         let result = build(engine, &project, "linux/arm64")
             .run()
             .assert_failure();
