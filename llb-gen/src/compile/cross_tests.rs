@@ -43,7 +43,7 @@ fn build(spec_text: &str, target: &str, platform: &str) -> Compiled {
     compile(&spec, &cross_request(target, platform)).unwrap()
 }
 
-fn step<'a>(c: &'a Compiled, kind: StepKind) -> &'a StepRecord {
+fn step(c: &Compiled, kind: StepKind) -> &StepRecord {
     c.steps.iter().find(|s| s.kind == kind).unwrap()
 }
 
