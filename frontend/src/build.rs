@@ -198,16 +198,27 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
         let steps_on = compile::step_platform(spec, build_platform, platform)
             .map_err(|e| format!("{}: {e}", opts.filename))?;
         let (mut images, mut build_images) = (BTreeMap::new(), BTreeMap::new());
+        let bases = spec.base_images_for(&target.name);
         for image in spec.images_for(&target.name) {
-            // The SDK is resolved where the steps run; `from` images for the target platform.
-            let is_sdk = image == spec.sdk.image;
-            let (at, into) = if is_sdk && steps_on.cross {
-                (&steps_on.platform, &mut build_images)
-            } else {
-                (platform, &mut images)
-            };
-            let resolved = resolve(gateway, opts, spec, &image, at, resolve_mode).await?;
-            into.insert(image, resolved);
+            // The SDK is resolved where the steps run; `from` images for the target platform
+            // (both, for an SDK that is also an image target's base).
+            if image == spec.sdk.image && steps_on.cross {
+                let resolved = resolve(
+                    gateway,
+                    opts,
+                    spec,
+                    &image,
+                    &steps_on.platform,
+                    resolve_mode,
+                )
+                .await?;
+                build_images.insert(image.clone(), resolved);
+                if !bases.contains(&image) {
+                    continue;
+                }
+            }
+            let resolved = resolve(gateway, opts, spec, &image, platform, resolve_mode).await?;
+            images.insert(image, resolved);
         }
         let request = BuildRequest {
             build_platform: build_platform.clone(),

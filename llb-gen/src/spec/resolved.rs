@@ -205,6 +205,17 @@ impl Spec {
     /// order and without duplicates.
     pub fn images_for(&self, target: &str) -> Vec<String> {
         let mut images = vec![self.sdk.image.clone()];
+        for image in self.base_images_for(target) {
+            if !images.contains(&image) {
+                images.push(image);
+            }
+        }
+        images
+    }
+
+    /// The images the image targets `target` needs are based on (`from = "<image>"`), each once.
+    pub fn base_images_for(&self, target: &str) -> Vec<String> {
+        let mut images: Vec<String> = Vec::new();
         for name in self.closure(target) {
             if let Some(Target::Image(ImageTarget {
                 from: BaseRef::Image(image),
