@@ -240,14 +240,6 @@ impl Registry {
                 packaged.display()
             )
         });
-        self.publish_crate_file(name, version, bytes)
-    }
-
-    /// Publish an existing `.crate` file (a real crates.io release from the host's cargo cache,
-    /// whose checksum is then the one a crates.io lockfile records), with no dependencies in its
-    /// index line: for crates whose dependencies are all optional and off.
-    #[track_caller]
-    pub fn publish_crate_file(&self, name: &str, version: &str, bytes: Vec<u8>) -> String {
         let cksum = sha256_hex(&bytes);
 
         let line = index_line(name, version, &cksum);
