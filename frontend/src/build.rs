@@ -36,10 +36,10 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     }
     let loaded = load(gateway, &pong, opts).await?;
     let planned = plan(gateway, loaded).await?;
-    let Planned { loaded, compiled } = planned;
+    let Planned { loaded, builds } = planned;
     let (opts, target) = (loaded.opts, loaded.target);
 
-    let cache_imports = opts
+    let cache_imports: Vec<gw::CacheOptionsEntry> = opts
         .cache_imports
         .iter()
         .map(|c| gw::CacheOptionsEntry {
@@ -47,29 +47,31 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
             attrs: c.attrs.clone(),
         })
         .collect();
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "solving");
-    let reference = gateway
-        .solve(
-            compiled.definition,
-            cache_imports,
-            false,
-            &format!("build target {target}"),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
-
-    let mut metadata = BTreeMap::new();
-    if let Some(config) = compiled.image_config {
-        metadata.insert("containerimage.config".to_string(), config);
+    let many = builds.len() > 1;
+    let mut solved = Vec::new();
+    for (platform, compiled) in builds {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            %platform,
+            "solving"
+        );
+        let what = if many {
+            format!("build target {target} for {platform}")
+        } else {
+            format!("build target {target}")
+        };
+        let reference = gateway
+            .solve(compiled.definition, cache_imports.clone(), false, &what)
+            .await
+            .map_err(|e| e.to_string())?;
+        solved.push(crate::result::Solved {
+            platform,
+            reference,
+            image_config: compiled.image_config,
+        });
     }
-    Ok(gw::Result {
-        metadata,
-        result: Some(gw::result::Result::Ref(gw::Ref {
-            id: reference,
-            def: None,
-        })),
-    })
+    tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
+    Ok(crate::result::result(solved, opts.multi_platform))
 }
 
 /// What a build knows once it has read the spec and the context's metadata.
@@ -77,7 +79,10 @@ pub struct Loaded {
     pub opts: FrontendOpts,
     /// The session serving the build context.
     pub session_id: String,
-    pub platform: Platform,
+    /// The target platforms, in request order (at least one).
+    pub platforms: Vec<Platform>,
+    /// The worker's own platform, where SDK steps run unless emulated (`compile::step_platform`).
+    pub build_platform: Platform,
     /// The spec's text, as read from the client.
     pub text: String,
     pub spec: spec::Spec,
@@ -92,7 +97,16 @@ pub struct Loaded {
 /// outline` and `--call explain` report on (one conversion path for both).
 pub struct Planned {
     pub loaded: Loaded,
-    pub compiled: compile::Compiled,
+    /// One compiled build per target platform, in request order (at least one).
+    pub builds: Vec<(Platform, compile::Compiled)>,
+}
+
+impl Planned {
+    /// The first platform's build: what `--call outline` and `explain` report on.
+    pub fn first(&self) -> (&Platform, &compile::Compiled) {
+        let (platform, compiled) = &self.builds[0];
+        (platform, compiled)
+    }
 }
 
 /// Checks the daemon's capabilities, then reads the spec and the context's metadata.
@@ -126,9 +140,11 @@ async fn load_with(
     // The session serving the context, which every step reads (bake may share one).
     let session_id = opts.session_for(&opts.context_local, &own_session);
 
-    let platform = match &opts.platform {
-        Some(p) => p.clone(),
-        None => default_platform(pong),
+    let build_platform = default_platform(pong);
+    let platforms = if opts.platforms.is_empty() {
+        vec![build_platform.clone()]
+    } else {
+        opts.platforms.clone()
     };
 
     let spec_session = opts.session_for(&opts.spec_local, &own_session);
@@ -150,7 +166,8 @@ async fn load_with(
     Ok(Loaded {
         opts,
         session_id,
-        platform,
+        platforms,
+        build_platform,
         text,
         spec,
         target,
@@ -159,97 +176,142 @@ async fn load_with(
     })
 }
 
-/// Resolves the images the target needs and compiles the build.
+/// Resolves the images the target needs and compiles the build, once per target platform.
 pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, Failure> {
-    // Handed to the request and back, not copied: a large workspace has thousands of manifests.
-    let project = std::mem::take(&mut loaded.project);
+    // Handed to each request and back, not copied: a large workspace has thousands of manifests.
+    let mut project = std::mem::take(&mut loaded.project);
     let Loaded {
         opts,
         session_id,
-        platform,
+        platforms,
+        build_platform,
         spec,
         target,
         caps,
         ..
     } = &loaded;
     let resolve_mode = opts.image_resolve_mode;
-    let mut images = BTreeMap::new();
-    for image in spec.images_for(&target.name) {
-        // A `docker-image://` named context of that name is resolved in its place.
-        let named = opts.named_image(&image);
-        let lookup = named.unwrap_or(&image);
-        let normalized =
-            llb_gen::llb::ImageRef::parse(lookup).map_err(|e| format!("image `{lookup}`: {e}"))?;
-        let mut resolved = gateway
-            .resolve_image_config(
-                &normalized.to_string(),
-                &platform.to_pb(),
-                resolve_mode.as_str(),
-            )
-            .await
-            .map_err(|e| {
-                let setting = if image == spec.sdk.image {
-                    "[sdk] image"
-                } else {
-                    "an image target's `from`"
-                };
-                unresolvable_image(
-                    &opts.filename,
-                    setting,
-                    &normalized.to_string(),
-                    &e.to_string(),
-                )
-            })?;
-        tracing::info!(image, named, digest = resolved.digest, "resolved");
-        if image == spec.sdk.image {
-            if let Some(lock) = &spec.sdk.digest_lock {
-                confirm_locked_digest(
+    // The frontend image exists for the build platform only (see `compile::Context::helper_mount`).
+    let helper = resolve_helper(gateway, opts, build_platform, resolve_mode).await?;
+    let mut builds = Vec::new();
+    for platform in platforms {
+        let steps_on = compile::step_platform(spec, build_platform, platform)
+            .map_err(|e| format!("{}: {e}", opts.filename))?;
+        let (mut images, mut build_images) = (BTreeMap::new(), BTreeMap::new());
+        let bases = spec.base_images_for(&target.name);
+        for image in spec.images_for(&target.name) {
+            // The SDK is resolved where the steps run; `from` images for the target platform
+            // (both, for an SDK that is also an image target's base).
+            if image == spec.sdk.image && steps_on.cross {
+                let resolved = resolve(
                     gateway,
-                    &normalized.to_string(),
-                    lock,
-                    &mut resolved,
-                    platform,
+                    opts,
+                    spec,
+                    &image,
+                    &steps_on.platform,
                     resolve_mode,
                 )
-                .await;
+                .await?;
+                build_images.insert(image.clone(), resolved);
+                if !bases.contains(&image) {
+                    continue;
+                }
             }
+            let resolved = resolve(gateway, opts, spec, &image, platform, resolve_mode).await?;
+            images.insert(image, resolved);
         }
-        images.insert(image, resolved);
+        let request = BuildRequest {
+            build_platform: build_platform.clone(),
+            build_images,
+            ..build_request(
+                opts,
+                target,
+                platform.clone(),
+                session_id.clone(),
+                images,
+                project,
+                helper.clone(),
+            )
+        };
+        let compiled =
+            compile::compile(spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
+        caps.check_definition(&compiled.definition)?;
+        if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("definition") {
+            let readable = llb_gen::llb::ReadableDefinition::from_definition(&compiled.definition)
+                .map_err(|e| e.to_string())?;
+            let json = serde_json::to_string(&readable).map_err(|e| e.to_string())?;
+            tracing::info!(
+                project = spec.project,
+                %platform,
+                definition = json,
+                "cachet definition"
+            );
+        }
+        for (name, keys) in &compiled.cargo_keys {
+            tracing::info!(
+                target = name,
+                %platform,
+                mode = keys.mode.as_str(),
+                mount = keys.selected().mount_id,
+                "target cache"
+            );
+        }
+        project = request.project;
+        builds.push((platform.clone(), compiled));
     }
+    loaded.project = project;
+    Ok(Planned { loaded, builds })
+}
 
-    let helper = resolve_helper(gateway, opts, platform, resolve_mode).await?;
-    let request = build_request(
-        opts,
-        target,
-        platform.clone(),
-        session_id.clone(),
-        images,
-        project,
-        helper,
-    );
-    let compiled =
-        compile::compile(spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
-    caps.check_definition(&compiled.definition)?;
-    if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("definition") {
-        let readable = llb_gen::llb::ReadableDefinition::from_definition(&compiled.definition)
-            .map_err(|e| e.to_string())?;
-        let json = serde_json::to_string(&readable).map_err(|e| e.to_string())?;
-        tracing::info!(
-            project = spec.project,
-            definition = json,
-            "cachet definition"
-        );
+/// One image of the spec, resolved for `platform` (and its `[sdk] digest` lock confirmed).
+async fn resolve(
+    gateway: &mut Gateway,
+    opts: &FrontendOpts,
+    spec: &spec::Spec,
+    image: &str,
+    platform: &Platform,
+    resolve_mode: ResolveMode,
+) -> Result<ResolvedImage, Failure> {
+    // A `docker-image://` named context of that name is resolved in its place.
+    let named = opts.named_image(image);
+    let lookup = named.unwrap_or(image);
+    let normalized =
+        llb_gen::llb::ImageRef::parse(lookup).map_err(|e| format!("image `{lookup}`: {e}"))?;
+    let mut resolved = gateway
+        .resolve_image_config(
+            &normalized.to_string(),
+            &platform.to_pb(),
+            resolve_mode.as_str(),
+        )
+        .await
+        .map_err(|e| {
+            let setting = if image == spec.sdk.image {
+                "[sdk] image"
+            } else {
+                "an image target's `from`"
+            };
+            unresolvable_image(
+                &opts.filename,
+                setting,
+                &format!("{normalized} (for {platform})"),
+                &e.to_string(),
+            )
+        })?;
+    tracing::info!(image, named, %platform, digest = resolved.digest, "resolved");
+    if image == spec.sdk.image {
+        if let Some(lock) = &spec.sdk.digest_lock {
+            confirm_locked_digest(
+                gateway,
+                &normalized.to_string(),
+                lock,
+                &mut resolved,
+                platform,
+                resolve_mode,
+            )
+            .await;
+        }
     }
-    for (name, keys) in &compiled.cargo_keys {
-        tracing::info!(
-            target = name,
-            mode = keys.mode.as_str(),
-            mount = keys.selected().mount_id,
-            "target cache"
-        );
-    }
-    loaded.project = request.project;
-    Ok(Planned { loaded, compiled })
+    Ok(resolved)
 }
 
 /// What the compiler needs besides the spec, from the parsed options and what BuildKit told us:
@@ -266,6 +328,9 @@ pub fn build_request(
 ) -> BuildRequest {
     BuildRequest {
         target: target.clone(),
+        // A worker of the target platform; `plan` sets the worker's own and its SDK.
+        build_platform: platform.clone(),
+        build_images: BTreeMap::new(),
         platform,
         session_id,
         context_local: opts.context_local.clone(),

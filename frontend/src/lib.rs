@@ -9,5 +9,6 @@ pub mod failure;
 pub mod gateway;
 pub mod opts;
 pub mod panics;
+pub mod result;
 pub mod subrequest;
 pub mod transport;

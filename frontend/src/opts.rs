@@ -26,8 +26,12 @@ pub struct FrontendOpts {
     pub target: Option<String>,
     pub build_args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
-    /// Requested target platform, when given.
-    pub platform: Option<Platform>,
+    /// Requested target platforms (`--platform a,b`), in order, without repeats; empty for the
+    /// worker's own.
+    pub platforms: Vec<Platform>,
+    /// `multi-platform=true`: the result is a platform map even for one platform (buildx sends
+    /// it for a platform list; an exporter then writes an index or per-platform directories).
+    pub multi_platform: bool,
     /// `--no-cache` (every target) or `--no-cache-filter a,b`.
     pub no_cache: NoCache,
     pub cache_imports: Vec<CacheImport>,
@@ -227,16 +231,11 @@ impl FrontendOpts {
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
                     .collect();
-                match platforms.as_slice() {
-                    [] => {}
-                    [one] => {
-                        let platform = Platform::parse(one).map_err(|e| invalid(&e.to_string()))?;
-                        self.platform = Some(platform);
-                    }
-                    _ => {
-                        return Err(invalid(
-                            "Cachet builds one platform per build; run one build per platform",
-                        ))
+                self.platforms.clear();
+                for one in platforms {
+                    let platform = Platform::parse(one).map_err(|e| invalid(&e.to_string()))?;
+                    if !self.platforms.contains(&platform) {
+                        self.platforms.push(platform);
                     }
                 }
             }
@@ -284,10 +283,8 @@ impl FrontendOpts {
             // Required frontend caps are checked by BuildKit against our image label before we
             // start; nothing is left for us to do.
             "frontend.caps" => {}
-            // One platform per build: the single-platform result shape is what both exporters
-            // accept, so `multi-platform=false` (or unset) needs nothing.
-            "multi-platform" if value != "true" => {}
-            "multi-platform" => return unsupported("one platform per build"),
+            // A platform map result even for one platform (`build::build`).
+            "multi-platform" => self.multi_platform = value == "true",
             // dockerd always sends these, usually empty.
             "add-hosts" | "hostname" | "contextsubdir" | "shm-size" | "ulimit"
             | "cgroup-parent"
@@ -374,7 +371,7 @@ mod tests {
             "no-cache=build, test",
         ])
         .unwrap();
-        assert_eq!(o.platform, Some(Platform::parse("linux/arm64/v8").unwrap()));
+        assert_eq!(o.platforms, [Platform::parse("linux/arm64/v8").unwrap()]);
         assert_eq!(o.image_resolve_mode, ResolveMode::ForcePull);
         assert_eq!(o.network, Some(NetMode::Host));
         assert_eq!(
@@ -492,7 +489,18 @@ mod tests {
         assert!(e.to_string().contains("must be a local directory"), "{e}");
         let e = parse(&["something-new=1"]).unwrap_err();
         assert!(e.to_string().contains("`something-new`"), "{e}");
-        assert!(parse(&["platform=linux/amd64,linux/arm64"]).is_err());
+        let two = parse(&[
+            "platform=linux/amd64, linux/arm64,linux/amd64",
+            "multi-platform=true",
+        ])
+        .unwrap();
+        assert_eq!(
+            two.platforms,
+            [Platform::linux_amd64(), Platform::linux_arm64()]
+        );
+        assert!(two.multi_platform);
+        assert!(!parse(&["multi-platform=false"]).unwrap().multi_platform);
+        assert!(parse(&["platform=linux/amd64,linux"]).is_err());
         assert!(parse(&["nonsense"]).is_err());
     }
 }

@@ -61,7 +61,7 @@ pub async fn answer(
                 &loaded.text,
                 &loaded.spec,
                 &loaded.target,
-                &planned.compiled,
+                planned.first().1,
             )?;
             Ok(result(
                 inspect::to_json(&outline),
@@ -95,7 +95,8 @@ pub async fn answer(
             let loaded = build::load(gateway, pong, opts).await?;
             let planned = build::plan(gateway, loaded).await?;
             let loaded = &planned.loaded;
-            let explanation = Explanation::new(&planned.compiled, &loaded.target, &loaded.platform);
+            let (platform, compiled) = planned.first();
+            let explanation = Explanation::new(compiled, &loaded.target, platform);
             // `to_json` ends in a newline; buildx adds its own after `result.json`.
             let json = explanation.to_json().trim_end().to_string();
             Ok(result(json, explain::render_text(&explanation), None))

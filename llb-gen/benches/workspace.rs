@@ -504,6 +504,8 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
     BuildRequest {
         target: target.into(),
         platform: Platform::linux_amd64(),
+        build_platform: Platform::linux_amd64(),
+        build_images: BTreeMap::new(),
         session_id: "session-bench".into(),
         context_local: "context".into(),
         images: BTreeMap::from([(

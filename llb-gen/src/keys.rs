@@ -111,8 +111,22 @@
 //!   the variables out of their environment altogether, so a new value never re-runs a layer;
 //!   a third-party reader seeded from one is found and rebuilt by the cargo step.
 //!
+//! * `build_platform` — only for a step that cross-compiles (`compile/cross.rs`): the platform
+//!   it runs on, whose SDK (and so host code: build scripts, proc-macros) it builds with. Absent
+//!   for native and emulated steps, so their ids did not move when cross builds came;
+//! * `emulated` — only when true: the step runs on the target platform under emulation
+//!   (`[cross] emulate`), so an emulated target cache never serves a cross build of the same
+//!   triple, whose host code is of another architecture;
+//! * `cross_env` — only for a cross step: the linker, `CC_`/`CXX_`/`AR_<triple>` and
+//!   pkg-config settings for the target triple (Debian defaults overridden by
+//!   `[cross.<triple>] env`). Cargo does not fingerprint a changed linker or C compiler.
+//!
+//! The SDK identity of a cross step is the SDK's as resolved for the build platform (the one
+//! it runs); the target platform and triple still name what it builds for. Every platform of a
+//! multi-platform build thus gets its own target cache, and one fetch step.
+//!
 //! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
-//! `triple` and `profile`, and the id ends in `fast-<hash>`: one warm `target/` per toolchain
+//! `triple`, `profile` and the three cross inputs above (toolchain choices cargo cannot see), and the id ends in `fast-<hash>`: one warm `target/` per toolchain
 //! and profile, and cargo's own fingerprints decide the rest (they see RUSTFLAGS, features and
 //! sources, but not undeclared env reads or C flags). Both keys are computed for every build
 //! and recorded on its outputs, so an artifact always says which inputs it was built under.
@@ -242,6 +256,9 @@
 //! mount, never a stale one). So upgrading Cachet keeps every warm `target/`.
 //!
 //! # Fetch step — keyed by BuildKit on content, no mount id of its own
+//! It runs where the cargo steps run (the build platform unless emulated) and takes no
+//! `--target`, so it does not move with the target platform: every platform of a cross build
+//! shares one fetch vertex.
 //! Dependencies are vendored by a step whose only inputs are the SDK and a snapshot of the
 //! *masked* manifests and `Cargo.lock`, the `.cargo/` config and toolchain files (plus empty
 //! stand-ins for target sources), so source edits never re-run it and a lockfile change that
@@ -391,6 +408,18 @@ pub struct TargetKeyInputs {
     /// The step's own cargo arguments that can change its output, in order
     /// ([`crate::spec::cargo_args::keyed_args`]; see the module docs for the table).
     pub cargo_args: Vec<String>,
+    /// The platform the step runs on when it cross-compiles (`compile/cross.rs`); empty when
+    /// it runs on the target platform, so native builds keep their mount ids.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub build_platform: String,
+    /// The step runs on the target platform under emulation (`[cross] emulate`); absent when
+    /// false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub emulated: bool,
+    /// The cross environment (linker, C compilers, pkg-config for the target triple) a cross
+    /// step passes to cargo; empty, and absent, for steps that do not cross-compile.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub cross_env: BTreeMap<String, String>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -456,6 +485,12 @@ impl TargetKeyInputs {
             platform: &'a str,
             triple: &'a str,
             profile: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            build_platform: &'a str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            emulated: bool,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            cross_env: &'a BTreeMap<String, String>,
         }
         let hash = sha256_hex(&canonical_json(&Hashed {
             schema: KEY_SCHEMA,
@@ -465,6 +500,9 @@ impl TargetKeyInputs {
             platform: &self.platform,
             triple: &self.triple,
             profile: &self.profile,
+            build_platform: &self.build_platform,
+            emulated: self.emulated,
+            cross_env: &self.cross_env,
         })?);
         Ok(self.key_with(hash, "fast-"))
     }
@@ -575,6 +613,9 @@ mod tests {
             network: "none".into(),
             volatile_env: Vec::new(),
             cargo_args: Vec::new(),
+            build_platform: String::new(),
+            emulated: false,
+            cross_env: BTreeMap::new(),
         }
     }
 
@@ -742,8 +783,31 @@ mod tests {
                     i.cargo_args = vec!["--config".into(), "env.CACHET_FACT=\"b\"".into()]
                 }),
             ),
+            (
+                "build platform",
+                Box::new(|i| i.build_platform = "linux/arm64".into()),
+            ),
+            ("emulated", Box::new(|i| i.emulated = true)),
+            (
+                "cross env",
+                Box::new(|i| {
+                    i.cross_env
+                        .insert("CC_aarch64_unknown_linux_gnu".into(), "clang".into())
+                        .map(drop)
+                        .unwrap_or(())
+                }),
+            ),
         ];
-        const FAST_INPUTS: &[&str] = &["project", "sdk", "platform", "triple", "profile"];
+        const FAST_INPUTS: &[&str] = &[
+            "project",
+            "sdk",
+            "platform",
+            "triple",
+            "profile",
+            "build platform",
+            "emulated",
+            "cross env",
+        ];
         for (what, change) in changes {
             let mut i = inputs();
             change(&mut i);

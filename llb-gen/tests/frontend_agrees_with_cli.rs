@@ -76,7 +76,11 @@ fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
     let text = std::fs::read_to_string(dir.join(&opts.filename)).expect("spec");
     let spec = spec::load(&opts.filename, &text, &opts.build_args).expect("spec loads");
     let target = spec.select_target(opts.target.as_deref()).expect("target");
-    let platform = opts.platform.clone().unwrap_or_else(Platform::linux_amd64);
+    let platform = opts
+        .platforms
+        .first()
+        .cloned()
+        .unwrap_or_else(Platform::linux_amd64);
     let images: BTreeMap<String, ResolvedImage> = spec
         .images_for(&target.name)
         .into_iter()

@@ -21,8 +21,9 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
-/// `target` → (strict, fast) mount id of every cargo step an explanation of the spec lists.
-fn mount_ids(spec: &Path, target: &str) -> Vec<(String, String, String)> {
+/// `target` → (strict, fast) mount id of every cargo step an explanation of the spec lists,
+/// built with `extra` arguments (a platform).
+fn mount_ids(spec: &Path, target: &str, extra: &[&str]) -> Vec<(String, String, String)> {
     let out = Command::new(env!("CARGO_BIN_EXE_llb-gen"))
         .args([
             "explain",
@@ -33,6 +34,7 @@ fn mount_ids(spec: &Path, target: &str) -> Vec<(String, String, String)> {
             "--target",
             target,
         ])
+        .args(extra)
         .arg(spec)
         .output()
         .expect("run llb-gen");
@@ -94,11 +96,32 @@ fn render() -> String {
         let text = std::fs::read_to_string(&spec).expect("read spec");
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("?");
         writeln!(out, "\n[{name}]").expect("write");
-        for target in cargo_targets(&text) {
-            for (step, strict, fast) in mount_ids(&spec, &target) {
-                if step == target {
-                    writeln!(out, "{target} strict {strict}\n{target} fast   {fast}")
+        // The cross example also for arm64, cross-compiled on an amd64 worker.
+        let platforms: &[(&str, &[&str])] = match name {
+            "cross" => &[
+                ("", &[]),
+                (
+                    " (arm64 on amd64)",
+                    &[
+                        "--platform",
+                        "linux/arm64",
+                        "--build-platform",
+                        "linux/amd64",
+                    ],
+                ),
+            ],
+            _ => &[("", &[])],
+        };
+        for (label, extra) in platforms {
+            for target in cargo_targets(&text) {
+                for (step, strict, fast) in mount_ids(&spec, &target, extra) {
+                    if step == target {
+                        writeln!(
+                            out,
+                            "{target}{label} strict {strict}\n{target}{label} fast   {fast}"
+                        )
                         .expect("write");
+                    }
                 }
             }
         }

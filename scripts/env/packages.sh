@@ -11,6 +11,8 @@ PACKAGES=(
     docker-registry        # loopback registry the SDK images are served from
     mmdebstrap             # offline-reproducible bookworm rootfs for the SDK images
     debian-archive-keyring # signatures checked by mmdebstrap
+    qemu-user-static       # arm64 emulation (binfmt_misc) for the cross tests and the arm64 SDK
+    arch-test              # mmdebstrap --architectures=arm64 checks emulation with it
     ca-certificates
     curl                   # registry API probes
     iproute2               # ss: who holds the registry port

@@ -19,6 +19,30 @@ pub fn interpreter(path: &Path) -> Option<String> {
     interpreter_of(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `e_machine` of the ELF file at `path`, in words: `x86-64`, `aarch64`, or the number. Reads
+/// the architecture from the file itself, never from where it was exported.
+#[track_caller]
+pub fn machine(path: &Path) -> String {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    machine_of(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn machine_of(bytes: &[u8]) -> Result<String, String> {
+    if !bytes.starts_with(b"\x7fELF") || bytes.len() < 0x14 {
+        return Err("not an ELF file".into());
+    }
+    if bytes[5] != 1 {
+        return Err("not a little-endian ELF file".into());
+    }
+    Ok(match u16::from_le_bytes([bytes[0x12], bytes[0x13]]) {
+        62 => "x86-64".to_string(),
+        183 => "aarch64".to_string(),
+        243 => "riscv".to_string(),
+        other => format!("machine {other}"),
+    })
+}
+
 fn interpreter_of(bytes: &[u8]) -> Result<Option<String>, String> {
     let field = |at: usize, len: usize| -> Result<u64, String> {
         let slice = bytes
@@ -57,6 +81,16 @@ fn interpreter_of(bytes: &[u8]) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_machine_is_read_from_the_header() {
+        let mut bytes = elf(&[]);
+        bytes[0x12..0x14].copy_from_slice(&183u16.to_le_bytes());
+        assert_eq!(machine_of(&bytes).unwrap(), "aarch64");
+        bytes[0x12..0x14].copy_from_slice(&62u16.to_le_bytes());
+        assert_eq!(machine_of(&bytes).unwrap(), "x86-64");
+        assert!(machine_of(b"#!/bin/sh\n").is_err());
+    }
 
     /// A minimal ELF64 file with the given program header types; a `PT_INTERP` one names
     /// `/lib/ld.so`.

@@ -144,7 +144,11 @@ impl Target for OptsTarget {
         };
         // One feature per fact: their product would make nearly every input "new".
         f.add(("target", opts.target.is_some()));
-        f.add(("platform given", opts.platform.is_some()));
+        f.add((
+            "platforms given",
+            bucket(opts.platforms.len()),
+            opts.multi_platform,
+        ));
         f.add(("build args", bucket(opts.build_args.len())));
         f.add(("labels", bucket(opts.labels.len())));
         f.add(("no-cache", std::mem::discriminant(&opts.no_cache)));
@@ -160,7 +164,7 @@ impl Target for OptsTarget {
             opts.spec_local == "dockerfile",
             opts.context_local == "context",
         ));
-        if let Some(platform) = &opts.platform {
+        for platform in &opts.platforms {
             let triple = llb_gen::compile::rust_triple(platform);
             f.add(("platform", platform.variant.is_some(), triple.ok()));
         }

@@ -168,7 +168,11 @@ impl Target for WholeTarget {
                 FrontendOpts::parse(Vec::new()).expect("no options parse")
             }
         };
-        let platform = opts.platform.clone().unwrap_or_else(Platform::linux_amd64);
+        let platform = opts
+            .platforms
+            .first()
+            .cloned()
+            .unwrap_or_else(Platform::linux_amd64);
 
         let text = input.text(SPEC).unwrap_or_default();
         let spec = match spec::load(&opts.filename, &text, &opts.build_args) {

@@ -27,8 +27,10 @@
 //! Compile steps run without network and `--offline`, with the SDK's own `CARGO_HOME`
 //! untouched: whatever they produce depends only on what is in their keys.
 //!
-//! Cargo always gets `--target <triple>` for the platform's triple (already a key input, see
-//! [`super::triple`]), even though the step runs natively. Without it cargo treats the host as
+//! Cargo always gets `--target <triple>` for the target platform's triple (a key input, see
+//! [`super::triple`]), whether the step cross-compiles on the build platform (with the cross
+//! environment and a check that the SDK has the triple's std, see [`super::cross`]) or runs
+//! natively. Without it cargo treats the host as
 //! the target, and RUSTFLAGS also reach build scripts and proc-macros: with
 //! `-C target-feature=+crt-static` (a static binary for a `scratch` image) rustc refuses to
 //! build any proc-macro (`cannot produce proc-macro … as the target … does not support these
@@ -122,6 +124,12 @@ pub(super) fn compile(
     // The platform's CPU level (linux/amd64/v2 …) is a codegen flag like any other.
     let mut rustflags = super::triple::platform_rustflags(&ctx.request.platform);
     rustflags.extend(cargo.rustflags.iter().cloned());
+    // A cross step gets the target triple's linker and C toolchain (see `cross.rs`).
+    let cross_env = if ctx.steps_on.cross {
+        super::cross::cross_env(spec, ctx.triple)
+    } else {
+        BTreeMap::new()
+    };
     let inputs = TargetKeyInputs {
         project: spec.project.clone(),
         sdk: ctx.sdk.clone(),
@@ -137,6 +145,13 @@ pub(super) fn compile(
         network: network.as_str().to_string(),
         volatile_env: volatile.clone(),
         cargo_args: cargo_args::keyed_args(&step.args),
+        build_platform: if ctx.steps_on.cross {
+            ctx.steps_on.platform.to_string()
+        } else {
+            String::new()
+        },
+        emulated: ctx.steps_on.emulated,
+        cross_env: cross_env.clone(),
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -160,6 +175,8 @@ pub(super) fn compile(
         // The unit-separated form keeps flags with spaces intact.
         exec_env.push(("CARGO_ENCODED_RUSTFLAGS".into(), rustflags.join("\u{1f}")));
     }
+    // Before the spec's env, which may set the same names and then wins.
+    exec_env.extend(cross_env.iter().map(|(k, v)| (k.clone(), v.clone())));
     // The layers never see volatile values, so a new value never re-runs them.
     let layer_env: Vec<(String, String)> = exec_env
         .iter()
@@ -192,6 +209,12 @@ pub(super) fn compile(
     let fresh = ctx.ignore_cache(name);
     let mut script = vec!["set -eu".to_string()];
     script.extend(why_step::before_lines(TARGET_DIR, fresh));
+    if ctx.steps_on.cross {
+        script.extend(super::cross::std_check_script(
+            ctx.triple,
+            &format!("[{name}]"),
+        ));
+    }
     if deps.is_some() {
         script.extend(deps_step::seed_script());
     }
@@ -248,7 +271,7 @@ pub(super) fn compile(
     let script = StepScript::new(
         "cargo.sh",
         &script,
-        &ctx.request.platform,
+        &ctx.step_platform(),
         &format!("[{name}]"),
     )?;
     let mut exec = sdk
@@ -276,7 +299,7 @@ pub(super) fn compile(
     }
     let exec = exec
         .network(network)
-        .platform(ctx.request.platform.clone())
+        .platform(ctx.step_platform())
         .ignore_cache(ctx.ignore_cache(name))
         .custom_name(progress_name.clone())
         .build()?;
@@ -323,7 +346,7 @@ pub(super) fn compile(
         .mkfile(Mkfile::new(PROVENANCE_FILE, 0o644, provenance))
         .copy(why_step::reach(&why_out))
         .custom_name(format!("[{name}] record provenance"))
-        .platform(ctx.request.platform.clone())
+        .platform(ctx.step_platform())
         .build()?;
     ctx.steps.push(StepRecord {
         kind: StepKind::Cargo,
@@ -390,6 +413,12 @@ fn provenance(ctx: &Context<'_>, name: &str, keys: &TargetKeys, command: &[Strin
         "strict_key": keys.strict.hash,
         "fast_key": keys.fast.hash,
     });
+    let mut record = record;
+    if ctx.steps_on.cross || ctx.steps_on.emulated {
+        // Only then: native builds keep their provenance (and LLB) byte for byte.
+        record["build_platform"] = json!(ctx.steps_on.platform.to_string());
+        record["emulated"] = json!(ctx.steps_on.emulated);
+    }
     let mut bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
     bytes.push(b'\n');
     bytes

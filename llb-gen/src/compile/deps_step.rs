@@ -395,7 +395,7 @@ impl Prebuild<'_> {
         let script = StepScript::new(
             "dependencies.sh",
             &script,
-            &ctx.request.platform,
+            &ctx.step_platform(),
             &format!("[{}]", self.target),
         )?;
         let mut exec = sdk
@@ -419,7 +419,7 @@ impl Prebuild<'_> {
         let exec = exec
             .mount(Mount::tmpfs("/tmp"))
             .network(NetMode::None)
-            .platform(ctx.request.platform.clone())
+            .platform(ctx.step_platform())
             .ignore_cache(ctx.ignore_cache(self.target))
             .custom_name(progress_name.clone())
             .build()?;

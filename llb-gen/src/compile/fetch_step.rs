@@ -135,7 +135,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat())?;
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
     let authenticated = is_authenticated(&ctx.spec.fetch);
-    let script = StepScript::new("fetch.sh", &script, &ctx.request.platform, "[fetch]")?;
+    let script = StepScript::new("fetch.sh", &script, &ctx.step_platform(), "[fetch]")?;
     let proxy = fetch_proxy(&ctx.request.proxy);
     let mut exec = sdk
         .run(script.argv(&command))
@@ -166,7 +166,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     let name = format!("[fetch] cargo vendor --locked · {tag}");
     let exec = exec
         .network(network)
-        .platform(ctx.request.platform.clone())
+        .platform(ctx.step_platform())
         .ignore_cache(ctx.ignore_cache("fetch"))
         .custom_name(name.clone())
         .build()?;

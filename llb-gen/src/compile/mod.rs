@@ -7,6 +7,7 @@
 //! exactly what the frontend would send.
 
 mod cargo_step;
+mod cross;
 mod deps_step;
 mod fetch_step;
 mod freshness;
@@ -23,10 +24,11 @@ mod why_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use cross::{cross_env, step_platform, StepPlatform};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
 pub use test_report::REPORT_FILE;
-pub use triple::rust_triple;
+pub use triple::{rust_triple, KNOWN_TRIPLES};
 
 use crate::keys::{sdk_identity, TargetKeys};
 use crate::llb::{Image, LlbError, NetMode, Platform, ProxyEnv, ResolveMode, State};
@@ -82,13 +84,22 @@ pub enum NoCache {
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
     pub target: TargetRef,
+    /// The target platform: what the result is for.
     pub platform: Platform,
+    /// The build platform: the worker's own (its first platform, as the dockerfile frontend's
+    /// `BUILDPLATFORM`). SDK steps run on it and cross-compile unless the target triple is its
+    /// own or the spec opts in to emulation (see [`cross`]).
+    pub build_platform: Platform,
     /// The client session that serves the local directories.
     pub session_id: String,
     /// Name of the build context local (`context` unless `contextkey`).
     pub context_local: String,
-    /// Resolved images, by the reference written in the spec.
+    /// Resolved images, by the reference written in the spec, for the target platform (image
+    /// targets' `from`, and the SDK when steps run on the target platform).
     pub images: BTreeMap<String, ResolvedImage>,
+    /// The SDK resolved for the build platform, by reference, when steps cross-compile
+    /// ([`step_platform`]); unused otherwise.
+    pub build_images: BTreeMap<String, ResolvedImage>,
     pub no_cache: NoCache,
     /// `--network=host` lets compile steps reach the network; otherwise they have none.
     pub network_override: Option<NetMode>,
@@ -121,8 +132,8 @@ pub struct BuildRequest {
 }
 
 impl BuildRequest {
-    /// A build of `target` for `platform` in `session_id`, with what a plain `docker build`
-    /// gives for everything else: the `context` local, no images resolved yet, no
+    /// A build of `target` for `platform` in `session_id`, on a worker of that platform, with
+    /// what a plain `docker build` gives for everything else: the `context` local, no images resolved yet, no
     /// `--no-cache`, `--network` or `--pull`, no labels, a cache that stays on this builder,
     /// no metadata files, no proxy, the default frontend image's helper (unpinned) and
     /// `Cachet.toml`. Callers set what they know with struct update syntax.
@@ -133,10 +144,12 @@ impl BuildRequest {
     ) -> BuildRequest {
         BuildRequest {
             target,
+            build_platform: platform.clone(),
             platform,
             session_id: session_id.into(),
             context_local: "context".into(),
             images: BTreeMap::new(),
+            build_images: BTreeMap::new(),
             no_cache: NoCache::Off,
             network_override: None,
             resolve_mode: ResolveMode::Default,
@@ -345,8 +358,13 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         ));
     }
     check_no_cache_filter(spec, &request.no_cache)?;
-    let sdk_image = request
-        .images
+    let steps_on = step_platform(spec, &request.build_platform, &request.platform)?;
+    let step_images = if steps_on.cross {
+        &request.build_images
+    } else {
+        &request.images
+    };
+    let sdk_image = step_images
         .get(&spec.sdk.image)
         .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
     // The lock is on the image as resolved; setup extends it afterwards.
@@ -363,6 +381,8 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         sdk: sdk.clone(),
         image_identity,
         triple,
+        steps_on,
+        step_images,
         layout: project::analyze(&request.project),
         excluded: project::excluded_patterns(&request.project),
         wants_dependency_layer: wants_deps,
@@ -422,6 +442,10 @@ struct Context<'a> {
     /// The SDK image's own identity: `sdk` unless `[sdk] packages` or `setup` extend it.
     image_identity: String,
     triple: &'static str,
+    /// Where the SDK steps run (see [`cross`]).
+    steps_on: StepPlatform,
+    /// The images resolved for `steps_on.platform`: the SDK is taken from here.
+    step_images: &'a BTreeMap<String, ResolvedImage>,
     layout: ProjectLayout,
     /// What every context local excludes: `target`, `.git` and the `.dockerignore` patterns.
     excluded: Vec<String>,
@@ -481,38 +505,32 @@ impl Context<'_> {
         }
     }
 
-    /// An image source pinned to its resolved digest, for the build platform.
+    /// An image target's `from`, pinned to its digest as resolved for the target platform.
     fn image(&self, reference: &str) -> Result<(State, &ResolvedImage), CompileError> {
-        let resolved = self
-            .request
-            .images
-            .get(reference)
-            .ok_or_else(|| CompileError::Unresolved(reference.to_string()))?;
-        let source = named_image(&self.request.named_images, reference).unwrap_or(reference);
-        let mut image = Image::new(source)?
-            .resolve_mode(self.request.resolve_mode)
-            .platform(self.request.platform.clone());
-        if !resolved.digest.is_empty() {
-            image = image.with_digest(&resolved.digest)?;
-        }
-        let state = image
-            .custom_name(if source == reference {
-                format!("[cachet] image {reference}")
-            } else {
-                format!("[cachet] image {reference} (named context: {source})")
-            })
-            .into_state()
-            .platform(self.request.platform.clone());
-        Ok((state, resolved))
+        image_source(
+            reference,
+            &self.request.images,
+            &self.request.named_images,
+            &self.request.platform,
+            self.request.resolve_mode,
+        )
+    }
+
+    /// The platform every SDK step (setup, fetch, cargo, layers, why, snapshots) runs on.
+    fn step_platform(&self) -> Platform {
+        self.steps_on.platform.clone()
     }
 
     /// The read-only mount of `cachet-helper`'s directory of the helper image, pinned to its
     /// resolved digest like the SDK (see `freshness.rs`).
     fn helper_mount(&self) -> Result<crate::llb::Mount, CompileError> {
+        // Resolved for the build platform (the frontend image is built for it alone). Under
+        // emulation the step runs on the target platform, but the helper is a static binary of
+        // the build platform's architecture, which the worker's kernel runs natively.
         let helper = &self.request.helper;
         let mut image = Image::new(&helper.reference)?
             .resolve_mode(self.request.resolve_mode)
-            .platform(self.request.platform.clone());
+            .platform(self.request.build_platform.clone());
         if !helper.resolved.digest.is_empty() {
             image = image.with_digest(&helper.resolved.digest)?;
         }
@@ -521,7 +539,7 @@ impl Context<'_> {
             // Named like the SDK's image source: bookkeeping, never reported CACHED.
             .custom_name(format!("[cachet] image {name} (cachet-helper)"))
             .into_state()
-            .platform(self.request.platform.clone());
+            .platform(self.request.build_platform.clone());
         Ok(crate::llb::Mount::bind(freshness::HELPER_DIR, &state)
             .source_path(freshness::HELPER_SELECTOR)
             .readonly()
@@ -534,7 +552,13 @@ impl Context<'_> {
         if let Some(s) = &self.sdk_state {
             return Ok(s.clone());
         }
-        let (state, resolved) = self.image(&self.spec.sdk.image)?;
+        let (state, resolved) = image_source(
+            &self.spec.sdk.image,
+            self.step_images,
+            &self.request.named_images,
+            &self.steps_on.platform,
+            self.request.resolve_mode,
+        )?;
         let state = state.with_image_config(&resolved.config)?;
         let image_identity = self.image_identity.clone();
         let state = sdk_setup::extend(self, state, &image_identity)?;
@@ -543,6 +567,38 @@ impl Context<'_> {
     }
 }
 
+/// An image source pinned to its resolved digest (from `images`), for `platform`.
+fn image_source<'i>(
+    reference: &str,
+    images: &'i BTreeMap<String, ResolvedImage>,
+    named_images: &BTreeMap<String, String>,
+    platform: &Platform,
+    resolve_mode: ResolveMode,
+) -> Result<(State, &'i ResolvedImage), CompileError> {
+    let resolved = images
+        .get(reference)
+        .ok_or_else(|| CompileError::Unresolved(reference.to_string()))?;
+    // A `docker-image://` named context of that name stands in for it (as resolved).
+    let source = named_image(named_images, reference).unwrap_or(reference);
+    let mut image = Image::new(source)?
+        .resolve_mode(resolve_mode)
+        .platform(platform.clone());
+    if !resolved.digest.is_empty() {
+        image = image.with_digest(&resolved.digest)?;
+    }
+    let state = image
+        .custom_name(if source == reference {
+            format!("[cachet] image {reference}")
+        } else {
+            format!("[cachet] image {reference} (named context: {source})")
+        })
+        .into_state()
+        .platform(platform.clone());
+    Ok((state, resolved))
+}
+
+#[cfg(test)]
+mod cross_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub(super) fn extend(
         return Ok(image);
     };
     let prefix = format!("[{STEP_TARGET}]");
-    let script = StepScript::new(SCRIPT_FILE, &lines, &ctx.request.platform, &prefix)?;
+    let script = StepScript::new(SCRIPT_FILE, &lines, &ctx.step_platform(), &prefix)?;
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
     // The tag is the start of the identity it produces, as `CACHET_SDK` shows it.
     let tag: String = ctx
@@ -114,7 +114,7 @@ pub(super) fn extend(
         .env("CACHET_SDK", image_identity)
         .mount(Mount::tmpfs("/tmp"))
         .network(network)
-        .platform(ctx.request.platform.clone())
+        .platform(ctx.step_platform())
         .ignore_cache(ctx.ignore_cache(STEP_TARGET))
         .custom_name(name.clone())
         .build()?;

@@ -172,7 +172,7 @@ impl Context<'_> {
         }
         let snapshot = file
             .custom_name(format!("[cachet] snapshot {what}"))
-            .platform(self.request.platform.clone())
+            .platform(self.step_platform())
             .build()?;
         self.snapshots.insert(memo, snapshot.clone());
         Ok(snapshot)

@@ -6,7 +6,7 @@ use crate::project::ProjectFiles;
 use crate::proto::pb::{self, op::Op as OpKind};
 use crate::spec;
 
-const SPEC: &str = r#"
+pub(super) const SPEC: &str = r#"
 [project]
 name = "hello"
 [sdk]
@@ -25,13 +25,16 @@ copy = [{ from = "+build", artifact = "hello", to = "/usr/local/bin/hello" }]
 entrypoint = ["/usr/local/bin/hello"]
 "#;
 
-const SDK_DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/rust/bin:/usr/bin:/bin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+pub(super) const SDK_DIGEST: &str =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+pub(super) const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/rust/bin:/usr/bin:/bin"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":[]}}"#;
 
-fn request(target: &str, sdk_digest: &str) -> BuildRequest {
+pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
     BuildRequest {
         target: target.into(),
         platform: Platform::linux_amd64(),
+        build_platform: Platform::linux_amd64(),
+        build_images: BTreeMap::new(),
         session_id: "session-1".into(),
         context_local: "context".into(),
         images: BTreeMap::from([(
@@ -108,7 +111,7 @@ fn step_script_text(all: &[(String, pb::Op)], op: &pb::Op, exec: &pb::ExecOp) ->
 
 /// The ops, with every exec that runs a step script shown as if the script were inline
 /// (`/bin/sh -c <script with its command>`), so tests can read what a step runs.
-fn ops(c: &Compiled) -> Vec<(String, pb::Op)> {
+pub(super) fn ops(c: &Compiled) -> Vec<(String, pb::Op)> {
     let all = raw_ops(c);
     all.iter()
         .map(|(d, op)| {
@@ -131,7 +134,7 @@ fn is_why_exec(e: &pb::ExecOp) -> bool {
     e.mounts.iter().any(|m| m.dest == why_step::STATE_DIR)
 }
 
-fn exec_ops(c: &Compiled) -> Vec<pb::ExecOp> {
+pub(super) fn exec_ops(c: &Compiled) -> Vec<pb::ExecOp> {
     ops(c)
         .into_iter()
         .filter_map(|(_, op)| match op.op {
@@ -536,7 +539,7 @@ fn cargo_outputs_carry_a_provenance_record() {
     assert_eq!(tmp.mount_type, pb::MountType::Tmpfs as i32);
 }
 
-const REMOTE_LOCK: &str = r#"version = 3
+pub(super) const REMOTE_LOCK: &str = r#"version = 3
 
 [[package]]
 name = "hello"
@@ -551,7 +554,7 @@ checksum = "0000000000000000000000000000000000000000000000000000000000000000"
 "#;
 
 /// The metadata files of a one-package project with the given lockfile.
-fn workspace_files(lock: &str) -> ProjectFiles {
+pub(super) fn workspace_files(lock: &str) -> ProjectFiles {
     ProjectFiles {
         files: BTreeMap::from([
             (
@@ -1490,7 +1493,10 @@ fn every_exec_that_compiles_passes_the_platforms_triple_as_target() {
     ] {
         for target in building.iter().chain(&["tree", "metadata", "fmt"]) {
             let mut req = request(target, SDK_DIGEST);
+            // On a worker of that platform (cross builds: `cross_tests`).
             req.platform = Platform::parse(platform).unwrap();
+            req.build_platform = req.platform.clone();
+            req.build_platform = req.platform.clone();
             // Both dependency layers are planned: they must agree with the step exactly.
             req.cache_travels = true;
             req.project = workspace_with_a_library();
@@ -1566,6 +1572,7 @@ fn artifacts_are_copied_from_the_triples_profile_directory() {
         let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
         let mut req = request("build", SDK_DIGEST);
         req.platform = Platform::parse(platform).unwrap();
+        req.build_platform = req.platform.clone();
         let c = compile(&spec, &req).unwrap();
         let script = exec_ops(&c)[0].meta.as_ref().unwrap().args[2].clone();
         let copies: Vec<&str> = script.lines().filter(|l| l.starts_with("cp ")).collect();
@@ -1581,6 +1588,7 @@ fn artifacts_are_copied_from_the_triples_profile_directory() {
 fn the_dependency_layer_removes_stand_ins_from_target_and_host_directories() {
     let mut req = request("build", SDK_DIGEST);
     req.platform = Platform::parse("linux/arm64").unwrap();
+    req.build_platform = req.platform.clone();
     req.cache_travels = true;
     req.project = workspace_with_a_library();
     let spec = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();

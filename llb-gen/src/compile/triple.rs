@@ -1,10 +1,23 @@
 //! Target platform → Rust target triple.
 //!
-//! Steps run natively on the target platform (BuildKit schedules them on a worker of that
-//! platform, or under emulation), so the triple is the host triple of that platform. It names
-//! the target cache mount, so objects of two architectures never share a directory.
+//! Cargo steps build with `--target <triple of the target platform>`, whether they run on the
+//! build platform (cross-compiling, see `cross.rs`) or on the target platform itself. The
+//! triple names the target cache mount, so objects of two architectures never share a
+//! directory.
 
 use crate::llb::Platform;
+
+/// Every triple [`rust_triple`] can give (the names `[cross.<triple>]` tables may use).
+pub const KNOWN_TRIPLES: &[&str] = &[
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "armv7-unknown-linux-gnueabihf",
+    "arm-unknown-linux-gnueabihf",
+    "i686-unknown-linux-gnu",
+    "powerpc64le-unknown-linux-gnu",
+    "s390x-unknown-linux-gnu",
+    "riscv64gc-unknown-linux-gnu",
+];
 
 pub fn rust_triple(platform: &Platform) -> Result<&'static str, String> {
     if platform.os != "linux" {

@@ -241,7 +241,7 @@ pub(super) fn step(
     let script = StepScript::new(
         "why.sh",
         &script(why),
-        &ctx.request.platform,
+        &ctx.step_platform(),
         &format!("why +{}", why.target),
     )?;
     let exec = sdk
@@ -259,7 +259,7 @@ pub(super) fn step(
         .mount(Mount::bind(OUT_DIR, &State::scratch()))
         .mount(Mount::tmpfs("/tmp"))
         .network(NetMode::None)
-        .platform(ctx.request.platform.clone())
+        .platform(ctx.step_platform())
         .custom_name(progress_name(why.target))
         .build()?;
     Ok(exec.get_mount(OUT_DIR)?)

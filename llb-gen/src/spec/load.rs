@@ -19,7 +19,7 @@ use super::env;
 use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
 use super::interpolate::{interpolate, Failure};
-use super::model::{CopyEntry, SdkSection, SpecFile, TargetSection};
+use super::model::{CopyEntry, CrossSection, SdkSection, SpecFile, TargetSection};
 use super::resolved::*;
 use super::syntax;
 
@@ -378,6 +378,7 @@ impl Loader<'_> {
             ssh: raw.fetch.ssh,
             ca_bundle_secret,
         };
+        let cross = self.cross(&raw.cross)?;
 
         if raw.targets.is_empty() {
             return Err(self.err(
@@ -439,8 +440,39 @@ impl Loader<'_> {
             cargo,
             fetch,
             layers,
+            cross,
             include,
             args: self.args.clone(),
+            targets,
+        })
+    }
+
+    /// `[cross]`: every table names a target triple Cachet maps a platform to.
+    fn cross(&self, raw: &CrossSection) -> Result<CrossSettings, SpecError> {
+        let mut targets = BTreeMap::new();
+        for (triple, section) in &raw.targets {
+            if !crate::compile::KNOWN_TRIPLES.contains(&triple.get_ref().as_str()) {
+                return Err(self.err(
+                    triple.span(),
+                    format!(
+                        "[cross.{}]: not a target triple Cachet builds for; expected one of {} \
+                         (or `emulate = true|false` directly under [cross])",
+                        shown(triple.get_ref()),
+                        crate::compile::KNOWN_TRIPLES.join(", ")
+                    ),
+                ));
+            }
+            let section = section.get_ref();
+            targets.insert(
+                triple.get_ref().clone(),
+                CrossTargetSettings {
+                    env: self.env_map(&section.env, EnvReader::Cargo)?,
+                    emulate: section.emulate,
+                },
+            );
+        }
+        Ok(CrossSettings {
+            emulate: raw.emulate.as_ref().is_some_and(|e| *e.get_ref()),
             targets,
         })
     }

@@ -42,6 +42,12 @@ pub struct SpecFile {
     /// Which cache layers the build plans.
     #[serde(default)]
     pub cache: CacheSection,
+    /// Cross-compilation from the build platform: `emulate = true` runs every step on the
+    /// target platform instead (under emulation), and `[cross.<triple>]` tables set the
+    /// environment (linker, C compilers, pkg-config) for one target triple.
+    #[serde(default)]
+    #[schemars(with = "CrossSchema")]
+    pub cross: CrossSection,
     /// Build arguments the spec accepts, with their defaults. Only declared arguments reach the
     /// build, so an unrelated `--build-arg` never changes a key.
     #[serde(default)]
@@ -234,4 +240,67 @@ pub struct CopyEntry {
     /// Absolute destination path in the image.
     #[schemars(with = "String", regex(pattern = rules::ABSOLUTE_PATH))]
     pub to: Option<Spanned<String>>,
+}
+
+/// `[cross]`: a bool (`emulate`) beside one table per target triple, which serde's derive cannot
+/// express with spans kept (`flatten` buffers values and loses them), hence the visitor below.
+#[derive(Debug, Clone, Default)]
+pub struct CrossSection {
+    pub emulate: Option<Spanned<bool>>,
+    pub targets: BTreeMap<Spanned<String>, Spanned<CrossTarget>>,
+}
+
+impl<'de> Deserialize<'de> for CrossSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CrossSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`emulate = true|false` and `[cross.<target triple>]` tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CrossSection, A::Error> {
+                let mut cross = CrossSection::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    if key.get_ref() == "emulate" {
+                        cross.emulate = Some(map.next_value()?);
+                    } else {
+                        let value = map.next_value()?;
+                        cross.targets.insert(key, value);
+                    }
+                }
+                Ok(cross)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// The schema of `[cross]` (the section itself deserializes by hand, see [`CrossSection`]).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct CrossSchema {
+    /// Run every cargo, fetch and setup step on the target platform, under emulation when the
+    /// worker's platform differs, instead of cross-compiling from the build platform.
+    emulate: Option<bool>,
+    /// One table per Rust target triple, e.g. `[cross.aarch64-unknown-linux-gnu]`.
+    #[serde(flatten)]
+    targets: BTreeMap<String, CrossTarget>,
+}
+
+/// `[cross.<triple>]`: how to build for one target triple from the build platform.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrossTarget {
+    /// Environment for cross builds to this triple, over Cachet's Debian defaults (linker
+    /// `CARGO_TARGET_<TRIPLE>_LINKER`, `CC_<triple>`, `CXX_<triple>`, `AR_<triple>`,
+    /// `PKG_CONFIG_ALLOW_CROSS`, `PKG_CONFIG_LIBDIR_<triple>`). Key inputs.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Run the steps for this triple on its platform under emulation (overrides
+    /// `[cross] emulate`).
+    pub emulate: Option<bool>,
 }

@@ -20,6 +20,8 @@ pub struct Spec {
     pub fetch: FetchSettings,
     /// `[cache] layers`.
     pub layers: LayerPolicy,
+    /// `[cross]`: how steps for a platform other than the build platform run.
+    pub cross: CrossSettings,
     /// Extra context patterns cargo steps read (`[project] include`).
     pub include: Vec<String>,
     /// Effective values of the declared build arguments (defaults overridden by `--build-arg`).
@@ -82,6 +84,31 @@ pub struct CargoSettings {
     /// `[cargo] volatile-env`: names of env variables whose values stay out of the target
     /// cache key (`keys.rs`, `compile/volatile_env.rs`). Each is set by `env` somewhere.
     pub volatile_env: BTreeSet<String>,
+}
+
+/// `[cross]`, validated: triples are ones Cachet knows (`compile::rust_triple`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrossSettings {
+    /// `[cross] emulate`: steps run on the target platform unless a triple says otherwise.
+    pub emulate: bool,
+    pub targets: BTreeMap<String, CrossTargetSettings>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrossTargetSettings {
+    /// Over the Debian defaults (`compile::cross`), name by name.
+    pub env: BTreeMap<String, String>,
+    pub emulate: Option<bool>,
+}
+
+impl CrossSettings {
+    /// Whether steps for `triple` run on its own platform (emulated) rather than cross-compile.
+    pub fn emulates(&self, triple: &str) -> bool {
+        self.targets
+            .get(triple)
+            .and_then(|t| t.emulate)
+            .unwrap_or(self.emulate)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,6 +205,17 @@ impl Spec {
     /// order and without duplicates.
     pub fn images_for(&self, target: &str) -> Vec<String> {
         let mut images = vec![self.sdk.image.clone()];
+        for image in self.base_images_for(target) {
+            if !images.contains(&image) {
+                images.push(image);
+            }
+        }
+        images
+    }
+
+    /// The images the image targets `target` needs are based on (`from = "<image>"`), each once.
+    pub fn base_images_for(&self, target: &str) -> Vec<String> {
+        let mut images: Vec<String> = Vec::new();
         for name in self.closure(target) {
             if let Some(Target::Image(ImageTarget {
                 from: BaseRef::Image(image),

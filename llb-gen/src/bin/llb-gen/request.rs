@@ -31,6 +31,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "os/arch", value_parser = Platform::parse,
           default_value = "linux/amd64")]
     pub platform: Platform,
+    /// The worker's platform, where SDK steps run and cross-compile from unless the spec
+    /// emulates (`[cross]`); default: the target platform. `--image`/`--sdk-digest` pin the SDK
+    /// as resolved for wherever the steps run.
+    #[arg(long, value_name = "os/arch", value_parser = Platform::parse)]
+    pub build_platform: Option<Platform>,
     /// Pin an image the spec uses to a manifest digest, optionally with its image config JSON
     /// (repeatable). REF is matched after normalisation (`alpine` = `docker.io/library/alpine:latest`).
     /// DIGEST may be empty (`REF=,config=FILE`) for an image dockerd serves from its store.
@@ -100,6 +105,11 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
     };
     let request = BuildRequest {
         context_local: CONTEXT_LOCAL.to_string(),
+        build_platform: args
+            .build_platform
+            .clone()
+            .unwrap_or_else(|| args.platform.clone()),
+        build_images: images.clone(),
         images,
         cache_travels: args.cache_travels,
         project: with_spec_ignore(read_project_files(&context)?, file)?,
