@@ -15,7 +15,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BM=/proc/sys/fs/binfmt_misc
+# CACHET_BINFMT_DIR: only to try the refusal path (point it somewhere unmountable).
+BM=${CACHET_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}
 CONF=/usr/lib/binfmt.d/qemu-aarch64.conf
 ENTRY=$BM/qemu-aarch64
 
@@ -40,8 +41,8 @@ probe_runs() {
 
 if [[ ! -e $BM/register ]]; then
     grep -qw binfmt_misc /proc/filesystems || unavailable "the kernel has no binfmt_misc file system (not in /proc/filesystems)"
-    mount -t binfmt_misc binfmt_misc "$BM" 2>/dev/null ||
-        unavailable "mount -t binfmt_misc binfmt_misc $BM failed (needs root / CAP_SYS_ADMIN)"
+    err=$(mount -t binfmt_misc binfmt_misc "$BM" 2>&1) ||
+        unavailable "mount -t binfmt_misc binfmt_misc $BM failed (needs root / CAP_SYS_ADMIN): ${err%%$'\n'*}"
     log "mounted binfmt_misc on $BM"
 fi
 [[ $(cat "$BM/status" 2>/dev/null) == enabled ]] || unavailable "binfmt_misc is disabled ($BM/status)"
@@ -62,11 +63,11 @@ entry_ok() {
 
 if [[ -f $ENTRY ]] && ! entry_ok; then
     log "replacing the existing qemu-aarch64 entry ($(grep '^flags:' "$ENTRY" || echo 'no flags'); not enabled or no F flag)"
-    echo -1 >"$ENTRY" 2>/dev/null || unavailable "could not remove the existing $ENTRY (write -1 refused)"
+    err=$( (echo -1 >"$ENTRY") 2>&1) || unavailable "could not remove the existing $ENTRY: ${err##*: }"
 fi
 if [[ ! -f $ENTRY ]]; then
-    printf '%s' "$line" >"$BM/register" 2>/dev/null ||
-        unavailable "the kernel refused the qemu-aarch64 registration (writing $CONF's line to $BM/register)"
+    err=$( (printf '%s' "$line" >"$BM/register") 2>&1) ||
+        unavailable "the kernel refused the qemu-aarch64 registration (writing $CONF's line to $BM/register): ${err##*: }"
     log "registered qemu-aarch64 ($(grep '^interpreter' "$ENTRY"), $(grep '^flags' "$ENTRY"))"
 fi
 entry_ok || unavailable "$ENTRY is not an enabled fix-binary (F) entry after registration"

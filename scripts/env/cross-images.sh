@@ -78,7 +78,6 @@ if [[ -n $old && $old != "$new" ]] && "$DOCKER" image rm "$old" >/dev/null 2>&1;
     log "removed the previous cachet-sdk:cross ($old)"
 fi
 env_set CACHET_SDK_CROSS cachet-sdk:cross
-env_set CACHET_BINFMT_ARM64 "$ARM64"
 
 if ((!ARM64)); then
     warn "no arm64 emulation (see the binfmt step): cachet-sdk:multi and cachet-sdk:multi-arm64 not built"

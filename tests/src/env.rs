@@ -263,6 +263,35 @@ impl Env {
         self.var("CACHET_SDK_DEBIAN_IMAGE")
     }
 
+    /// `cachet-sdk:cross`: amd64 SDK that cross-compiles to
+    /// `aarch64-unknown-linux-gnu` (Debian's multiarch `libstd-rust-dev:arm64`,
+    /// `gcc-aarch64-linux-gnu`); link with `aarch64-linux-gnu-gcc`.
+    pub fn sdk_cross_image(&self) -> &str {
+        self.var("CACHET_SDK_CROSS")
+    }
+
+    /// `cachet-sdk:multi`: an image index (registry only, so buildkitd) with
+    /// linux/amd64 = `cachet-sdk:debian` and linux/arm64 = the same packages
+    /// for arm64. `None` without arm64 emulation (see [`Env::arm64_runs`]).
+    pub fn sdk_multi_image(&self) -> Option<&str> {
+        self.try_var("CACHET_SDK_MULTI")
+            .filter(|_| self.arm64_runs())
+    }
+
+    /// `cachet-sdk:multi-arm64`: the arm64 SDK alone; dockerd 20.10 holds it
+    /// as a linux/arm64 image (its store cannot hold an index).
+    pub fn sdk_multi_arm64_image(&self) -> Option<&str> {
+        self.try_var("CACHET_SDK_MULTI_ARM64")
+            .filter(|_| self.arm64_runs())
+    }
+
+    /// Whether arm64 programs run here (binfmt_misc + qemu-aarch64 with the
+    /// F flag, so also inside containers and BuildKit steps). When false,
+    /// `scripts/env/up` printed why the kernel refused.
+    pub fn arm64_runs(&self) -> bool {
+        self.try_var("CACHET_BINFMT_ARM64") == Some("1")
+    }
+
     /// `buildctl` built by `scripts/env/up`, if recorded.
     pub fn buildctl(&self) -> Option<&str> {
         self.try_var("BUILDCTL")
@@ -288,6 +317,29 @@ mod tests {
         assert_eq!(env.var("EXTRA"), "a=b");
         assert_eq!(env.try_var("NOPE"), None);
         assert_eq!(env.docker_bin(), "/usr/bin/docker");
+    }
+
+    #[test]
+    fn arm64_images_need_binfmt() {
+        let images = "CACHET_SDK_MULTI=m\nCACHET_SDK_MULTI_ARM64=a\n";
+        let on = Env::parse(
+            Path::new("/x/env"),
+            &format!("{}{images}CACHET_BINFMT_ARM64=1\n", full()),
+        )
+        .unwrap();
+        assert!(on.arm64_runs());
+        assert_eq!(on.sdk_multi_image(), Some("m"));
+        assert_eq!(on.sdk_multi_arm64_image(), Some("a"));
+        let off = Env::parse(
+            Path::new("/x/env"),
+            &format!("{}{images}CACHET_BINFMT_ARM64=0\n", full()),
+        )
+        .unwrap();
+        assert!(!off.arm64_runs());
+        assert_eq!(off.sdk_multi_image(), None);
+        let old = Env::parse(Path::new("/x/env"), &full()).unwrap();
+        assert!(!old.arm64_runs());
+        assert_eq!(old.sdk_multi_arm64_image(), None);
     }
 
     #[test]
