@@ -59,17 +59,17 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
         .map_err(|e| e.to_string())?;
     tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
 
-    let mut metadata = BTreeMap::new();
-    if let Some(config) = compiled.image_config {
-        metadata.insert("containerimage.config".to_string(), config);
-    }
-    Ok(gw::Result {
-        metadata,
-        result: Some(gw::result::Result::Ref(gw::Ref {
-            id: reference,
-            def: None,
-        })),
-    })
+    // The SBOM attestation, when `--sbom` asked for one (see `crate::attest`).
+    crate::attest::result(
+        gateway,
+        &loaded.caps,
+        &loaded.platform,
+        reference,
+        compiled.image_config,
+        compiled.sbom,
+    )
+    .await
+    .map_err(Failure::from)
 }
 
 /// What a build knows once it has read the spec and the context's metadata.
@@ -215,7 +215,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
     }
 
     let helper = resolve_helper(gateway, opts, platform, resolve_mode).await?;
-    let request = build_request(
+    let mut request = build_request(
         opts,
         target,
         platform.clone(),
@@ -224,6 +224,9 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
         project,
         helper,
     );
+    // `rustc -vV` for the provenance records and labels (see `crate::attest`).
+    request.rustc_version =
+        Some(crate::attest::rustc_version(gateway, spec, &request, &opts.filename).await?);
     let compiled =
         compile::compile(spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
     caps.check_definition(&compiled.definition)?;
@@ -276,6 +279,8 @@ pub fn build_request(
         proxy: compile::proxy_from_build_args(&opts.build_args),
         helper,
         spec_file: opts.filename.clone(),
+        sbom: opts.sbom,
+        rustc_version: None,
     }
 }
 

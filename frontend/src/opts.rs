@@ -45,6 +45,9 @@ pub struct FrontendOpts {
     /// The frontend's own image reference (opt `source`): cargo steps mount `cachet-helper`
     /// from it.
     pub source: Option<String>,
+    /// `--sbom=true` (`attest:sbom`, or `build-arg:BUILDKIT_ATTEST_SBOM` as BuildKit also
+    /// reads it): Cachet returns the SPDX document itself (see `crate::attest`).
+    pub sbom: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -161,6 +164,7 @@ impl FrontendOpts {
             })
         };
         if let Some(name) = key.strip_prefix("build-arg:") {
+            self.sbom |= name == "BUILDKIT_ATTEST_SBOM";
             self.build_args.insert(name.to_string(), value);
             return Ok(());
         }
@@ -168,8 +172,13 @@ impl FrontendOpts {
             self.labels.insert(name.to_string(), value);
             return Ok(());
         }
-        // Attestations are produced by the solver from the result, not by the frontend; `vcs:*`
-        // (source repository and revision, sent by buildx) only feeds their provenance.
+        // The SBOM is Cachet's to return (BuildKit's scanner then skips the result); provenance
+        // is produced by the solver from the result, and `vcs:*` (source repository and
+        // revision, sent by buildx) only feeds it.
+        if key == "attest:sbom" {
+            self.sbom = true;
+            return Ok(());
+        }
         if key.starts_with("attest:") || key.starts_with("vcs:") {
             return Ok(());
         }

@@ -6,6 +6,7 @@
 //! I/O, so the same inputs give byte-identical output in any process, and `llb-gen` can print
 //! exactly what the frontend would send.
 
+mod attest;
 mod cargo_step;
 mod deps_step;
 mod fetch_step;
@@ -22,6 +23,7 @@ mod why_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use attest::{toolchain_probe, RUSTC_VERSION_FILE};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
 pub use triple::rust_triple;
@@ -112,6 +114,12 @@ pub struct BuildRequest {
     /// The spec's file name (`filename`, as BuildKit names it: no directory), for the messages
     /// of checks that run inside steps.
     pub spec_file: String,
+    /// `--sbom=true` (`attest:sbom`): plan the SPDX document of the result (see [`crate::sbom`]).
+    pub sbom: bool,
+    /// `rustc -vV` of the SDK, as the frontend's toolchain probe read it ([`toolchain_probe`]);
+    /// recorded in every cargo step's `cachet-provenance.json` and the image labels. `None`
+    /// when not read (the `llb-gen` CLI): recorded as unknown.
+    pub rustc_version: Option<String>,
 }
 
 impl BuildRequest {
@@ -140,6 +148,8 @@ impl BuildRequest {
             proxy: ProxyEnv::default(),
             helper: HelperImage::unpinned(DEFAULT_HELPER_IMAGE),
             spec_file: "Cachet.toml".into(),
+            sbom: false,
+            rustc_version: None,
         }
     }
 }
@@ -156,6 +166,9 @@ pub struct Compiled {
     pub cargo_keys: BTreeMap<String, TargetKeys>,
     /// What every step was keyed on, in build order (for `llb-gen explain`).
     pub steps: Vec<StepRecord>,
+    /// With `--sbom=true`: the SPDX document of the result as a one-file Definition
+    /// ([`crate::sbom::SBOM_FILE`]), for the attestation that references it.
+    pub sbom: Option<pb::Definition>,
 }
 
 /// What a step does, which with its target identifies it across builds.
@@ -251,6 +264,8 @@ pub enum CompileError {
     #[error("{0}")]
     ImageConfig(String),
     #[error(transparent)]
+    Sbom(#[from] crate::sbom::SbomError),
+    #[error(transparent)]
     Llb(#[from] LlbError),
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
@@ -321,36 +336,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         ));
     }
     check_no_cache_filter(spec, &request.no_cache)?;
-    let sdk_image = request
-        .images
-        .get(&spec.sdk.image)
-        .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
-    // The lock is on the image as resolved; setup extends it afterwards.
-    let image_identity = sdk_identity(&sdk_image.digest, &sdk_image.config);
-    if let Some(locked) = &spec.sdk.digest_lock {
-        check_sdk_lock(&spec.sdk.image, locked, sdk_image)?;
-    }
-    let sdk = sdk_setup::identity(&spec.sdk, &image_identity)?;
-    let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
-
-    let mut ctx = Context {
-        spec,
-        request,
-        sdk: sdk.clone(),
-        image_identity,
-        triple,
-        layout: project::analyze(&request.project),
-        excluded: project::excluded_patterns(&request.project),
-        wants_dependency_layer: wants_deps,
-        sdk_state: None,
-        snapshots: BTreeMap::new(),
-        vendor: None,
-        dependency_layers: BTreeMap::new(),
-        dependency_layer_of: BTreeMap::new(),
-        results: BTreeMap::new(),
-        cargo_keys: BTreeMap::new(),
-        steps: Vec::new(),
-    };
+    let mut ctx = Context::new(spec, request, wants_deps)?;
     for name in spec.closure(base_target) {
         let result = match &spec.targets[&name] {
             Target::Cargo(step) => cargo_step::compile(&mut ctx, &name, step)?,
@@ -372,10 +358,16 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
             .remove(base_target)
             .ok_or_else(|| CompileError::Unresolved(request.target.to_string()))?
     };
+    let sbom = if request.sbom {
+        Some(attest::sbom_state(&ctx, base_target)?.marshal())
+    } else {
+        None
+    };
     Ok(Compiled {
+        sbom,
         definition: result.state.marshal(),
         image_config: result.image_config,
-        sdk,
+        sdk: ctx.sdk,
         cargo_keys: ctx.cargo_keys,
         steps: ctx.steps,
     })
@@ -414,6 +406,54 @@ struct Context<'a> {
     results: BTreeMap<String, TargetResult>,
     cargo_keys: BTreeMap<String, TargetKeys>,
     steps: Vec<StepRecord>,
+    /// The workspace packages (by name) whose crates each target's binaries link, for the
+    /// SBOM (`None`: unknown, every locked package; see [`crate::sbom`]).
+    crate_roots: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// The base image of each image target (`None`: scratch), for the SBOM.
+    base_images: BTreeMap<String, Option<crate::sbom::ImageFact>>,
+}
+
+impl<'a> Context<'a> {
+    /// The state shared by the steps of one build of `spec` (also what the toolchain probe is
+    /// planned with, so it runs on exactly the build's SDK).
+    fn new(
+        spec: &'a Spec,
+        request: &'a BuildRequest,
+        wants_deps: bool,
+    ) -> Result<Context<'a>, CompileError> {
+        let sdk_image = request
+            .images
+            .get(&spec.sdk.image)
+            .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
+        // The lock is on the image as resolved; setup extends it afterwards.
+        let image_identity = sdk_identity(&sdk_image.digest, &sdk_image.config);
+        if let Some(locked) = &spec.sdk.digest_lock {
+            check_sdk_lock(&spec.sdk.image, locked, sdk_image)?;
+        }
+        let sdk = sdk_setup::identity(&spec.sdk, &image_identity)?;
+        let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
+
+        Ok(Context {
+            spec,
+            request,
+            sdk: sdk.clone(),
+            image_identity,
+            triple,
+            layout: project::analyze(&request.project),
+            excluded: project::excluded_patterns(&request.project),
+            wants_dependency_layer: wants_deps,
+            sdk_state: None,
+            snapshots: BTreeMap::new(),
+            vendor: None,
+            dependency_layers: BTreeMap::new(),
+            dependency_layer_of: BTreeMap::new(),
+            results: BTreeMap::new(),
+            cargo_keys: BTreeMap::new(),
+            steps: Vec::new(),
+            crate_roots: BTreeMap::new(),
+            base_images: BTreeMap::new(),
+        })
+    }
 }
 
 impl Context<'_> {
@@ -503,6 +543,8 @@ impl Context<'_> {
     }
 }
 
+#[cfg(test)]
+mod attest_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -56,6 +56,8 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
             },
         },
         spec_file: "Cachet.toml".into(),
+        sbom: false,
+        rustc_version: None,
     }
 }
 

@@ -86,14 +86,18 @@ struct Lockfile {
 
 /// Parses `Cargo.lock`'s packages.
 pub fn locked_packages(lockfile: &[u8]) -> Result<Vec<LockedPackage>, SbomError> {
-    let text = std::str::from_utf8(lockfile).map_err(|_| SbomError::Lockfile("not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(lockfile).map_err(|_| SbomError::Lockfile("not UTF-8".into()))?;
     let parsed: Lockfile = toml::from_str(text).map_err(|e| SbomError::Lockfile(e.to_string()))?;
     Ok(parsed.package)
 }
 
 /// The packages reachable from `roots` (package names; `None`: all) over the lockfile's
 /// dependency edges, roots included, sorted by name, version and source.
-pub fn reachable(packages: &[LockedPackage], roots: Option<&BTreeSet<String>>) -> Vec<LockedPackage> {
+pub fn reachable(
+    packages: &[LockedPackage],
+    roots: Option<&BTreeSet<String>>,
+) -> Vec<LockedPackage> {
     let Some(roots) = roots else {
         let mut all = packages.to_vec();
         all.sort();
@@ -164,7 +168,10 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
     })];
     let mut ids = BTreeMap::new();
     for package in &crates {
-        let id = unique_id(&mut ids, &format!("crate-{}-{}", package.name, package.version));
+        let id = unique_id(
+            &mut ids,
+            &format!("crate-{}-{}", package.name, package.version),
+        );
         packages.push(crate_package(&id, package));
         relationships.push(json!({
             "spdxElementId": subject,
@@ -172,7 +179,11 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
             "relatedSpdxElement": id,
         }));
     }
-    packages.push(image_package("SPDXRef-sdk", &input.sdk, "the SDK image cargo ran in"));
+    packages.push(image_package(
+        "SPDXRef-sdk",
+        &input.sdk,
+        "the SDK image cargo ran in",
+    ));
     relationships.push(json!({
         "spdxElementId": "SPDXRef-sdk",
         "relationshipType": "BUILD_TOOL_OF",
@@ -221,7 +232,13 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
 fn unique_id(used: &mut BTreeMap<String, usize>, seed: &str) -> String {
     let clean: String = seed
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let n = used.entry(clean.clone()).or_insert(0);
     *n += 1;

@@ -58,7 +58,8 @@ fn input<'a>(roots: Option<&'a BTreeSet<String>>) -> SbomInput<'a> {
         roots,
         sdk: ImageFact {
             reference: "docker.io/library/cachet-sdk:rustup".into(),
-            digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
+            digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+                .into(),
         },
         base: None,
     }
@@ -70,17 +71,30 @@ fn names(doc: &serde_json::Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
-        .map(|p| format!("{}@{}", p["name"].as_str().unwrap(), p["versionInfo"].as_str().unwrap()))
+        .map(|p| {
+            format!(
+                "{}@{}",
+                p["name"].as_str().unwrap(),
+                p["versionInfo"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
 #[test]
 fn lists_what_the_selected_members_reach_and_nothing_else() {
     let roots = BTreeSet::from(["app".to_string()]);
-    let doc: serde_json::Value = serde_json::from_slice(&spdx_document(&input(Some(&roots))).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&spdx_document(&input(Some(&roots))).unwrap()).unwrap();
     assert_eq!(
         names(&doc),
-        ["app@0.1.0", "helper@0.1.0", "itoa@1.0.11", "log@0.4.22", "serde@1.0.200"],
+        [
+            "app@0.1.0",
+            "helper@0.1.0",
+            "itoa@1.0.11",
+            "log@0.4.22",
+            "serde@1.0.200"
+        ],
         "the other member, its dependency and the other log version are not linked"
     );
     let all = spdx_document(&input(None)).unwrap();
@@ -91,7 +105,8 @@ fn lists_what_the_selected_members_reach_and_nothing_else() {
 #[test]
 fn crates_carry_source_checksum_and_purl() {
     let roots = BTreeSet::from(["app".to_string()]);
-    let doc: serde_json::Value = serde_json::from_slice(&spdx_document(&input(Some(&roots))).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&spdx_document(&input(Some(&roots))).unwrap()).unwrap();
     let find = |name: &str| {
         doc["packages"]
             .as_array()
@@ -103,7 +118,10 @@ fn crates_carry_source_checksum_and_purl() {
     };
     let serde = find("serde");
     assert_eq!(serde["checksums"][0]["checksumValue"], "aaaa");
-    assert_eq!(serde["externalRefs"][0]["referenceLocator"], "pkg:cargo/serde@1.0.200");
+    assert_eq!(
+        serde["externalRefs"][0]["referenceLocator"],
+        "pkg:cargo/serde@1.0.200"
+    );
     assert_eq!(
         serde["downloadLocation"],
         "https://crates.io/api/v1/crates/serde/1.0.200/download"
@@ -120,7 +138,10 @@ fn crates_carry_source_checksum_and_purl() {
     assert_eq!(sdk["checksums"][0]["checksumValue"], "1".repeat(64));
     assert_eq!(
         sdk["externalRefs"][0]["referenceLocator"],
-        format!("pkg:docker/docker.io/library/cachet-sdk@sha256:{}?tag=rustup", "1".repeat(64))
+        format!(
+            "pkg:docker/docker.io/library/cachet-sdk@sha256:{}?tag=rustup",
+            "1".repeat(64)
+        )
     );
 }
 
@@ -138,7 +159,10 @@ fn the_document_is_spdx_2_3_and_deterministic() {
         digest: String::new(),
     });
     let b: serde_json::Value = serde_json::from_slice(&spdx_document(&other).unwrap()).unwrap();
-    assert_ne!(doc["documentNamespace"], b["documentNamespace"], "namespace follows content");
+    assert_ne!(
+        doc["documentNamespace"], b["documentNamespace"],
+        "namespace follows content"
+    );
     assert!(b["relationships"]
         .as_array()
         .unwrap()
