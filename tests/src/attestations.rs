@@ -14,9 +14,15 @@ use crate::{process, Engine, Env};
 pub fn inspect(reference: &str, field: &str) -> Value {
     let env = Env::get();
     let mut cmd = Engine::docker(env);
-    cmd.args(["buildx", "imagetools", "inspect", "--builder", env.builder()])
-        .arg(reference)
-        .args(["--format", &format!("{{{{json .{field}}}}}")]);
+    cmd.args([
+        "buildx",
+        "imagetools",
+        "inspect",
+        "--builder",
+        env.builder(),
+    ])
+    .arg(reference)
+    .args(["--format", &format!("{{{{json .{field}}}}}")]);
     let out = process::run(&mut cmd, Duration::from_secs(120)).assert_success();
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("{field} of {reference} is not JSON ({e}): {}", out.stdout))

@@ -92,7 +92,11 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
     let project = project(label, &registry);
     let secrets = TempProject::new("attest-secret");
     let secret_file = secrets.write("corp-token", &token);
-    let reference = format!("{}/cachet-test/attest:{}", env.registry(), fixtures::nonce());
+    let reference = format!(
+        "{}/cachet-test/attest:{}",
+        env.registry(),
+        fixtures::nonce()
+    );
 
     let result = engine
         .build(project.path())
@@ -162,7 +166,10 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
         .clone();
     let sdk_hex = sdk_dep["digest"]["sha256"].as_str().unwrap();
     let sdk_pkg = package(sbom, "cachet-sdk:rustup");
-    assert_eq!(sdk_pkg["checksums"][0]["checksumValue"], sdk_hex, "{sbom:#}");
+    assert_eq!(
+        sdk_pkg["checksums"][0]["checksumValue"], sdk_hex,
+        "{sbom:#}"
+    );
     assert_eq!(sdk_pkg["versionInfo"], format!("sha256:{sdk_hex}"));
 
     let records = provenance_mkfiles(&provenance, "/cachet-provenance.json");
@@ -182,15 +189,21 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(&command[..3], ["cargo", "--locked", "--offline"], "{record:#}");
-    assert!(command.contains(&"--config"), "the vendored sources' config: {record:#}");
+    assert_eq!(
+        &command[..3],
+        ["cargo", "--locked", "--offline"],
+        "{record:#}"
+    );
+    assert!(
+        command.contains(&"--config"),
+        "the vendored sources' config: {record:#}"
+    );
     assert!(record["strict_key"].is_string() && record["fast_key"].is_string());
 
     // The image: labels carry the same facts; the token is nowhere.
     docker(&["pull", &reference]);
     let image = Image::adopt(reference.clone());
-    let labels: Value =
-        serde_json::from_str(&image.inspect("{{json .Config.Labels}}")).unwrap();
+    let labels: Value = serde_json::from_str(&image.inspect("{{json .Config.Labels}}")).unwrap();
     assert_eq!(labels["dev.cachet.cargo-lock"], lock_digest.as_str());
     assert_eq!(labels["dev.cachet.rustc"], rustc.trim_end());
     let saved = secrets.path().join("image.tar");
@@ -211,11 +224,18 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
         !saved.windows(token.len()).any(|w| w == token.as_bytes()),
         "the token is in the image"
     );
-    assert!(provenance.to_string().contains(SECRET_ID), "mode=max names the secret's id");
+    assert!(
+        provenance.to_string().contains(SECRET_ID),
+        "mode=max names the secret's id"
+    );
 
     // Once per SDK: another project on the same SDK finds the probe cached.
     let other = TempProject::new("attest-other");
     fixtures::hello_crate(&other, "hello", "hi");
+    other.write(
+        "Cargo.lock",
+        "version = 3\n\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n",
+    );
     other.write(
         "Cachet.toml",
         format!(
