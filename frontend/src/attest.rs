@@ -129,6 +129,21 @@ fn platforms_json(platform: &Platform, id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::opts::FrontendOpts;
+
+    fn opts(pairs: &[&str]) -> FrontendOpts {
+        FrontendOpts::parse(pairs.iter().map(|s| s.to_string())).unwrap()
+    }
+
+    #[test]
+    fn sbom_is_asked_for_as_buildkit_reads_it() {
+        assert!(!opts(&["attest:provenance=mode=max"]).sbom);
+        assert!(opts(&["attest:sbom="]).sbom);
+        assert!(opts(&["attest:sbom=generator=x/y"]).sbom);
+        let by_arg = opts(&["build-arg:BUILDKIT_ATTEST_SBOM=true"]);
+        assert!(by_arg.sbom);
+        assert!(by_arg.build_args.contains_key("BUILDKIT_ATTEST_SBOM"));
+    }
 
     #[test]
     fn refs_platforms_is_what_the_exporter_reads() {
