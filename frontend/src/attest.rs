@@ -107,6 +107,8 @@ pub async fn result(
                 },
             )]),
         })),
+        // Never an entry without attestations: BuildKit v0.33's Return dereferences the
+        // entry's message, and an empty one arrives as nil (the daemon crashes).
         attestations: BTreeMap::from([(
             id,
             gw::Attestations {
