@@ -64,10 +64,16 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
             .solve(compiled.definition, cache_imports.clone(), false, &what)
             .await
             .map_err(|e| e.to_string())?;
+        // The SBOM attestation, when `--sbom` asked for one (see `crate::attest`).
+        let sbom = match compiled.sbom {
+            Some(sbom) => Some(crate::attest::solve_sbom(gateway, &loaded.caps, sbom).await?),
+            None => None,
+        };
         solved.push(crate::result::Solved {
             platform,
             reference,
             image_config: compiled.image_config,
+            sbom,
         });
     }
     tracing::info!(peak_rss_kib = peak_rss_kib(), "solved");
@@ -194,6 +200,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
     // The frontend image exists for the build platform only (see `compile::Context::helper_mount`).
     let helper = resolve_helper(gateway, opts, build_platform, resolve_mode).await?;
     let mut builds = Vec::new();
+    let mut rustc_versions: BTreeMap<String, String> = BTreeMap::new();
     for platform in platforms {
         let steps_on = compile::step_platform(spec, build_platform, platform)
             .map_err(|e| format!("{}: {e}", opts.filename))?;
@@ -220,7 +227,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
             let resolved = resolve(gateway, opts, spec, &image, platform, resolve_mode).await?;
             images.insert(image, resolved);
         }
-        let request = BuildRequest {
+        let mut request = BuildRequest {
             build_platform: build_platform.clone(),
             build_images,
             ..build_request(
@@ -233,6 +240,15 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
                 helper.clone(),
             )
         };
+        // `rustc -vV` for the provenance records and labels (see `crate::attest`): once per
+        // platform the SDK runs on.
+        let key = steps_on.platform.to_string();
+        if !rustc_versions.contains_key(&key) {
+            let version =
+                crate::attest::rustc_version(gateway, spec, &request, &opts.filename).await?;
+            rustc_versions.insert(key.clone(), version);
+        }
+        request.rustc_version = rustc_versions.get(&key).cloned();
         let compiled =
             compile::compile(spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
         caps.check_definition(&compiled.definition)?;
@@ -345,6 +361,8 @@ pub fn build_request(
         helper,
         spec_file: opts.filename.clone(),
         named_images: opts.named_images.clone(),
+        sbom: opts.sbom,
+        rustc_version: None,
     }
 }
 

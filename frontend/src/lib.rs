@@ -3,6 +3,7 @@
 //! [`opts::FrontendOpts`] exactly as [`build`] does). The binary (`main.rs`) only sets up
 //! logging and the runtime and calls into these.
 
+pub mod attest;
 pub mod build;
 pub mod caps;
 pub mod failure;

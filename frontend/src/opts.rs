@@ -53,6 +53,9 @@ pub struct FrontendOpts {
     /// sent as `context:NAME`): NAME → the image reference that replaces the spec's image
     /// NAME (see [`FrontendOpts::named_image`]).
     pub named_images: BTreeMap<String, String>,
+    /// `--sbom=true` (`attest:sbom`, or `build-arg:BUILDKIT_ATTEST_SBOM` as BuildKit also
+    /// reads it): Cachet returns the SPDX document itself (see `crate::attest`).
+    pub sbom: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -175,6 +178,7 @@ impl FrontendOpts {
             })
         };
         if let Some(name) = key.strip_prefix("build-arg:") {
+            self.sbom |= name == "BUILDKIT_ATTEST_SBOM";
             self.build_args.insert(name.to_string(), value);
             return Ok(());
         }
@@ -182,8 +186,13 @@ impl FrontendOpts {
             self.labels.insert(name.to_string(), value);
             return Ok(());
         }
-        // Attestations are produced by the solver from the result, not by the frontend; `vcs:*`
-        // (source repository and revision, sent by buildx) only feeds their provenance.
+        // The SBOM is Cachet's to return (BuildKit's scanner then skips the result); provenance
+        // is produced by the solver from the result, and `vcs:*` (source repository and
+        // revision, sent by buildx) only feeds it.
+        if key == "attest:sbom" {
+            self.sbom = true;
+            return Ok(());
+        }
         if key.starts_with("attest:") || key.starts_with("vcs:") {
             return Ok(());
         }

@@ -24,6 +24,8 @@ pub struct Solved {
     pub reference: String,
     /// The image config, for an image target.
     pub image_config: Option<Vec<u8>>,
+    /// The solved SBOM document, when `--sbom` asked for one (see `crate::attest`).
+    pub sbom: Option<String>,
 }
 
 /// The platform id BuildKit keys refs by (`platforms.Format`): `os/arch[/variant]`.
@@ -31,10 +33,13 @@ pub fn platform_id(platform: &Platform) -> String {
     platform.to_string()
 }
 
-/// The gateway result for the solved platforms (in request order).
+/// The gateway result for the solved platforms (in request order). With an SBOM the result
+/// is a platform map even for one platform, so the attestation's key names the platform it
+/// belongs to whatever the daemon's default platform is.
 pub fn result(solved: Vec<Solved>, multi_platform: bool) -> gw::Result {
     let mut metadata = BTreeMap::new();
-    if solved.len() == 1 && !multi_platform {
+    let attested = solved.iter().any(|s| s.sbom.is_some());
+    if solved.len() == 1 && !multi_platform && !attested {
         let Some(one) = solved.into_iter().next() else {
             unreachable!("one element")
         };
@@ -47,9 +52,11 @@ pub fn result(solved: Vec<Solved>, multi_platform: bool) -> gw::Result {
                 id: one.reference,
                 def: None,
             })),
+            attestations: BTreeMap::new(),
         };
     }
     let mut refs = BTreeMap::new();
+    let mut attestations = BTreeMap::new();
     let mut platforms = Vec::new();
     for one in solved {
         let id = platform_id(&one.platform);
@@ -64,6 +71,16 @@ pub fn result(solved: Vec<Solved>, multi_platform: bool) -> gw::Result {
         if let Some(config) = one.image_config {
             metadata.insert(format!("{IMAGE_CONFIG_KEY}/{id}"), config);
         }
+        // Never an entry without attestations: BuildKit v0.33's Return dereferences the
+        // entry's message, and an empty one arrives as nil (the daemon crashes).
+        if let Some(sbom) = one.sbom {
+            attestations.insert(
+                id.clone(),
+                gw::Attestations {
+                    attestation: vec![crate::attest::sbom_attestation(sbom)],
+                },
+            );
+        }
         refs.insert(
             id,
             gw::Ref {
@@ -77,6 +94,7 @@ pub fn result(solved: Vec<Solved>, multi_platform: bool) -> gw::Result {
     gw::Result {
         metadata,
         result: Some(gw::result::Result::Refs(gw::RefMap { refs })),
+        attestations,
     }
 }
 
@@ -89,6 +107,7 @@ mod tests {
             platform: Platform::parse(platform).unwrap(),
             reference: format!("ref-{platform}"),
             image_config: config.then(|| format!("{{\"for\":\"{platform}\"}}").into_bytes()),
+            sbom: None,
         }
     }
 
@@ -133,5 +152,25 @@ mod tests {
         let r = result(vec![solved("linux/arm64", false)], true);
         assert!(matches!(r.result, Some(gw::result::Result::Refs(ref m)) if m.refs.len() == 1));
         assert_eq!(r.metadata.len(), 1, "{:?}", r.metadata.keys());
+    }
+
+    #[test]
+    fn an_sbom_makes_one_platform_a_map_with_one_attestation_per_platform() {
+        let mut one = solved("linux/amd64", true);
+        one.sbom = Some("sbom-ref".into());
+        let r = result(vec![one], false);
+        let Some(gw::result::Result::Refs(map)) = &r.result else {
+            panic!("expected a ref map: {:?}", r.result)
+        };
+        assert_eq!(map.refs["linux/amd64"].id, "ref-linux/amd64");
+        assert!(r.metadata.contains_key("containerimage.config/linux/amd64"));
+        let atts = &r.attestations["linux/amd64"].attestation;
+        assert_eq!(atts.len(), 1);
+        assert_eq!(atts[0].r#ref.as_ref().unwrap().id, "sbom-ref");
+        // Two platforms, one attested: no empty entry for the other (it crashes v0.33).
+        let mut arm = solved("linux/arm64", true);
+        arm.sbom = Some("sbom-arm".into());
+        let r = result(vec![solved("linux/amd64", true), arm], false);
+        assert_eq!(r.attestations.keys().collect::<Vec<_>>(), ["linux/arm64"]);
     }
 }

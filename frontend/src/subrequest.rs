@@ -137,6 +137,7 @@ fn result(json: String, text: String, status: Option<u8>) -> gw::Result {
     gw::Result {
         metadata,
         result: None,
+        attestations: Default::default(),
     }
 }
 

@@ -525,6 +525,8 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         spec_file: "Cachet.toml".into(),
         named_images: BTreeMap::new(),
         project: project.clone(),
+        sbom: false,
+        rustc_version: None,
     }
 }
 

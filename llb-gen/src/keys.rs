@@ -173,6 +173,16 @@
 //! result is a copy of nothing, so an empty, pruned or shared mount changes what is printed,
 //! never what is built or cached.
 //!
+//! # Toolchain probe and provenance facts — keyed by BuildKit on content, in no mount id
+//! `[cachet] rustc -vV of the SDK` (`compile/attest.rs`) is an exec on the build's SDK state
+//! (pinned image plus setup) that writes `rustc -vV`; nothing else reaches it, so BuildKit
+//! runs it once per SDK. Its output is not a key input: it is a function of the SDK identity,
+//! which already keys everything. It reaches only each cargo step's `cachet-provenance.json`
+//! `mkfile` and the image labels, as do the `Cargo.lock` digest (the lockfile already reaches
+//! every step that reads it by content) and the env values; changing them re-runs that
+//! `mkfile` (a file op), never a cargo exec or a target cache. The SBOM (`--sbom`) is a
+//! separate one-file state outside the result's graph.
+//!
 //! # `--no-cache` and `--no-cache-filter T` — a fresh target cache, not a pruned builder
 //! The selected targets' ops are marked ignore-cache, and their cargo steps' script empties the
 //! target cache mount first (inside the locked mount, before the freshness pass), so the step

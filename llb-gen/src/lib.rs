@@ -6,4 +6,5 @@ pub mod keys;
 pub mod llb;
 pub mod project;
 pub mod proto;
+pub mod sbom;
 pub mod spec;

@@ -28,6 +28,7 @@
 //! (seconds per command, default 600), `CACHET_KEEP_TMP` /
 //! `CACHET_KEEP_IMAGES` (keep temp projects / test images).
 
+pub mod attestations;
 pub mod bench;
 pub mod ci_project;
 pub mod corpus;

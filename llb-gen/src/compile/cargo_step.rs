@@ -100,6 +100,7 @@ pub(super) fn compile(
     name: &str,
     step: &CargoTarget,
 ) -> Result<TargetResult, CompileError> {
+    super::attest::record_cargo_roots(ctx, name, &step.args);
     let spec = ctx.spec;
     let cargo = &spec.cargo;
     let mut env = cargo.env.clone();
@@ -336,7 +337,18 @@ pub(super) fn compile(
             seeded: deps.is_some(),
         },
     )?;
-    let provenance = provenance(ctx, name, &keys, &display);
+    let provenance = provenance(
+        ctx,
+        &Record {
+            target: name,
+            keys: &keys,
+            command: &command,
+            display: &display,
+            rustflags: &rustflags,
+            env: &env,
+            vendored: vendor.is_some(),
+        },
+    );
     // The record of what the artifacts were built against travels with them (and with
     // `--output type=local`); its name has a dot, which artifact names cannot have. The copy
     // of nothing from the why step makes it part of the result (see `why_step`).
@@ -397,21 +409,47 @@ fn watch_check(
 /// File in every cargo step's output that records its keys.
 pub const PROVENANCE_FILE: &str = "/cachet-provenance.json";
 
-/// Deterministic JSON: the step, its command and both keys it was computed under.
-fn provenance(ctx: &Context<'_>, name: &str, keys: &TargetKeys, command: &[String]) -> Vec<u8> {
+/// What a cargo step's `cachet-provenance.json` records.
+struct Record<'a> {
+    target: &'a str,
+    keys: &'a TargetKeys,
+    /// The exact command that ran (`--locked --offline`, the vendored sources' config).
+    command: &'a [String],
+    /// The command as progress names show it.
+    display: &'a [String],
+    rustflags: &'a [String],
+    /// Every variable the spec gives cargo, with its value (volatile ones too: they are
+    /// values, not secrets; secrets reach only the fetch step, never this record).
+    env: &'a BTreeMap<String, String>,
+    vendored: bool,
+}
+
+/// Deterministic JSON: the step, the exact command, the toolchain (`rustc -vV`), the
+/// lockfile's digest, RUSTFLAGS and env values, and both keys it was computed under. The same
+/// facts reach BuildKit's provenance (mode=max records this file's `mkfile` and the cargo
+/// exec) and an image's labels.
+fn provenance(ctx: &Context<'_>, r: &Record<'_>) -> Vec<u8> {
     let record = json!({
-        "target": name,
-        "command": command,
+        "target": r.target,
+        "command": r.command,
+        "command_display": r.display,
+        "vendored_sources_config": if r.vendored { Some(VENDOR_CONFIG) } else { None },
         "sdk": ctx.sdk,
+        "rustc_version": ctx.request.rustc_version,
+        "cargo_lock": super::attest::cargo_lock_digest(ctx),
         "platform": ctx.request.platform.to_string(),
         "triple": ctx.triple,
         "profile": ctx.spec.cargo.profile,
+        "features": ctx.spec.cargo.features,
+        "default_features": ctx.spec.cargo.default_features,
+        "rustflags": r.rustflags,
+        "env": r.env,
         "key_schema": crate::keys::KEY_SCHEMA,
-        "mode": keys.mode,
-        "target_key": keys.selected().hash,
-        "target_cache": keys.selected().mount_id,
-        "strict_key": keys.strict.hash,
-        "fast_key": keys.fast.hash,
+        "mode": r.keys.mode,
+        "target_key": r.keys.selected().hash,
+        "target_cache": r.keys.selected().mount_id,
+        "strict_key": r.keys.strict.hash,
+        "fast_key": r.keys.fast.hash,
     });
     let mut record = record;
     if ctx.steps_on.cross || ctx.steps_on.emulated {

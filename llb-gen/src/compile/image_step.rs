@@ -20,12 +20,17 @@ pub const SDK_LABEL: &str = "dev.cachet.sdk";
 pub const KEY_LABEL_PREFIX: &str = "dev.cachet.key.";
 /// Label prefix for the key mode each cargo step ran under.
 pub const MODE_LABEL_PREFIX: &str = "dev.cachet.mode.";
+/// Label with the SDK's `rustc -vV` (when the frontend read it).
+pub const RUSTC_LABEL: &str = "dev.cachet.rustc";
+/// Label with the `sha256:` digest of the `Cargo.lock` the binaries were built from.
+pub const CARGO_LOCK_LABEL: &str = "dev.cachet.cargo-lock";
 
 pub(super) fn compile(
     ctx: &mut Context<'_>,
     name: &str,
     step: &ImageTarget,
 ) -> Result<TargetResult, CompileError> {
+    super::attest::record_image(ctx, name, step);
     let (base, base_config) = match &step.from {
         BaseRef::Scratch => (State::scratch(), None),
         BaseRef::Image(reference) => {
@@ -86,6 +91,12 @@ pub(super) fn compile(
             format!("{MODE_LABEL_PREFIX}{target}"),
             keys.mode.as_str().to_string(),
         );
+    }
+    if let Some(rustc) = &ctx.request.rustc_version {
+        labels.insert(RUSTC_LABEL.to_string(), rustc.trim_end().to_string());
+    }
+    if let Some(lock) = super::attest::cargo_lock_digest(ctx) {
+        labels.insert(CARGO_LOCK_LABEL.to_string(), lock);
     }
     let settings = ImageSettings::from_target(step, &labels);
     let platform = &ctx.request.platform;

@@ -6,6 +6,7 @@
 //! I/O, so the same inputs give byte-identical output in any process, and `llb-gen` can print
 //! exactly what the frontend would send.
 
+mod attest;
 mod cargo_step;
 mod cross;
 mod deps_step;
@@ -24,6 +25,7 @@ mod why_step;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use attest::{toolchain_probe, RUSTC_VERSION_FILE};
 pub use cross::{cross_env, step_platform, StepPlatform};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
@@ -129,6 +131,12 @@ pub struct BuildRequest {
     /// `from`) → the reference that replaces it. `images` holds what the replacement resolved
     /// to, under the spec's name; the source op pulls the replacement.
     pub named_images: BTreeMap<String, String>,
+    /// `--sbom=true` (`attest:sbom`): plan the SPDX document of the result (see [`crate::sbom`]).
+    pub sbom: bool,
+    /// `rustc -vV` of the SDK, as the frontend's toolchain probe read it ([`toolchain_probe`]);
+    /// recorded in every cargo step's `cachet-provenance.json` and the image labels. `None`
+    /// when not read (the `llb-gen` CLI): recorded as unknown.
+    pub rustc_version: Option<String>,
 }
 
 impl BuildRequest {
@@ -160,6 +168,8 @@ impl BuildRequest {
             helper: HelperImage::unpinned(DEFAULT_HELPER_IMAGE),
             spec_file: "Cachet.toml".into(),
             named_images: BTreeMap::new(),
+            sbom: false,
+            rustc_version: None,
         }
     }
 }
@@ -193,6 +203,9 @@ pub struct Compiled {
     pub cargo_keys: BTreeMap<String, TargetKeys>,
     /// What every step was keyed on, in build order (for `llb-gen explain`).
     pub steps: Vec<StepRecord>,
+    /// With `--sbom=true`: the SPDX document of the result as a one-file Definition
+    /// ([`crate::sbom::SBOM_FILE`]), for the attestation that references it.
+    pub sbom: Option<pb::Definition>,
 }
 
 /// What a step does, which with its target identifies it across builds.
@@ -288,6 +301,8 @@ pub enum CompileError {
     #[error("{0}")]
     ImageConfig(String),
     #[error(transparent)]
+    Sbom(#[from] crate::sbom::SbomError),
+    #[error(transparent)]
     Llb(#[from] LlbError),
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
@@ -358,44 +373,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         ));
     }
     check_no_cache_filter(spec, &request.no_cache)?;
-    let steps_on = step_platform(spec, &request.build_platform, &request.platform)?;
-    let step_images = if steps_on.cross {
-        &request.build_images
-    } else {
-        &request.images
-    };
-    let sdk_image = step_images
-        .get(&spec.sdk.image)
-        .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
-    // The lock is on the image as resolved; setup extends it afterwards.
-    let image_identity = sdk_identity(&sdk_image.digest, &sdk_image.config);
-    if let Some(locked) = &spec.sdk.digest_lock {
-        check_sdk_lock(&spec.sdk.image, locked, sdk_image)?;
-    }
-    let sdk = sdk_setup::identity(&spec.sdk, &image_identity)?;
-    let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
-
-    let mut ctx = Context {
-        spec,
-        request,
-        sdk: sdk.clone(),
-        image_identity,
-        triple,
-        steps_on,
-        step_images,
-        layout: project::analyze(&request.project),
-        excluded: project::excluded_patterns(&request.project),
-        wants_dependency_layer: wants_deps,
-        sdk_state: None,
-        snapshots: BTreeMap::new(),
-        masked: None,
-        vendor: None,
-        dependency_layers: BTreeMap::new(),
-        dependency_layer_of: BTreeMap::new(),
-        results: BTreeMap::new(),
-        cargo_keys: BTreeMap::new(),
-        steps: Vec::new(),
-    };
+    let mut ctx = Context::new(spec, request, wants_deps)?;
     for name in spec.closure(base_target) {
         let result = match &spec.targets[&name] {
             Target::Cargo(step) => cargo_step::compile(&mut ctx, &name, step)?,
@@ -417,10 +395,16 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
             .remove(base_target)
             .ok_or_else(|| CompileError::Unresolved(request.target.to_string()))?
     };
+    let sbom = if request.sbom {
+        Some(attest::sbom_state(&ctx, base_target)?.marshal())
+    } else {
+        None
+    };
     Ok(Compiled {
+        sbom,
         definition: result.state.marshal(),
         image_config: result.image_config,
-        sdk,
+        sdk: ctx.sdk,
         cargo_keys: ctx.cargo_keys,
         steps: ctx.steps,
     })
@@ -465,6 +449,62 @@ struct Context<'a> {
     results: BTreeMap<String, TargetResult>,
     cargo_keys: BTreeMap<String, TargetKeys>,
     steps: Vec<StepRecord>,
+    /// The workspace packages (by name) whose crates each target's binaries link, for the
+    /// SBOM (`None`: unknown, every locked package; see [`crate::sbom`]).
+    crate_roots: BTreeMap<String, Option<BTreeSet<String>>>,
+    /// The base image of each image target (`None`: scratch), for the SBOM.
+    base_images: BTreeMap<String, Option<crate::sbom::ImageFact>>,
+}
+
+impl<'a> Context<'a> {
+    /// The state shared by the steps of one build of `spec` (also what the toolchain probe is
+    /// planned with, so it runs on exactly the build's SDK).
+    fn new(
+        spec: &'a Spec,
+        request: &'a BuildRequest,
+        wants_deps: bool,
+    ) -> Result<Context<'a>, CompileError> {
+        let steps_on = step_platform(spec, &request.build_platform, &request.platform)?;
+        let step_images = if steps_on.cross {
+            &request.build_images
+        } else {
+            &request.images
+        };
+        let sdk_image = step_images
+            .get(&spec.sdk.image)
+            .ok_or_else(|| CompileError::Unresolved(spec.sdk.image.clone()))?;
+        // The lock is on the image as resolved; setup extends it afterwards.
+        let image_identity = sdk_identity(&sdk_image.digest, &sdk_image.config);
+        if let Some(locked) = &spec.sdk.digest_lock {
+            check_sdk_lock(&spec.sdk.image, locked, sdk_image)?;
+        }
+        let sdk = sdk_setup::identity(&spec.sdk, &image_identity)?;
+        let triple = rust_triple(&request.platform).map_err(CompileError::Platform)?;
+
+        Ok(Context {
+            spec,
+            request,
+            sdk: sdk.clone(),
+            image_identity,
+            triple,
+            steps_on,
+            step_images,
+            layout: project::analyze(&request.project),
+            excluded: project::excluded_patterns(&request.project),
+            wants_dependency_layer: wants_deps,
+            sdk_state: None,
+            snapshots: BTreeMap::new(),
+            masked: None,
+            vendor: None,
+            dependency_layers: BTreeMap::new(),
+            dependency_layer_of: BTreeMap::new(),
+            results: BTreeMap::new(),
+            cargo_keys: BTreeMap::new(),
+            steps: Vec::new(),
+            crate_roots: BTreeMap::new(),
+            base_images: BTreeMap::new(),
+        })
+    }
 }
 
 impl Context<'_> {
@@ -597,6 +637,8 @@ fn image_source<'i>(
     Ok((state, resolved))
 }
 
+#[cfg(test)]
+mod attest_tests;
 #[cfg(test)]
 mod cross_tests;
 #[cfg(test)]

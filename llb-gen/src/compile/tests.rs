@@ -60,6 +60,8 @@ pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         },
         spec_file: "Cachet.toml".into(),
         named_images: BTreeMap::new(),
+        sbom: false,
+        rustc_version: None,
     }
 }
 

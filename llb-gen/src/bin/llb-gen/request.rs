@@ -63,6 +63,10 @@ pub struct BuildArgs {
     /// cache), as a CI job does: adds workspace dependency layers.
     #[arg(long)]
     cache_travels: bool,
+    /// `rustc -vV` of the SDK, as the frontend reads it (it goes into `cachet-provenance.json`
+    /// and the image labels); without it they record it as unknown.
+    #[arg(long, value_name = "TEXT")]
+    rustc_version: Option<String>,
 }
 
 /// A compiled build and what went into it.
@@ -126,6 +130,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| file.to_string()),
+        rustc_version: args.rustc_version.clone(),
         ..BuildRequest::new(target.clone(), args.platform.clone(), args.session.clone())
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
