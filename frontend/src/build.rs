@@ -276,6 +276,9 @@ pub fn build_request(
         proxy: compile::proxy_from_build_args(&opts.build_args),
         helper,
         spec_file: opts.filename.clone(),
+        source_date_epoch: opts.source_date_epoch,
+        vcs_source: opts.vcs_source.clone(),
+        vcs_revision: opts.vcs_revision.clone(),
     }
 }
 

@@ -522,6 +522,9 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         helper: llb_gen::compile::HelperImage::unpinned(llb_gen::compile::DEFAULT_HELPER_IMAGE),
         spec_file: "Cachet.toml".into(),
         project: project.clone(),
+        source_date_epoch: None,
+        vcs_source: None,
+        vcs_revision: None,
     }
 }
 

@@ -71,6 +71,24 @@ pub(super) const BUILDING_SUBCOMMANDS: &[&str] = &[
 /// `--target`, and `clean --target` would clean only that triple's directory.
 const TARGET_SUBCOMMANDS: &[&str] = &["tree", "fetch"];
 
+/// What `[cargo] reproducible` adds to RUSTFLAGS: every path a cargo step compiles under is
+/// remapped to a fixed relative name (`cargo_home` is the SDK's), so binaries carry no path of
+/// Cachet's layout or the SDK's in their debug info and panic locations. The sources become
+/// `.` (cargo already names workspace files relative to it), vendored crates `vendor/<crate>`,
+/// build-script output `target/…`. rustc applies the last matching prefix; none of these
+/// nests in another.
+pub fn remap_rustflags(cargo_home: &str) -> Vec<String> {
+    [
+        (SRC_DIR, "."),
+        (VENDOR_DIR, "vendor"),
+        (TARGET_DIR, "target"),
+        (cargo_home, "cargo-home"),
+    ]
+    .iter()
+    .map(|(from, to)| format!("--remap-path-prefix={from}={to}"))
+    .collect()
+}
+
 /// The directory under a target dir where cargo puts a profile's final artifacts.
 pub fn profile_dir(profile: &str) -> &str {
     match profile {
@@ -121,6 +139,11 @@ pub(super) fn compile(
     };
     // The platform's CPU level (linux/amd64/v2 …) is a codegen flag like any other.
     let mut rustflags = super::triple::platform_rustflags(&ctx.request.platform);
+    if cargo.reproducible {
+        rustflags.extend(remap_rustflags(&fetch_step::sdk_cargo_home(
+            &ctx.sdk_state()?,
+        )));
+    }
     rustflags.extend(cargo.rustflags.iter().cloned());
     let inputs = TargetKeyInputs {
         project: spec.project.clone(),
@@ -137,6 +160,7 @@ pub(super) fn compile(
         network: network.as_str().to_string(),
         volatile_env: volatile.clone(),
         cargo_args: cargo_args::keyed_args(&step.args),
+        source_date_epoch: ctx.request.source_date_epoch,
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -159,6 +183,9 @@ pub(super) fn compile(
     if !rustflags.is_empty() {
         // The unit-separated form keeps flags with spaces intact.
         exec_env.push(("CARGO_ENCODED_RUSTFLAGS".into(), rustflags.join("\u{1f}")));
+    }
+    if let Some(epoch) = ctx.request.source_date_epoch {
+        exec_env.push(("SOURCE_DATE_EPOCH".into(), epoch.to_string()));
     }
     // The layers never see volatile values, so a new value never re-runs them.
     let layer_env: Vec<(String, String)> = exec_env

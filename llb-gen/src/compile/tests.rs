@@ -56,6 +56,9 @@ fn request(target: &str, sdk_digest: &str) -> BuildRequest {
             },
         },
         spec_file: "Cachet.toml".into(),
+        source_date_epoch: None,
+        vcs_source: None,
+        vcs_revision: None,
     }
 }
 
