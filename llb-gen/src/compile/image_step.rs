@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::keys::content_digest;
-use crate::llb::{Copy, Mkdir, State};
+use crate::llb::{Copy, State};
 use crate::spec::{BaseRef, ImageTarget};
 
 use super::image_config::{image_config, HistoryStep, ImageSettings};
@@ -58,19 +58,10 @@ pub(super) fn compile(
                 .create_dest_path(true);
             // Files keep cargo's mtimes (the time of the build) unless SOURCE_DATE_EPOCH
             // fixes them, as it does the config's times: then the layer is the same bytes
-            // whenever the artifacts are. The directories the copy creates get that time from
-            // a `mkdir -p` first: BuildKit v0.8 (dockerd 20.10) stamps the ones a copy creates
-            // with the time of the build, whatever the copy's timestamp.
+            // whenever the artifacts are. (On BuildKit v0.8, dockerd 20.10, the directories a
+            // copy creates still get the time of the build: see the README.)
             if let Some(epoch) = ctx.request.source_date_epoch {
-                let nanos = epoch.saturating_mul(1_000_000_000);
-                action = action.timestamp(nanos);
-                if let Some((parent, _)) = copy.to.rsplit_once('/').filter(|(p, _)| !p.is_empty()) {
-                    file = file.mkdir(
-                        Mkdir::new(parent, 0o755)
-                            .make_parents(true)
-                            .timestamp(nanos),
-                    );
-                }
+                action = action.timestamp(epoch.saturating_mul(1_000_000_000));
             }
             file = file.copy(action);
             described.push(format!(
