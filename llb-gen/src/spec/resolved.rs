@@ -97,6 +97,9 @@ pub struct FetchSettings {
     pub ca_bundle_secret: Option<String>,
 }
 
+// An image target's settings make it the larger variant by a few hundred bytes; a spec has a
+// handful of targets, so boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Cargo(CargoTarget),
