@@ -363,6 +363,9 @@ pub fn build_request(
         named_images: opts.named_images.clone(),
         sbom: opts.sbom,
         rustc_version: None,
+        source_date_epoch: opts.source_date_epoch,
+        vcs_source: opts.vcs_source.clone(),
+        vcs_revision: opts.vcs_revision.clone(),
     }
 }
 

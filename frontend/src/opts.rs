@@ -56,6 +56,12 @@ pub struct FrontendOpts {
     /// `--sbom=true` (`attest:sbom`, or `build-arg:BUILDKIT_ATTEST_SBOM` as BuildKit also
     /// reads it): Cachet returns the SPDX document itself (see `crate::attest`).
     pub sbom: bool,
+    /// `build-arg:SOURCE_DATE_EPOCH`, checked (see `compile::source_date_epoch`).
+    pub source_date_epoch: Option<i64>,
+    /// `vcs:source`: the repository buildx found the context in (`git remote` URL).
+    pub vcs_source: Option<String>,
+    /// `vcs:revision`: the commit of the context.
+    pub vcs_revision: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -179,6 +185,11 @@ impl FrontendOpts {
         };
         if let Some(name) = key.strip_prefix("build-arg:") {
             self.sbom |= name == "BUILDKIT_ATTEST_SBOM";
+            if name == llb_gen::compile::SOURCE_DATE_EPOCH {
+                let args = BTreeMap::from([(name.to_string(), value.clone())]);
+                self.source_date_epoch =
+                    llb_gen::compile::source_date_epoch(&args).map_err(|e| invalid(&e))?;
+            }
             self.build_args.insert(name.to_string(), value);
             return Ok(());
         }
@@ -186,13 +197,27 @@ impl FrontendOpts {
             self.labels.insert(name.to_string(), value);
             return Ok(());
         }
-        // The SBOM is Cachet's to return (BuildKit's scanner then skips the result); provenance
-        // is produced by the solver from the result, and `vcs:*` (source repository and
-        // revision, sent by buildx) only feeds it.
+        // The SBOM is Cachet's to return (BuildKit's scanner then skips the result).
         if key == "attest:sbom" {
             self.sbom = true;
             return Ok(());
         }
+        // The repository and commit of the context (buildx sends them for a git work tree):
+        // they become the image's `org.opencontainers.image.source`/`revision` labels.
+        match key {
+            "vcs:source" => {
+                self.vcs_source = Some(value).filter(|v| !v.is_empty());
+                return Ok(());
+            }
+            "vcs:revision" => {
+                self.vcs_revision = Some(value).filter(|v| !v.is_empty());
+                return Ok(());
+            }
+            _ => {}
+        }
+        // Provenance is produced by the solver from the result, not by the frontend; the other
+        // `vcs:*` (`vcs:localdir:<name>`, the context's directory in the repository) only feed
+        // it.
         if key.starts_with("attest:") || key.starts_with("vcs:") {
             return Ok(());
         }
@@ -391,6 +416,28 @@ mod tests {
         let e = parse(&["platform=linux"]).unwrap_err().to_string();
         assert!(e.contains("`platform=linux`"), "{e}");
         assert!(parse(&["force-network-mode=bridge"]).is_err());
+    }
+
+    #[test]
+    fn vcs_and_source_date_epoch_are_read() {
+        let o = parse(&[
+            "vcs:source=https://example.invalid/app.git",
+            "vcs:revision=0123abcd",
+            "vcs:localdir:context=.",
+            "build-arg:SOURCE_DATE_EPOCH=1700000000",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.vcs_source.as_deref(),
+            Some("https://example.invalid/app.git")
+        );
+        assert_eq!(o.vcs_revision.as_deref(), Some("0123abcd"));
+        assert_eq!(o.source_date_epoch, Some(1_700_000_000));
+        assert_eq!(o.build_args["SOURCE_DATE_EPOCH"], "1700000000");
+        let none = parse(&["build-arg:SOURCE_DATE_EPOCH=", "vcs:source="]).unwrap();
+        assert_eq!((none.source_date_epoch, none.vcs_source), (None, None));
+        let e = parse(&["build-arg:SOURCE_DATE_EPOCH=yesterday"]).unwrap_err();
+        assert!(e.to_string().contains("whole seconds"), "{e}");
     }
 
     #[test]

@@ -527,6 +527,9 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         project: project.clone(),
         sbom: false,
         rustc_version: None,
+        source_date_epoch: None,
+        vcs_source: None,
+        vcs_revision: None,
     }
 }
 

@@ -124,6 +124,18 @@
 //! The SDK identity of a cross step is the SDK's as resolved for the build platform (the one
 //! it runs); the target platform and triple still name what it builds for. Every platform of a
 //! multi-platform build thus gets its own target cache, and one fetch step.
+//! * `rustflags` includes the flags Cachet adds itself: the platform's CPU level, and under
+//!   `[cargo] reproducible = true` the `--remap-path-prefix` flags for the sources, vendored
+//!   dependencies, target directory and cargo home (`compile::remap_rustflags`). They change
+//!   every binary's debug info and panic locations, so switching the setting is a new mount
+//!   (and, through CARGO_ENCODED_RUSTFLAGS, a new exec);
+//! * `source_date_epoch` — the `SOURCE_DATE_EPOCH` build argument, which every cargo step
+//!   (and its dependency layers) gets in its environment: build scripts and `env!` may embed
+//!   it, and cargo fingerprints only the declared reads. Present only when the build passes
+//!   it, so other builds keep their ids. A value that moves every build (a commit time) is a
+//!   new target cache each time: pass a fixed one (the release's) where warm caches matter.
+//!   The image side (config `created`, history, file times of copies) is not a cache key of
+//!   Cachet's; BuildKit keys those ops on their definitions, which hold the value.
 //!
 //! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
 //! `triple`, `profile` and the three cross inputs above (toolchain choices cargo cannot see), and the id ends in `fast-<hash>`: one warm `target/` per toolchain
@@ -430,6 +442,10 @@ pub struct TargetKeyInputs {
     /// step passes to cargo; empty, and absent, for steps that do not cross-compile.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub cross_env: BTreeMap<String, String>,
+    /// The `SOURCE_DATE_EPOCH` build argument cargo runs with. Absent from the hash when not
+    /// given, so builds without it keep their mount ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<i64>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -626,6 +642,7 @@ mod tests {
             build_platform: String::new(),
             emulated: false,
             cross_env: BTreeMap::new(),
+            source_date_epoch: None,
         }
     }
 
@@ -791,6 +808,17 @@ mod tests {
                 "cargo args",
                 Box::new(|i| {
                     i.cargo_args = vec!["--config".into(), "env.CACHET_FACT=\"b\"".into()]
+                }),
+            ),
+            (
+                "source date epoch",
+                Box::new(|i| i.source_date_epoch = Some(1_700_000_000)),
+            ),
+            (
+                "reproducible (remap flags)",
+                Box::new(|i| {
+                    i.rustflags
+                        .extend(crate::compile::remap_rustflags("/usr/local/cargo"))
                 }),
             ),
             (

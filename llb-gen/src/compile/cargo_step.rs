@@ -73,6 +73,24 @@ pub(super) const BUILDING_SUBCOMMANDS: &[&str] = &[
 /// `--target`, and `clean --target` would clean only that triple's directory.
 const TARGET_SUBCOMMANDS: &[&str] = &["tree", "fetch"];
 
+/// What `[cargo] reproducible` adds to RUSTFLAGS: every path a cargo step compiles under is
+/// remapped to a fixed relative name (`cargo_home` is the SDK's), so binaries carry no path of
+/// Cachet's layout or the SDK's in their debug info and panic locations. The sources become
+/// `.` (cargo already names workspace files relative to it), vendored crates `vendor/<crate>`,
+/// build-script output `target/…`. rustc applies the last matching prefix; none of these
+/// nests in another.
+pub fn remap_rustflags(cargo_home: &str) -> Vec<String> {
+    [
+        (SRC_DIR, "."),
+        (VENDOR_DIR, "vendor"),
+        (TARGET_DIR, "target"),
+        (cargo_home, "cargo-home"),
+    ]
+    .iter()
+    .map(|(from, to)| format!("--remap-path-prefix={from}={to}"))
+    .collect()
+}
+
 /// The directory under a target dir where cargo puts a profile's final artifacts.
 pub fn profile_dir(profile: &str) -> &str {
     match profile {
@@ -124,6 +142,11 @@ pub(super) fn compile(
     };
     // The platform's CPU level (linux/amd64/v2 …) is a codegen flag like any other.
     let mut rustflags = super::triple::platform_rustflags(&ctx.request.platform);
+    if cargo.reproducible {
+        rustflags.extend(remap_rustflags(&fetch_step::sdk_cargo_home(
+            &ctx.sdk_state()?,
+        )));
+    }
     rustflags.extend(cargo.rustflags.iter().cloned());
     // A cross step gets the target triple's linker and C toolchain (see `cross.rs`).
     let cross_env = if ctx.steps_on.cross {
@@ -153,6 +176,7 @@ pub(super) fn compile(
         },
         emulated: ctx.steps_on.emulated,
         cross_env: cross_env.clone(),
+        source_date_epoch: ctx.request.source_date_epoch,
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -178,6 +202,9 @@ pub(super) fn compile(
     }
     // Before the spec's env, which may set the same names and then wins.
     exec_env.extend(cross_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(epoch) = ctx.request.source_date_epoch {
+        exec_env.push(("SOURCE_DATE_EPOCH".into(), epoch.to_string()));
+    }
     // The layers never see volatile values, so a new value never re-runs them.
     let layer_env: Vec<(String, String)> = exec_env
         .iter()

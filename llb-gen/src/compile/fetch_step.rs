@@ -427,7 +427,7 @@ fn download_cache(cargo_home: &str, dir: &str, authenticated: bool) -> Mount {
 
 /// The SDK's cargo home (`CARGO_HOME`, else `$HOME/.cargo`): the download cache is mounted
 /// inside it so the SDK's own cargo config there still applies.
-fn sdk_cargo_home(sdk: &State) -> String {
+pub(super) fn sdk_cargo_home(sdk: &State) -> String {
     match sdk.get_env("CARGO_HOME") {
         Some(home) if !home.is_empty() => home.trim_end_matches('/').to_string(),
         _ => format!(

@@ -59,10 +59,16 @@ pub(super) fn compile(
                 .get(&copy.from_target)
                 .ok_or_else(|| CompileError::Unresolved(format!("+{}", copy.from_target)))?
                 .state;
-            file = file.copy(
-                Copy::new(artifacts, format!("/{}", copy.artifact), copy.to.clone())
-                    .create_dest_path(true),
-            );
+            let mut action = Copy::new(artifacts, format!("/{}", copy.artifact), copy.to.clone())
+                .create_dest_path(true);
+            // Files keep cargo's mtimes (the time of the build) unless SOURCE_DATE_EPOCH
+            // fixes them, as it does the config's times: then the layer is the same bytes
+            // whenever the artifacts are. (On BuildKit v0.8, dockerd 20.10, the directories a
+            // copy creates still get the time of the build: see the README.)
+            if let Some(epoch) = ctx.request.source_date_epoch {
+                action = action.timestamp(epoch.saturating_mul(1_000_000_000));
+            }
+            file = file.copy(action);
             described.push(format!(
                 "+{}/{} → {}",
                 copy.from_target, copy.artifact, copy.to
@@ -98,7 +104,12 @@ pub(super) fn compile(
     if let Some(lock) = super::attest::cargo_lock_digest(ctx) {
         labels.insert(CARGO_LOCK_LABEL.to_string(), lock);
     }
-    let settings = ImageSettings::from_target(step, &labels);
+    let settings = ImageSettings::from_target(
+        step,
+        &oci_labels(ctx.request),
+        &labels,
+        ctx.request.source_date_epoch,
+    );
     let platform = &ctx.request.platform;
     let config = image_config(
         base_config.as_deref(),
@@ -132,6 +143,27 @@ pub(super) fn compile(
         state,
         image_config: Some(config),
     })
+}
+
+/// Label prefix of the OCI image annotations Cachet derives from the request.
+pub const OCI_LABEL_PREFIX: &str = "org.opencontainers.image.";
+
+/// `org.opencontainers.image.{source,revision,created}` from the request's VCS information and
+/// `SOURCE_DATE_EPOCH`; never a wall-clock time. A spec label or `--label` of the same name
+/// wins (see `ImageSettings::from_target`).
+fn oci_labels(request: &super::BuildRequest) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let values = [
+        ("source", request.vcs_source.clone()),
+        ("revision", request.vcs_revision.clone()),
+        ("created", request.source_date_epoch.map(super::rfc3339)),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            labels.insert(format!("{OCI_LABEL_PREFIX}{name}"), value);
+        }
+    }
+    labels
 }
 
 fn base_name(base: &BaseRef) -> String {

@@ -26,9 +26,10 @@ mod why_step;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use attest::{toolchain_probe, RUSTC_VERSION_FILE};
+pub use cargo_step::remap_rustflags;
 pub use cross::{cross_env, step_platform, StepPlatform};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
-pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
+pub use image_config::{image_config, minimal_base_config, rfc3339, HistoryStep, ImageSettings};
 pub use test_report::REPORT_FILE;
 pub use triple::{rust_triple, KNOWN_TRIPLES};
 
@@ -137,14 +138,25 @@ pub struct BuildRequest {
     /// recorded in every cargo step's `cachet-provenance.json` and the image labels. `None`
     /// when not read (the `llb-gen` CLI): recorded as unknown.
     pub rustc_version: Option<String>,
+    /// `SOURCE_DATE_EPOCH` (the build argument BuildKit defines, seconds since the epoch):
+    /// cargo steps get it in their environment (a key input, see `keys.rs`), image configs
+    /// take their `created` time and `org.opencontainers.image.created` from it, and copies
+    /// into images stamp files with it. `None`: no time anywhere.
+    pub source_date_epoch: Option<i64>,
+    /// `vcs:source` (buildx: the git remote of the context), for
+    /// `org.opencontainers.image.source`.
+    pub vcs_source: Option<String>,
+    /// `vcs:revision` (buildx: the commit of the context), for
+    /// `org.opencontainers.image.revision`.
+    pub vcs_revision: Option<String>,
 }
 
 impl BuildRequest {
     /// A build of `target` for `platform` in `session_id`, on a worker of that platform, with
     /// what a plain `docker build` gives for everything else: the `context` local, no images resolved yet, no
     /// `--no-cache`, `--network` or `--pull`, no labels, a cache that stays on this builder,
-    /// no metadata files, no proxy, the default frontend image's helper (unpinned) and
-    /// `Cachet.toml`. Callers set what they know with struct update syntax.
+    /// no metadata files, no proxy, the default frontend image's helper (unpinned),
+    /// `Cachet.toml`, no `SOURCE_DATE_EPOCH` and no VCS information. Callers set what they know with struct update syntax.
     pub fn new(
         target: TargetRef,
         platform: Platform,
@@ -170,6 +182,9 @@ impl BuildRequest {
             named_images: BTreeMap::new(),
             sbom: false,
             rustc_version: None,
+            source_date_epoch: None,
+            vcs_source: None,
+            vcs_revision: None,
         }
     }
 }
@@ -189,6 +204,23 @@ pub fn named_image<'a>(named: &'a BTreeMap<String, String>, image: &str) -> Opti
             crate::llb::ImageRef::parse(name).is_ok_and(|n| n.to_string() == normalized)
         })
         .map(|(_, found)| found.as_str())
+}
+
+/// The name of BuildKit's build argument for reproducible times.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// `SOURCE_DATE_EPOCH` from the build arguments, read as BuildKit reads it (decimal seconds,
+/// a signed 64-bit integer; empty is unset).
+pub fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64>, String> {
+    match build_args.get(SOURCE_DATE_EPOCH).map(|v| v.trim()) {
+        None | Some("") => Ok(None),
+        Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
+            format!(
+                "--build-arg {SOURCE_DATE_EPOCH}={value}: expected whole seconds since \
+                 1970-01-01 UTC, such as `$(git log -1 --format=%ct)`"
+            )
+        }),
+    }
 }
 
 /// The outcome of compiling one target.
@@ -641,6 +673,8 @@ fn image_source<'i>(
 mod attest_tests;
 #[cfg(test)]
 mod cross_tests;
+#[cfg(test)]
+mod repro_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -62,6 +62,9 @@ pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         named_images: BTreeMap::new(),
         sbom: false,
         rustc_version: None,
+        source_date_epoch: None,
+        vcs_source: None,
+        vcs_revision: None,
     }
 }
 

@@ -64,6 +64,11 @@ pub(super) const ENV_OWNED_BY_CACHET: &[(&str, &str)] = &[
          [cargo] or the platform's CPU level); set `rustflags` under [cargo]",
     ),
     (
+        "SOURCE_DATE_EPOCH",
+        "Cachet passes BuildKit's SOURCE_DATE_EPOCH build argument to every cargo step; give it \
+         as `--build-arg SOURCE_DATE_EPOCH=<seconds>`, so the image's times follow it too",
+    ),
+    (
         "CARGO_HOME",
         "cargo steps use the SDK image's cargo home, where the fetch step's download cache and \
          the SDK's cargo config live; set it in the SDK image",

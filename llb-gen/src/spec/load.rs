@@ -18,6 +18,7 @@ use super::cargo_args;
 use super::env;
 use super::error::{shown, SpecError};
 use super::graph::{self, Reference, ReferenceKind};
+use super::image_settings;
 use super::interpolate::{interpolate, Failure};
 use super::model::{CopyEntry, CrossSection, SdkSection, SpecFile, TargetSection};
 use super::resolved::*;
@@ -336,6 +337,7 @@ impl Loader<'_> {
                 .collect::<Result<_, _>>()?,
             default_features: raw.cargo.default_features.unwrap_or(true),
             rustflags: self.rustflags(&raw.cargo.rustflags)?,
+            reproducible: raw.cargo.reproducible.unwrap_or(false),
             env: self.env_map(&raw.cargo.env, EnvReader::Cargo)?,
             volatile_env: BTreeSet::new(),
         };
@@ -569,6 +571,10 @@ impl Loader<'_> {
                     ("workdir", t.workdir.is_some()),
                     ("user", t.user.is_some()),
                     ("labels", !t.labels.is_empty()),
+                    ("expose", !t.expose.is_empty()),
+                    ("volumes", !t.volumes.is_empty()),
+                    ("stop-signal", t.stop_signal.is_some()),
+                    ("healthcheck", t.healthcheck.is_some()),
                 ];
                 if let Some((key, _)) = image_only.iter().find(|(_, set)| *set) {
                     return Err(self.err(
@@ -645,7 +651,16 @@ impl Loader<'_> {
                     references.push(reference);
                     copies.push(copy);
                 }
+                let at = |(span, message)| self.err(span, message);
+                let expose = t.expose.iter().map(image_settings::exposed_port).collect::<Result<_, _>>().map_err(at)?;
+                let volumes = t.volumes.iter().map(image_settings::volume).collect::<Result<_, _>>().map_err(at)?;
+                let stop_signal = t.stop_signal.as_ref().map(image_settings::stop_signal).transpose().map_err(at)?;
+                let healthcheck = t.healthcheck.as_ref().map(image_settings::healthcheck).transpose().map_err(at)?;
                 let target = Target::Image(ImageTarget {
+                    expose,
+                    volumes,
+                    stop_signal,
+                    healthcheck,
                     from: base,
                     copies,
                     entrypoint: t.entrypoint.clone(),

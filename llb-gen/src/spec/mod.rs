@@ -7,6 +7,7 @@ pub mod cargo_args;
 mod env;
 mod error;
 mod graph;
+mod image_settings;
 mod interpolate;
 mod load;
 pub(crate) mod model;

@@ -130,6 +130,11 @@ pub struct CargoSection {
     /// `false` passes `--no-default-features`.
     #[serde(rename = "default-features")]
     pub default_features: Option<bool>,
+    /// `true` remaps the build paths cargo steps compile in (`--remap-path-prefix` for the
+    /// sources, vendored dependencies, target directory and cargo home), so no builder path
+    /// lands in a binary (debug info, panic locations): the same sources give the same bytes
+    /// wherever they are built. A key input; off by default, as it changes the binaries.
+    pub reproducible: Option<bool>,
     /// Compiler flags for every cargo step, one flag per element (`CARGO_ENCODED_RUSTFLAGS`).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
@@ -221,10 +226,52 @@ pub struct TargetSection {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
-    /// Labels written into the image config.
+    /// Labels written into the image config. They win over the `org.opencontainers.image.*`
+    /// labels Cachet writes itself; `--label` wins over both.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub labels: BTreeMap<String, Spanned<String>>,
+    /// Ports the image exposes, as `PORT[/PROTOCOL]` with protocol `tcp` (the default), `udp`
+    /// or `sctp`, e.g. `["8080/tcp", "53/udp"]`. Added to the base image's.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", transform = rules::exposed_ports)]
+    pub expose: Vec<Spanned<String>>,
+    /// Mount points of anonymous volumes (absolute paths). Added to the base image's.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", transform = rules::absolute_paths)]
+    pub volumes: Vec<Spanned<String>>,
+    /// The signal `docker stop` sends, as a name (`SIGTERM`, `SIGRTMIN+3`) or a number.
+    #[serde(rename = "stop-signal")]
+    #[schemars(with = "Option<String>", regex(pattern = rules::STOP_SIGNAL))]
+    pub stop_signal: Option<Spanned<String>>,
+    /// The container health check, with Docker's semantics; it replaces the base image's, and
+    /// `test = ["NONE"]` disables an inherited one.
+    #[schemars(with = "Option<HealthcheckSection>")]
+    pub healthcheck: Option<Spanned<HealthcheckSection>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthcheckSection {
+    /// `["CMD", "/app", "--health"]` (exec form), `["CMD-SHELL", "curl -f http://localhost/"]`
+    /// (run by the image's shell) or `["NONE"]` (no health check, not even the base image's).
+    // Required; optional here so the loader can say where it is missing.
+    #[schemars(with = "Vec<String>", transform = rules::healthcheck_test)]
+    pub test: Option<Spanned<Vec<String>>>,
+    /// Time between checks, as a duration such as `30s`, `1m30s` or `500ms` (Docker's default
+    /// when unset: 30s).
+    #[schemars(with = "Option<String>", regex(pattern = rules::DURATION))]
+    pub interval: Option<Spanned<String>>,
+    /// How long one check may run before it counts as failed (default 30s).
+    #[schemars(with = "Option<String>", regex(pattern = rules::DURATION))]
+    pub timeout: Option<Spanned<String>>,
+    /// Start-up time during which failed checks do not count (default 0s).
+    #[serde(rename = "start-period")]
+    #[schemars(with = "Option<String>", regex(pattern = rules::DURATION))]
+    pub start_period: Option<Spanned<String>>,
+    /// Consecutive failures that make the container unhealthy (default 3).
+    #[schemars(with = "Option<u32>")]
+    pub retries: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

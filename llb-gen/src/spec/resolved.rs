@@ -80,6 +80,8 @@ pub struct CargoSettings {
     pub features: Vec<String>,
     pub default_features: bool,
     pub rustflags: Vec<String>,
+    /// `[cargo] reproducible`: cargo steps remap their build paths (`compile/cargo_step.rs`).
+    pub reproducible: bool,
     pub env: BTreeMap<String, String>,
     /// `[cargo] volatile-env`: names of env variables whose values stay out of the target
     /// cache key (`keys.rs`, `compile/volatile_env.rs`). Each is set by `env` somewhere.
@@ -122,6 +124,9 @@ pub struct FetchSettings {
     pub ca_bundle_secret: Option<String>,
 }
 
+// An image target's settings make it the larger variant by a few hundred bytes; a spec has a
+// handful of targets, so boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Cargo(CargoTarget),
@@ -153,6 +158,23 @@ pub struct ImageTarget {
     pub user: Option<String>,
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// `PORT/PROTOCOL`, the protocol always written out (`80` becomes `80/tcp`).
+    pub expose: BTreeSet<String>,
+    pub volumes: BTreeSet<String>,
+    pub stop_signal: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// A health check as Docker's image config holds it: durations in nanoseconds, `None` (absent
+/// from the config) for the runtime's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// `["CMD", …]`, `["CMD-SHELL", "…"]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval_ns: Option<u64>,
+    pub timeout_ns: Option<u64>,
+    pub start_period_ns: Option<u64>,
+    pub retries: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,12 @@ pub(super) const ABSOLUTE_PATH: &str = "^/";
 const ENV_NAME: &str = "^[A-Z_][A-Z0-9_]*$";
 /// A secret id as given to `--secret id=…`: not empty, no `/` or space.
 pub(super) const SECRET_ID: &str = "^[^/ ]+$";
+/// `expose` entries (`exposed_port` in `load.rs`): `PORT[/tcp|udp|sctp]`, port 1-65535.
+const EXPOSED_PORT: &str = "^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])(/(tcp|udp|sctp))?$";
+/// `stop-signal` (`is_stop_signal` in `load.rs`): a name such as `SIGTERM` or a number.
+pub(super) const STOP_SIGNAL: &str = "^(SIG[A-Z0-9]+([+-][0-9]+)?|[1-9][0-9]*)$";
+/// A health check duration (`parse_duration` in `load.rs`): Go's form, `1m30s`, `500ms`.
+pub(super) const DURATION: &str = "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$";
 /// A value the loader interpolates and that uses a build argument.
 const INTERPOLATED: &str = "\\$\\{";
 /// No whitespace, not empty: an image reference.
@@ -188,6 +194,32 @@ pub(super) fn base(schema: &mut Schema) {
     );
 }
 
+/// `expose`: ports with an optional protocol.
+pub(super) fn exposed_ports(schema: &mut Schema) {
+    if let Some(items) = schema.get_mut("items").and_then(Value::as_object_mut) {
+        items.insert("pattern".into(), EXPOSED_PORT.into());
+    }
+}
+
+/// `volumes`: absolute paths in the image.
+pub(super) fn absolute_paths(schema: &mut Schema) {
+    if let Some(items) = schema.get_mut("items").and_then(Value::as_object_mut) {
+        items.insert("pattern".into(), ABSOLUTE_PATH.into());
+    }
+}
+
+/// `healthcheck.test`: Docker's `CMD`, `CMD-SHELL` or `NONE` form.
+pub(super) fn healthcheck_test(schema: &mut Schema) {
+    schema.insert(
+        "anyOf".into(),
+        json!([
+            { "items": [{ "const": "CMD" }], "minItems": 2 },
+            { "items": [{ "const": "CMD-SHELL" }, { "type": "string" }], "minItems": 2, "maxItems": 2 },
+            { "items": [{ "const": "NONE" }], "maxItems": 1, "minItems": 1 },
+        ]),
+    );
+}
+
 /// A target is a cargo step (`cargo`) or an image (`from`), never both, and takes only the
 /// keys of its kind (`Loader::target`; empty tables and lists do not count).
 pub(super) fn step_kind(schema: &mut Schema) {
@@ -205,6 +237,10 @@ pub(super) fn step_kind(schema: &mut Schema) {
                         "cmd": false,
                         "workdir": false,
                         "user": false,
+                        "expose": { "maxItems": 0 },
+                        "volumes": { "maxItems": 0 },
+                        "stop-signal": false,
+                        "healthcheck": false,
                     }
                 }
             },

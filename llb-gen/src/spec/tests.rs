@@ -1079,3 +1079,46 @@ fn a_target_reference_is_parsed_once_and_shown_as_written() {
         assert_eq!(parsed.to_string(), written);
     }
 }
+
+#[test]
+fn image_runtime_settings_are_checked_where_they_are_written() {
+    let image =
+        |line: &str| format!("[sdk]\nimage = \"s\"\n[target.x]\nfrom = \"scratch\"\n{line}\n");
+    let e = err(&image("expose = [\"8080/tcp\", \"99999\"]"));
+    assert!(e.starts_with("Cachet.toml:5:23:"), "{e}");
+    assert!(e.contains("`99999`") && e.contains("1 to 65535"), "{e}");
+    let e = err(&image("volumes = [\"data\"]"));
+    assert!(
+        e.starts_with("Cachet.toml:5:12:") && e.contains("absolute path"),
+        "{e}"
+    );
+    let e = err(&image("stop-signal = \"TERM\""));
+    assert!(
+        e.starts_with("Cachet.toml:5:15:") && e.contains("SIGTERM"),
+        "{e}"
+    );
+    let e = err(&image(
+        "healthcheck = { test = [\"CMD\", \"/a\"], interval = \"10\" }",
+    ));
+    assert!(
+        e.starts_with("Cachet.toml:5:50:") && e.contains("duration"),
+        "{e}"
+    );
+    let e = err(&image("healthcheck = { interval = \"10s\" }"));
+    assert!(e.contains("has no `test`"), "{e}");
+    let e = err("[sdk]\nimage = \"s\"\n[target.x]\ncargo = [\"build\"]\nexpose = [\"80\"]\n");
+    assert!(e.contains("`expose` belongs to an image target"), "{e}");
+    let e = err("[sdk]\nimage = \"s\"\n[cargo]\nenv = { SOURCE_DATE_EPOCH = \"1\" }\n[target.x]\ncargo = [\"build\"]\n");
+    assert!(e.contains("--build-arg SOURCE_DATE_EPOCH"), "{e}");
+    let text =
+        image("expose = [\"80\", \"53/udp\"]\nvolumes = [\"/data\"]\nstop-signal = \"SIGINT\"");
+    let spec = load("Cachet.toml", &text, &no_args()).unwrap();
+    let Target::Image(t) = &spec.targets["x"] else {
+        panic!("an image target")
+    };
+    assert_eq!(
+        t.expose,
+        ["53/udp".to_string(), "80/tcp".to_string()].into()
+    );
+    assert_eq!(t.stop_signal.as_deref(), Some("SIGINT"));
+}

@@ -118,6 +118,7 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
         cache_travels: args.cache_travels,
         project: with_spec_ignore(read_project_files(&context)?, file)?,
         proxy: compile::proxy_from_build_args(&build_args),
+        source_date_epoch: compile::source_date_epoch(&build_args)?,
         helper: HelperImage {
             reference: args.helper_image.clone(),
             resolved: ResolvedImage {
