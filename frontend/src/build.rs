@@ -218,11 +218,13 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
     }
 
     let helper = resolve_helper(gateway, opts, platform, resolve_mode).await?;
+    let own_session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
     let request = build_request(
         opts,
         target,
         platform.clone(),
         session_id.clone(),
+        &own_session,
         images,
         project,
         helper,
@@ -255,11 +257,15 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
 /// What the compiler needs besides the spec, from the parsed options and what BuildKit told us:
 /// the one place the frontend's options become a [`BuildRequest`] (the fuzz harness calls it
 /// too, so it drives exactly this path).
+/// `session_id` serves the build context, `own_session` is the build's (what serves a named
+/// directory context buildx names no session for).
+#[allow(clippy::too_many_arguments)]
 pub fn build_request(
     opts: &FrontendOpts,
     target: &TargetRef,
     platform: Platform,
     session_id: String,
+    own_session: &str,
     images: BTreeMap<String, ResolvedImage>,
     project: ProjectFiles,
     helper: HelperImage,
@@ -280,6 +286,17 @@ pub fn build_request(
         helper,
         spec_file: opts.filename.clone(),
         named_images: opts.named_images.clone(),
+        named_locals: opts
+            .named_locals
+            .iter()
+            .map(|(name, local)| {
+                let named = compile::NamedLocal {
+                    local: local.clone(),
+                    session: opts.session_for(local, own_session),
+                };
+                (name.clone(), named)
+            })
+            .collect(),
     }
 }
 

@@ -111,6 +111,15 @@
 //!   the variables out of their environment altogether, so a new value never re-runs a layer;
 //!   a third-party reader seeded from one is found and rebuilt by the cargo step.
 //!
+//! * `contexts` — `[contexts]`, each directory named context's name and the path cargo sees
+//!   it at (only when there are any, so other specs keep their ids): a path dependency moved
+//!   to another directory is other absolute paths in every unit built from it. The context's
+//!   *content* is not in the id, like the main context's: it reaches BuildKit's key for each
+//!   step through the step's mount of the context's snapshot (its own local, transferred
+//!   afresh per session as the main context is, `compile/named_contexts.rs`), and cargo's
+//!   fingerprints on the warm mount through the freshness pass, which covers each context's
+//!   directory with a manifest of its own.
+//!
 //! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
 //! `triple` and `profile`, and the id ends in `fast-<hash>`: one warm `target/` per toolchain
 //! and profile, and cargo's own fingerprints decide the rest (they see RUSTFLAGS, features and
@@ -391,6 +400,10 @@ pub struct TargetKeyInputs {
     /// The step's own cargo arguments that can change its output, in order
     /// ([`crate::spec::cargo_args::keyed_args`]; see the module docs for the table).
     pub cargo_args: Vec<String>,
+    /// `[contexts]`: named context → the path cargo sees it at. Absent from the hash when
+    /// empty, so specs without it keep their mount ids.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub contexts: BTreeMap<String, String>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -575,6 +588,7 @@ mod tests {
             network: "none".into(),
             volatile_env: Vec::new(),
             cargo_args: Vec::new(),
+            contexts: BTreeMap::new(),
         }
     }
 
@@ -735,6 +749,15 @@ mod tests {
             (
                 "volatile env name",
                 Box::new(|i| i.volatile_env.push("CACHET_COMMIT".into())),
+            ),
+            (
+                "named context mapping",
+                Box::new(|i| {
+                    i.contexts
+                        .insert("shared".into(), "../shared-lib".into())
+                        .map(drop)
+                        .unwrap_or(())
+                }),
             ),
             (
                 "cargo args",

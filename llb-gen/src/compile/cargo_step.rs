@@ -137,6 +137,7 @@ pub(super) fn compile(
         network: network.as_str().to_string(),
         volatile_env: volatile.clone(),
         cargo_args: cargo_args::keyed_args(&step.args),
+        contexts: spec.contexts.clone(),
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -202,6 +203,11 @@ pub(super) fn compile(
         freshness::NewContent::Now,
         &ctx.layout.config_dirs,
         Some(&why_step::sources_file()),
+    ));
+    script.extend(super::named_contexts::freshness_lines(
+        spec,
+        &state_dir,
+        freshness::NewContent::Now,
     ));
     let volatile_dirs = volatile_env::Dirs {
         target: TARGET_DIR,
@@ -273,6 +279,9 @@ pub(super) fn compile(
     }
     if let Some(deps) = &deps {
         exec = exec.mount(Mount::bind(deps_step::DEPS_DIR, deps).readonly());
+    }
+    for mount in ctx.named_context_mounts()? {
+        exec = exec.mount(mount);
     }
     let exec = exec
         .network(network)

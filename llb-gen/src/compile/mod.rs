@@ -12,6 +12,7 @@ mod fetch_step;
 mod freshness;
 mod image_config;
 mod image_step;
+mod named_contexts;
 mod sdk_setup;
 mod shell;
 mod sources;
@@ -25,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, HistoryStep, ImageSettings};
+pub use named_contexts::NamedLocal;
 pub use test_report::REPORT_FILE;
 pub use triple::rust_triple;
 
@@ -118,6 +120,9 @@ pub struct BuildRequest {
     /// `from`) → the reference that replaces it. `images` holds what the replacement resolved
     /// to, under the spec's name; the source op pulls the replacement.
     pub named_images: BTreeMap<String, String>,
+    /// Directory named contexts (`--build-context NAME=DIR`): NAME → the local that holds it;
+    /// the spec's `[contexts]` says where cargo sees each ([`named_contexts`]).
+    pub named_locals: BTreeMap<String, NamedLocal>,
 }
 
 impl BuildRequest {
@@ -147,6 +152,7 @@ impl BuildRequest {
             helper: HelperImage::unpinned(DEFAULT_HELPER_IMAGE),
             spec_file: "Cachet.toml".into(),
             named_images: BTreeMap::new(),
+            named_locals: BTreeMap::new(),
         }
     }
 }
@@ -271,6 +277,8 @@ pub enum CompileError {
     )]
     NoDependencyLayer(String),
     #[error("{0}")]
+    NamedContext(String),
+    #[error("{0}")]
     Platform(String),
     #[error("{0}")]
     ImageConfig(String),
@@ -345,6 +353,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         ));
     }
     check_no_cache_filter(spec, &request.no_cache)?;
+    named_contexts::check(spec, &request.named_locals)?;
     let sdk_image = request
         .images
         .get(&spec.sdk.image)
@@ -368,6 +377,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         wants_dependency_layer: wants_deps,
         sdk_state: None,
         snapshots: BTreeMap::new(),
+        named_snapshots: BTreeMap::new(),
         masked: None,
         vendor: None,
         dependency_layers: BTreeMap::new(),
@@ -430,6 +440,8 @@ struct Context<'a> {
     sdk_state: Option<State>,
     /// Context snapshots by what they include and what they are for.
     snapshots: BTreeMap<(SnapshotPlan, sources::Kind), State>,
+    /// Directory named contexts' snapshots, by name.
+    named_snapshots: BTreeMap<String, State>,
     /// The masked manifests and lockfile, once a snapshot needed them.
     masked: Option<BTreeMap<String, Vec<u8>>>,
     /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
