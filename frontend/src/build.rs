@@ -201,6 +201,8 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
     let helper = resolve_helper(gateway, opts, build_platform, resolve_mode).await?;
     let mut builds = Vec::new();
     let mut rustc_versions: BTreeMap<String, String> = BTreeMap::new();
+    // The build's own session, which serves named contexts no other session is named for.
+    let own_session = std::env::var("BUILDKIT_SESSION_ID").unwrap_or_default();
     for platform in platforms {
         let steps_on = compile::step_platform(spec, build_platform, platform)
             .map_err(|e| format!("{}: {e}", opts.filename))?;
@@ -235,6 +237,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
                 target,
                 platform.clone(),
                 session_id.clone(),
+                &own_session,
                 images,
                 project,
                 helper.clone(),
@@ -333,11 +336,15 @@ async fn resolve(
 /// What the compiler needs besides the spec, from the parsed options and what BuildKit told us:
 /// the one place the frontend's options become a [`BuildRequest`] (the fuzz harness calls it
 /// too, so it drives exactly this path).
+/// `session_id` serves the build context, `own_session` is the build's (what serves a named
+/// directory context buildx names no session for).
+#[allow(clippy::too_many_arguments)]
 pub fn build_request(
     opts: &FrontendOpts,
     target: &TargetRef,
     platform: Platform,
     session_id: String,
+    own_session: &str,
     images: BTreeMap<String, ResolvedImage>,
     project: ProjectFiles,
     helper: HelperImage,
@@ -366,6 +373,17 @@ pub fn build_request(
         source_date_epoch: opts.source_date_epoch,
         vcs_source: opts.vcs_source.clone(),
         vcs_revision: opts.vcs_revision.clone(),
+        named_locals: opts
+            .named_locals
+            .iter()
+            .map(|(name, local)| {
+                let named = compile::NamedLocal {
+                    local: local.clone(),
+                    session: opts.session_for(local, own_session),
+                };
+                (name.clone(), named)
+            })
+            .collect(),
     }
 }
 

@@ -62,6 +62,10 @@ pub struct FrontendOpts {
     pub vcs_source: Option<String>,
     /// `vcs:revision`: the commit of the context.
     pub vcs_revision: Option<String>,
+    /// Directory named contexts (`--build-context NAME=DIR`, sent as `context:NAME=local:LOCAL`):
+    /// NAME → the local that holds it (its session: [`FrontendOpts::session_for`]). The spec's
+    /// `[contexts]` says where cargo sees each.
+    pub named_locals: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -225,7 +229,22 @@ impl FrontendOpts {
             self.local_sessions.insert(local.to_string(), value);
             return Ok(());
         }
+        // buildx's transfer hint for a directory context (its basename): Cachet keys every
+        // transfer on the session instead, so an edit is never skipped as unchanged.
+        if key.starts_with("sharedkey:localdir:") {
+            return Ok(());
+        }
         if let Some(name) = key.strip_prefix("context:") {
+            if let Some(local) = value.strip_prefix("local:") {
+                if local.is_empty() {
+                    return Err(invalid(
+                        "expected `local:NAME`, the local that holds the directory",
+                    ));
+                }
+                self.named_locals
+                    .insert(name.to_string(), local.to_string());
+                return Ok(());
+            }
             // As moby/buildkit's dockerui reads it: `<scheme>:<rest>`, `//` optional.
             let image = value
                 .strip_prefix("docker-image:")
@@ -234,8 +253,9 @@ impl FrontendOpts {
             let Some(image) = image else {
                 return unsupported(
                     "Cachet takes `docker-image://REF` named contexts (which replace `[sdk] \
-                     image` or an image target's `from` of that name); directory, git, http, \
-                     oci-layout and `target:` contexts are not supported yet",
+                     image` or an image target's `from` of that name) and directories (mapped \
+                     by the spec's `[contexts]`); git, http, oci-layout and `target:` contexts \
+                     are not supported yet",
                 );
             };
             llb_gen::llb::ImageRef::parse(image).map_err(|e| invalid(&e.to_string()))?;
@@ -374,14 +394,28 @@ mod tests {
         );
         assert_eq!(o.named_image("base:1"), Some("other:2"));
         assert_eq!(o.named_image("cachet-sdk:debian"), None);
-        for other in [
-            "context:shared=local:shared",
-            "context:x=target:build",
-            "input:x=y",
-        ] {
+        for other in ["context:x=target:build", "input:x=y"] {
             let e = parse(&[other]).unwrap_err().to_string();
             assert!(e.contains("not supported by Cachet yet"), "{other}: {e}");
         }
+    }
+
+    #[test]
+    fn directory_named_contexts_are_locals_by_name() {
+        let o = parse(&[
+            "context:shared=local:shared",
+            "context:proto=local:_proto",
+            "sharedkey:localdir:shared=shared-lib:node0",
+            "local-sessionid:_proto=other",
+        ])
+        .unwrap();
+        assert_eq!(o.named_locals["shared"], "shared");
+        assert_eq!(o.named_locals["proto"], "_proto");
+        assert_eq!(o.session_for(&o.named_locals["proto"], "own"), "other");
+        assert_eq!(o.session_for(&o.named_locals["shared"], "own"), "own");
+        assert!(o.named_images.is_empty());
+        let e = parse(&["context:shared=local:"]).unwrap_err().to_string();
+        assert!(e.contains("expected `local:NAME`"), "{e}");
     }
 
     #[test]

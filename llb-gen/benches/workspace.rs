@@ -524,6 +524,7 @@ pub fn request(target: &str, project: &ProjectFiles) -> BuildRequest {
         helper: llb_gen::compile::HelperImage::unpinned(llb_gen::compile::DEFAULT_HELPER_IMAGE),
         spec_file: "Cachet.toml".into(),
         named_images: BTreeMap::new(),
+        named_locals: BTreeMap::new(),
         project: project.clone(),
         sbom: false,
         rustc_version: None,

@@ -136,6 +136,14 @@
 //!   new target cache each time: pass a fixed one (the release's) where warm caches matter.
 //!   The image side (config `created`, history, file times of copies) is not a cache key of
 //!   Cachet's; BuildKit keys those ops on their definitions, which hold the value.
+//! * `contexts` — `[contexts]`, each directory named context's name and the path cargo sees
+//!   it at (only when there are any, so other specs keep their ids): a path dependency moved
+//!   to another directory is other absolute paths in every unit built from it. The context's
+//!   *content* is not in the id, like the main context's: it reaches BuildKit's key for each
+//!   step through the step's mount of the context's snapshot (its own local, transferred
+//!   afresh per session as the main context is, `compile/named_contexts.rs`), and cargo's
+//!   fingerprints on the warm mount through the freshness pass, which covers each context's
+//!   directory with a manifest of its own.
 //!
 //! In **fast** mode the hash covers only `schema`, `mode`, `project`, `sdk`, `platform`,
 //! `triple`, `profile` and the three cross inputs above (toolchain choices cargo cannot see), and the id ends in `fast-<hash>`: one warm `target/` per toolchain
@@ -446,6 +454,10 @@ pub struct TargetKeyInputs {
     /// given, so builds without it keep their mount ids.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_date_epoch: Option<i64>,
+    /// `[contexts]`: named context → the path cargo sees it at. Absent from the hash when
+    /// empty, so specs without it keep their mount ids.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub contexts: BTreeMap<String, String>,
 }
 
 /// A computed target cache key: the full hash and the mount id built from it.
@@ -643,6 +655,7 @@ mod tests {
             emulated: false,
             cross_env: BTreeMap::new(),
             source_date_epoch: None,
+            contexts: BTreeMap::new(),
         }
     }
 
@@ -803,6 +816,15 @@ mod tests {
             (
                 "volatile env name",
                 Box::new(|i| i.volatile_env.push("CACHET_COMMIT".into())),
+            ),
+            (
+                "named context mapping",
+                Box::new(|i| {
+                    i.contexts
+                        .insert("shared".into(), "../shared-lib".into())
+                        .map(drop)
+                        .unwrap_or(())
+                }),
             ),
             (
                 "cargo args",

@@ -106,6 +106,7 @@ fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
         &target,
         platform,
         SESSION.into(),
+        SESSION,
         images,
         discover(dir),
         helper,

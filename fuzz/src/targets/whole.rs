@@ -218,6 +218,7 @@ impl Target for WholeTarget {
             &target,
             platform.clone(),
             "session-1".into(),
+            "session-1",
             images,
             project,
             compile::HelperImage::unpinned(compile::DEFAULT_HELPER_IMAGE),

@@ -177,6 +177,7 @@ pub(super) fn compile(
         emulated: ctx.steps_on.emulated,
         cross_env: cross_env.clone(),
         source_date_epoch: ctx.request.source_date_epoch,
+        contexts: spec.contexts.clone(),
     };
     let keys = inputs.keys(cargo.mode)?;
     let key = keys.selected().clone();
@@ -254,6 +255,11 @@ pub(super) fn compile(
         &ctx.layout.config_dirs,
         Some(&why_step::sources_file()),
     ));
+    script.extend(super::named_contexts::freshness_lines(
+        spec,
+        &state_dir,
+        freshness::NewContent::Now,
+    ));
     let volatile_dirs = volatile_env::Dirs {
         target: TARGET_DIR,
         host: &host_dir(&cargo.profile),
@@ -324,6 +330,9 @@ pub(super) fn compile(
     }
     if let Some(deps) = &deps {
         exec = exec.mount(Mount::bind(deps_step::DEPS_DIR, deps).readonly());
+    }
+    for mount in ctx.named_context_mounts()? {
+        exec = exec.mount(mount);
     }
     let exec = exec
         .network(network)

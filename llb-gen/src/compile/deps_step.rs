@@ -363,6 +363,11 @@ impl Prebuild<'_> {
             &ctx.layout.config_dirs,
             None,
         ));
+        script.extend(super::named_contexts::freshness_lines(
+            ctx.spec,
+            &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
+            freshness::NewContent::PreviousWholeSecond,
+        ));
         script.push("\"$@\"".to_string());
         script.push(removal(&dirs, stand_ins));
         // Uplifted artifacts (binaries, libraries) at the top of a profile directory: only the
@@ -415,6 +420,9 @@ impl Prebuild<'_> {
         };
         if let Some(vendor) = &self.vendor {
             exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
+        }
+        for mount in ctx.named_context_mounts()? {
+            exec = exec.mount(mount);
         }
         let exec = exec
             .mount(Mount::tmpfs("/tmp"))

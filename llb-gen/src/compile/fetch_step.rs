@@ -163,6 +163,11 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
             .mount(Mount::ssh().dest(SSH_SOCKET))
             .env("SSH_AUTH_SOCK", SSH_SOCKET);
     }
+    // Cargo loads the path packages' manifests there too (a source edit there re-runs the
+    // step: the whole context is mounted, see `named_contexts`).
+    for mount in ctx.named_context_mounts()? {
+        exec = exec.mount(mount);
+    }
     let name = format!("[fetch] cargo vendor --locked · {tag}");
     let exec = exec
         .network(network)

@@ -14,6 +14,7 @@ mod fetch_step;
 mod freshness;
 mod image_config;
 mod image_step;
+mod named_contexts;
 mod sdk_setup;
 mod shell;
 mod sources;
@@ -30,6 +31,7 @@ pub use cargo_step::remap_rustflags;
 pub use cross::{cross_env, step_platform, StepPlatform};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, rfc3339, HistoryStep, ImageSettings};
+pub use named_contexts::NamedLocal;
 pub use test_report::REPORT_FILE;
 pub use triple::{rust_triple, KNOWN_TRIPLES};
 
@@ -149,6 +151,9 @@ pub struct BuildRequest {
     /// `vcs:revision` (buildx: the commit of the context), for
     /// `org.opencontainers.image.revision`.
     pub vcs_revision: Option<String>,
+    /// Directory named contexts (`--build-context NAME=DIR`): NAME → the local that holds it;
+    /// the spec's `[contexts]` says where cargo sees each ([`named_contexts`]).
+    pub named_locals: BTreeMap<String, NamedLocal>,
 }
 
 impl BuildRequest {
@@ -185,6 +190,7 @@ impl BuildRequest {
             source_date_epoch: None,
             vcs_source: None,
             vcs_revision: None,
+            named_locals: BTreeMap::new(),
         }
     }
 }
@@ -329,6 +335,8 @@ pub enum CompileError {
     )]
     NoDependencyLayer(String),
     #[error("{0}")]
+    NamedContext(String),
+    #[error("{0}")]
     Platform(String),
     #[error("{0}")]
     ImageConfig(String),
@@ -405,6 +413,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         ));
     }
     check_no_cache_filter(spec, &request.no_cache)?;
+    named_contexts::check(spec, &request.named_locals)?;
     let mut ctx = Context::new(spec, request, wants_deps)?;
     for name in spec.closure(base_target) {
         let result = match &spec.targets[&name] {
@@ -470,6 +479,8 @@ struct Context<'a> {
     sdk_state: Option<State>,
     /// Context snapshots by what they include and what they are for.
     snapshots: BTreeMap<(SnapshotPlan, sources::Kind), State>,
+    /// Directory named contexts' snapshots, by name.
+    named_snapshots: BTreeMap<String, State>,
     /// The masked manifests and lockfile, once a snapshot needed them.
     masked: Option<BTreeMap<String, Vec<u8>>>,
     /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
@@ -526,6 +537,7 @@ impl<'a> Context<'a> {
             wants_dependency_layer: wants_deps,
             sdk_state: None,
             snapshots: BTreeMap::new(),
+            named_snapshots: BTreeMap::new(),
             masked: None,
             vendor: None,
             dependency_layers: BTreeMap::new(),

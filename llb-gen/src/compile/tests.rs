@@ -65,6 +65,7 @@ pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
         source_date_epoch: None,
         vcs_source: None,
         vcs_revision: None,
+        named_locals: BTreeMap::new(),
     }
 }
 
@@ -2523,5 +2524,103 @@ fn a_named_context_replaces_the_sdk_image_and_moves_the_key() {
         super::named_image(&BTreeMap::new(), "cachet-sdk:rustup"),
         None,
         "no named context, no replacement"
+    );
+}
+
+/// `[contexts]`: a directory named context is its own local, snapshotted and mounted where the
+/// spec says in every step that reads the project, and the steps that run cargo on a target
+/// cache run the freshness pass over it with a manifest of its own.
+#[test]
+fn a_directory_named_context_is_mounted_in_every_step_that_reads_the_project() {
+    let text = format!("{SPEC}[contexts]\nshared = \"./../shared-lib/\"\n");
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    assert_eq!(spec.contexts["shared"], "../shared-lib");
+    let mut req = request("build", SDK_DIGEST);
+    req.project = workspace_files(REMOTE_LOCK);
+    req.cache_travels = true;
+    req.named_locals = BTreeMap::from([(
+        "shared".to_string(),
+        NamedLocal {
+            local: "shared".into(),
+            session: "session-2".into(),
+        },
+    )]);
+    let c = compile(&spec, &req).unwrap();
+    let shared: Vec<pb::SourceOp> = local_sources(&c)
+        .into_iter()
+        .filter(|s| s.identifier == "local://shared")
+        .collect();
+    assert_eq!(shared.len(), 1, "one snapshot of the context: {shared:?}");
+    assert_eq!(shared[0].attrs["local.session"], "session-2");
+    assert_eq!(
+        shared[0].attrs["local.sharedkeyhint"], "cachet-shared-session-2",
+        "transferred afresh per session, never trusting size and mtime"
+    );
+    let execs = exec_ops(&c);
+    assert_eq!(execs.len(), 3, "fetch, dependency layer and build");
+    for exec in &execs {
+        let mount = exec
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/cachet/shared-lib")
+            .unwrap_or_else(|| panic!("every step mounts the context: {:?}", exec.mounts));
+        assert!(
+            !mount.readonly && mount.output == -1,
+            "private view: {mount:?}"
+        );
+    }
+    let scripts: Vec<&String> = execs
+        .iter()
+        .map(|e| &e.meta.as_ref().unwrap().args[2])
+        .collect();
+    let pass = "(cd /cachet/shared-lib && /cachet/helper/cachet-helper freshness --state \
+                /cachet/target/.cachet/contexts/shared";
+    assert!(scripts[2].contains(&format!("{pass})")), "{}", scripts[2]);
+    assert!(
+        scripts[1].contains(&format!("{pass} --layer)")),
+        "{}",
+        scripts[1]
+    );
+    assert!(
+        !scripts[0].contains("freshness"),
+        "the fetch step compiles nothing"
+    );
+    // The mapping is in the strict key (keys.rs), so a moved context is another mount.
+    let plain = compiled_travelling(SPEC, "build", workspace_files(REMOTE_LOCK));
+    assert_ne!(
+        plain.cargo_keys["build"].strict.mount_id,
+        c.cargo_keys["build"].strict.mount_id
+    );
+    let record = c.steps.iter().find(|s| s.kind == StepKind::Cargo).unwrap();
+    assert_eq!(
+        record.inputs["contexts"],
+        serde_json::json!({"shared": "../shared-lib"})
+    );
+}
+
+/// A context the spec maps must be passed, and one passed must be mapped: neither is ignored.
+#[test]
+fn named_contexts_the_spec_and_the_build_disagree_on_are_errors() {
+    let text = format!("{SPEC}[contexts]\nshared = \"../shared-lib\"\n");
+    let spec = spec::load("Cachet.toml", &text, &BTreeMap::new()).unwrap();
+    let e = compile(&spec, &request("build", SDK_DIGEST)).unwrap_err();
+    assert!(
+        e.to_string().contains("pass `--build-context shared=DIR`"),
+        "{e}"
+    );
+    let plain = spec::load("Cachet.toml", SPEC, &BTreeMap::new()).unwrap();
+    let mut req = request("build", SDK_DIGEST);
+    req.named_locals = BTreeMap::from([(
+        "proto".to_string(),
+        NamedLocal {
+            local: "proto".into(),
+            session: "session-1".into(),
+        },
+    )]);
+    let e = compile(&plain, &req).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("add `proto = \"../DIR\"` under [contexts]"),
+        "{e}"
     );
 }

@@ -348,6 +348,26 @@ impl Loader<'_> {
             check_context_pattern(&value).map_err(|m| self.err(pattern.span(), m))?;
             include.push(value);
         }
+        let mut contexts: BTreeMap<String, String> = BTreeMap::new();
+        for (name, path) in &raw.contexts {
+            super::contexts::check_name(name.get_ref()).map_err(|m| self.err(name.span(), m))?;
+            let normalized = super::contexts::normalize_path(path.get_ref())
+                .map_err(|m| self.err(path.span(), format!("context `{}`: {m}", name.get_ref())))?;
+            if let Some((other, _)) = contexts
+                .iter()
+                .find(|(_, p)| super::contexts::overlap(p, &normalized))
+            {
+                return Err(self.err(
+                    path.span(),
+                    format!(
+                        "context `{}` at `{normalized}` overlaps context `{other}`: give each \
+                         named context a directory of its own",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            contexts.insert(name.get_ref().clone(), normalized);
+        }
         let mut secrets = BTreeMap::new();
         for (var, id) in &raw.fetch.secrets {
             // The fetch step's shell assigns and exports it, so it must be a shell name.
@@ -444,6 +464,7 @@ impl Loader<'_> {
             layers,
             cross,
             include,
+            contexts,
             args: self.args.clone(),
             targets,
         })

@@ -4,6 +4,7 @@
 //! references checked) or a [`SpecError`] naming file, line and column. It does no I/O.
 
 pub mod cargo_args;
+pub mod contexts;
 mod env;
 mod error;
 mod graph;

@@ -53,6 +53,12 @@ pub struct SpecFile {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub args: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Directory named contexts (`--build-context NAME=DIR`): NAME → the path, relative to the
+    /// project root and one level up (`"../shared-lib"`), where cargo sees the context's
+    /// content — a path dependency outside the project. Every build must pass each of them.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>", transform = rules::named_contexts)]
+    pub contexts: BTreeMap<Spanned<String>, Spanned<String>>,
     /// The build steps: a cargo step (`cargo = [...]`) or an image (`from = ...`) per name. At
     /// least one is required.
     #[serde(default, rename = "target")]

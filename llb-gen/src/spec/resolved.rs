@@ -24,6 +24,9 @@ pub struct Spec {
     pub cross: CrossSettings,
     /// Extra context patterns cargo steps read (`[project] include`).
     pub include: Vec<String>,
+    /// `[contexts]`: directory named context → its normalized path (`../shared-lib`, see
+    /// [`super::contexts`]).
+    pub contexts: BTreeMap<String, String>,
     /// Effective values of the declared build arguments (defaults overridden by `--build-arg`).
     pub args: BTreeMap<String, String>,
     pub targets: BTreeMap<String, Target>,

@@ -154,6 +154,20 @@ pub(super) fn target_names(schema: &mut Schema) {
     schema.insert("minProperties".into(), 1.into());
 }
 
+/// `[contexts]`: context names as `spec/contexts.rs` checks them → paths one level up
+/// (`../shared-lib`); what a pattern cannot say (normalization, Cachet's own directories,
+/// overlaps) the loader checks.
+pub(super) fn named_contexts(schema: &mut Schema) {
+    schema.insert(
+        "propertyNames".into(),
+        json!({ "pattern": "^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$" }),
+    );
+    schema.insert(
+        "additionalProperties".into(),
+        json!({ "type": "string", "pattern": "^(\\./)*\\.\\./" }),
+    );
+}
+
 /// `cargo = [...]`: a subcommand first, then its arguments.
 pub(super) fn cargo_args(schema: &mut Schema) {
     schema.insert("minItems".into(), 1.into());

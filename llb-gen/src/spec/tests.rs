@@ -1122,3 +1122,51 @@ fn image_runtime_settings_are_checked_where_they_are_written() {
     );
     assert_eq!(t.stop_signal.as_deref(), Some("SIGINT"));
 }
+
+#[test]
+fn named_contexts_are_checked_where_they_are_written() {
+    let with = |contexts: &str| format!("{FULL}\n[contexts]\n{contexts}\n");
+    let spec = load(
+        "Cachet.toml",
+        &with("shared = \"../shared-lib\""),
+        &no_args(),
+    )
+    .unwrap();
+    assert_eq!(spec.contexts["shared"], "../shared-lib");
+    // FULL is 28 lines, then a blank line and `[contexts]`: entries start on line 30.
+    for (contexts, at, says) in [
+        (
+            "shared = \".\"",
+            "Cachet.toml:30:10",
+            "is the project itself",
+        ),
+        (
+            "shared = \"../target\"",
+            "Cachet.toml:30:10",
+            "Cachet mounts its own files",
+        ),
+        (
+            "shared = \"../../x\"",
+            "Cachet.toml:30:10",
+            "more than one `..`",
+        ),
+        (
+            "Shared = \"../x\"",
+            "Cachet.toml:30:1",
+            "context name `Shared`",
+        ),
+        (
+            "a = \"../x\"\nb = \"../x/./\"",
+            "Cachet.toml:31:5",
+            "overlaps context `a`",
+        ),
+        (
+            "a = \"../x\"\nb = \"../x/y\"",
+            "Cachet.toml:31:5",
+            "overlaps",
+        ),
+    ] {
+        let e = err(&with(contexts));
+        assert!(e.starts_with(at) && e.contains(says), "{contexts}: {e}");
+    }
+}

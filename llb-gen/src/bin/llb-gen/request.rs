@@ -132,6 +132,20 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| file.to_string()),
         rustc_version: args.rustc_version.clone(),
+        // Every `[contexts]` entry as `--build-context NAME=DIR` gives it: the local buildx
+        // names after it, in the build's session.
+        named_locals: spec
+            .contexts
+            .keys()
+            .map(|name| {
+                let local = match name.as_str() {
+                    "context" | "dockerfile" => format!("_{name}"),
+                    _ => name.clone(),
+                };
+                let session = args.session.clone();
+                (name.clone(), compile::NamedLocal { local, session })
+            })
+            .collect(),
         ..BuildRequest::new(target.clone(), args.platform.clone(), args.session.clone())
     };
     let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
