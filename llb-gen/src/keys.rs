@@ -238,12 +238,15 @@
 //! before: its step copies the warm target directory of a cache mount of its own into the
 //! layer, runs cargo there (so a lockfile bump recompiles the bumped crates and what depends on
 //! them, not every crate), and copies the result back. The id is keyed like the target cache
-//! minus what only the workspace changes: project, SDK, platform, triple, profile, the layer's
-//! cargo command (features, flags, `--config`, `-Z`, packages) and exact environment
-//! (RUSTFLAGS, spec env; volatile values never reach a layer), toolchain files and cargo config.
-//! Not keyed: the masked manifests, the lockfile and the vendored sources (what changes between
-//! two runs of the step; cargo's fingerprints decide what they rebuild, as on a target cache).
-//! As for every mount id, BuildKit does not re-run the step for it: the step's own inputs do.
+//! minus what only the workspace changes: SDK, platform, triple, profile, the layer's cargo
+//! command (features, flags, `--config`, `-Z`, packages) and exact environment (RUSTFLAGS,
+//! spec env; volatile values never reach a layer), toolchain files and cargo config. Not
+//! keyed: the masked manifests, the lockfile and the vendored sources (what changes between two
+//! runs of the step; cargo's fingerprints decide what they rebuild, as on a target cache), and
+//! the project: the layer is shared by content across projects (a fork, a CI job's copy), and
+//! BuildKit v0.8 keys an exec on its cache mount ids, so a project name in the id would make
+//! each project rebuild a layer another one already has. Current BuildKit ignores the id in
+//! the exec's key; the step's own inputs decide whether it runs.
 //! On a fresh runner the mount is empty and the layer is built from nothing, as before;
 //! `--no-cache` for the target empties it first. The layer may then hold artifacts of versions
 //! the lockfile no longer names (cargo keeps them, as on any target directory); they are never
@@ -343,7 +346,6 @@ pub fn why_mount_id(project: &str, target: &str) -> String {
 /// target cache.
 #[derive(Debug, Clone, Serialize)]
 pub struct DependencyCacheInputs<'a> {
-    pub project: &'a str,
     pub sdk: &'a str,
     pub platform: &'a str,
     pub triple: &'a str,
@@ -360,7 +362,10 @@ pub struct DependencyCacheInputs<'a> {
 }
 
 /// Cache mount id of the warm target directory a third-party dependency layer starts from:
-/// `cachet/<project>/<triple>/<profile>/deps-<hash>`.
+/// `cachet/deps/<triple>/<profile>/<hash>`. Not per project: the layer is keyed on content,
+/// so two projects with the same inputs share it (a fork, a CI job's copy of the sources), and
+/// on BuildKit v0.8, which keys an exec on its cache mount ids, a project name in the id would
+/// make them rebuild it.
 pub fn dependency_cache_id(inputs: &DependencyCacheInputs<'_>) -> Result<String, KeyError> {
     #[derive(Serialize)]
     struct Hashed<'a> {
@@ -374,8 +379,7 @@ pub fn dependency_cache_id(inputs: &DependencyCacheInputs<'_>) -> Result<String,
         inputs,
     })?);
     Ok(format!(
-        "cachet/{}/{}/{}/deps-{}",
-        inputs.project,
+        "cachet/deps/{}/{}/{}",
         inputs.triple,
         inputs.profile,
         &hash[..SHORT_HASH]
@@ -672,7 +676,6 @@ mod tests {
         let empty = BTreeMap::new();
         let toolchain = BTreeMap::from([("rust-toolchain".to_string(), "sha256:1".to_string())]);
         let base = DependencyCacheInputs {
-            project: "p",
             sdk: "sha256:sdk",
             platform: "linux/amd64",
             triple: "x86_64-unknown-linux-gnu",
@@ -684,7 +687,7 @@ mod tests {
         };
         let id = dependency_cache_id(&base).unwrap();
         assert!(
-            id.starts_with("cachet/p/x86_64-unknown-linux-gnu/release/deps-"),
+            id.starts_with("cachet/deps/x86_64-unknown-linux-gnu/release/"),
             "{id}"
         );
         assert_eq!(id, dependency_cache_id(&base.clone()).unwrap());
@@ -706,10 +709,6 @@ mod tests {
             },
             DependencyCacheInputs {
                 profile: "dev",
-                ..base.clone()
-            },
-            DependencyCacheInputs {
-                project: "q",
                 ..base.clone()
             },
             DependencyCacheInputs {

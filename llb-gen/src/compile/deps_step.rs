@@ -73,7 +73,6 @@ enum Below<'a> {
 fn dependency_cache_id(ctx: &Context<'_>, prebuild: &Prebuild<'_>) -> Result<String, CompileError> {
     let platform = ctx.request.platform.to_string();
     Ok(crate::keys::dependency_cache_id(&DependencyCacheInputs {
-        project: &ctx.spec.project,
         sdk: &ctx.sdk,
         platform: &platform,
         triple: ctx.triple,

@@ -1090,7 +1090,7 @@ fn the_dependency_layer_compiles_third_party_crates_only_and_seeds_an_empty_cach
     assert!(
         cache_opt
             .id
-            .starts_with("cachet/hello/x86_64-unknown-linux-gnu/release/deps-"),
+            .starts_with("cachet/deps/x86_64-unknown-linux-gnu/release/"),
         "{}",
         cache_opt.id
     );
