@@ -312,7 +312,7 @@ async fn resolve(
             unresolvable_image(
                 &opts.filename,
                 setting,
-                &format!("{normalized} (for {platform})"),
+                &normalized.to_string(),
                 &e.to_string(),
             )
         })?;
