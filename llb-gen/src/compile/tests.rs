@@ -31,12 +31,6 @@ pub(super) const SDK_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","con
 
 pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
     BuildRequest {
-        target: target.into(),
-        platform: Platform::linux_amd64(),
-        build_platform: Platform::linux_amd64(),
-        build_images: BTreeMap::new(),
-        session_id: "session-1".into(),
-        context_local: "context".into(),
         images: BTreeMap::from([(
             "cachet-sdk:rustup".to_string(),
             ResolvedImage {
@@ -44,13 +38,6 @@ pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
                 config: SDK_CONFIG.as_bytes().to_vec(),
             },
         )]),
-        no_cache: NoCache::Off,
-        network_override: None,
-        resolve_mode: ResolveMode::Default,
-        labels: BTreeMap::new(),
-        cache_travels: false,
-        proxy: Default::default(),
-        project: ProjectFiles::default(),
         helper: HelperImage {
             reference: "cachet/frontend:dev".into(),
             resolved: ResolvedImage {
@@ -58,14 +45,7 @@ pub(super) fn request(target: &str, sdk_digest: &str) -> BuildRequest {
                 config: b"{}".to_vec(),
             },
         },
-        spec_file: "Cachet.toml".into(),
-        named_images: BTreeMap::new(),
-        sbom: false,
-        rustc_version: None,
-        source_date_epoch: None,
-        vcs_source: None,
-        vcs_revision: None,
-        named_locals: BTreeMap::new(),
+        ..BuildRequest::new(target.into(), Platform::linux_amd64(), "session-1")
     }
 }
 
