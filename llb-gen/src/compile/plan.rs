@@ -340,7 +340,7 @@ pub(super) fn plan_with(
         fetches,
     };
     // Prebuild identity (command, environment) → the target that builds its layers.
-    let mut owners: BTreeMap<(Vec<String>, Vec<(String, String)>), String> = BTreeMap::new();
+    let mut owners: BTreeMap<Identity, String> = BTreeMap::new();
     for name in &closure {
         let step = match &spec.targets[name] {
             Target::Cargo(step) => step,
