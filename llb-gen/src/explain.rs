@@ -46,6 +46,40 @@ pub struct Explanation {
     pub sdk: String,
     /// Every step of the build, in build order.
     pub steps: Vec<Step>,
+    /// The build's plan: every step decision, planned or not, with its reason (see
+    /// [`crate::compile::plan`]). Empty in explanations written before there was one.
+    #[serde(default)]
+    pub plan: Vec<PlanStep>,
+}
+
+/// One decision of the build's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStep {
+    /// The target it belongs to (`sdk` for the SDK setup, `fetch` for the fetch step).
+    pub target: String,
+    pub kind: StepKind,
+    /// Whether the build has the step.
+    pub planned: bool,
+    /// Why, as a stable name (`cache-travels`, `cache-local`, `layers-never`, …).
+    pub reason: String,
+    /// Why, as a sentence ("no dependency layer: the cache stays on this builder, …").
+    pub sentence: String,
+    /// The target whose layer this step is, when it shares another's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<String>,
+}
+
+impl From<&crate::compile::PlannedStep> for PlanStep {
+    fn from(step: &crate::compile::PlannedStep) -> PlanStep {
+        PlanStep {
+            target: step.target.clone(),
+            kind: step.kind,
+            planned: step.planned(),
+            reason: step.reason.code().to_string(),
+            sentence: step.sentence(),
+            shared_with: step.shared_with.clone(),
+        }
+    }
 }
 
 /// One step and everything its cache key depends on.
@@ -152,6 +186,7 @@ impl Explanation {
                     inputs: record.inputs.clone(),
                 })
                 .collect(),
+            plan: compiled.plan.steps.iter().map(PlanStep::from).collect(),
         }
     }
 
@@ -197,8 +232,9 @@ fn aligned(out: &mut String, indent: &str, rows: &[(&str, String)], separator: &
     }
 }
 
-/// The explanation as text: the build, then per step its progress name, op, target cache and
-/// keys, and every key input as `name = value`.
+/// The explanation as text: the build, its plan (every step decision with its reason), then
+/// per step its progress name, op, target cache and keys, and every key input as
+/// `name = value`.
 pub fn render_text(explanation: &Explanation) -> String {
     let mut out = String::new();
     aligned(
@@ -212,6 +248,12 @@ pub fn render_text(explanation: &Explanation) -> String {
         ],
         "  ",
     );
+    if !explanation.plan.is_empty() {
+        out.push_str("\nplan\n");
+        for step in &explanation.plan {
+            let _ = writeln!(out, "  [{}] {}", step.target, step.sentence);
+        }
+    }
     for step in &explanation.steps {
         let _ = writeln!(out, "\n{}", step.name);
         let mut rows = vec![("op", short(&step.digest).to_string())];

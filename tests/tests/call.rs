@@ -214,6 +214,29 @@ fn call_explain_prints_the_explanation_of_the_build() {
             assert!(out.stdout.contains(&keys.mount_id), "{out}");
         }
     }
+    // The plan, with a reason for every decision: a `--call explain` build's cache does not
+    // travel, so no dependency layers, and the text says why.
+    assert!(out.stdout.contains("\nplan\n"), "{out}");
+    for name in spec.closure(&spec.default_target) {
+        let decided = |kind| {
+            explanation
+                .plan
+                .iter()
+                .find(|s| s.target == name && s.kind == kind)
+        };
+        match decided(StepKind::Dependencies) {
+            Some(deps) => {
+                assert!(!deps.planned, "{deps:?}");
+                assert_eq!(deps.reason, "cache-local", "{deps:?}");
+                let line = format!("  [{name}] {}", deps.sentence);
+                assert!(out.stdout.lines().any(|l| l == line), "{line:?} in:\n{out}");
+            }
+            None => assert!(
+                decided(StepKind::Image).is_some_and(|s| s.planned),
+                "{name}"
+            ),
+        }
+    }
 }
 
 #[test]

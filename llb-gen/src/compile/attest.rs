@@ -26,7 +26,7 @@ pub fn toolchain_probe(
     spec: &Spec,
     request: &BuildRequest,
 ) -> Result<pb::Definition, CompileError> {
-    let mut ctx = Context::new(spec, request, false)?;
+    let mut ctx = Context::new(spec, request)?;
     let sdk = ctx.sdk_state()?;
     let script = format!("rustc -vV > {PROBE_DIR}{RUSTC_VERSION_FILE}");
     let exec = sdk

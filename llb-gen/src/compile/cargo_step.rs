@@ -45,7 +45,7 @@ use serde_json::json;
 
 use crate::keys::{step_tag, TargetKeyInputs, TargetKeys};
 use crate::llb::{CacheSharing, Mkfile, Mount, NetMode, State};
-use crate::spec::{cargo_args, CargoTarget};
+use crate::spec::{cargo_args, CargoTarget, Spec};
 
 use super::deps_step;
 use super::fetch_step::{self, VENDOR_CONFIG, VENDOR_DIR};
@@ -217,15 +217,10 @@ pub(super) fn compile(
         )
         .collect();
     exec_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let deps = if ctx.plans_dependency_layers() && BUILDING_SUBCOMMANDS.contains(&step.subcommand())
-    {
-        deps_step::layer(
-            ctx,
-            name,
-            step,
-            &layer_env,
-            &owned_flags(ctx, step.subcommand()),
-        )?
+    // Whether the step has a dependency layer is the plan's (see `plan.rs`).
+    let deps = if ctx.plan.has(name, StepKind::Dependencies) {
+        let flags = owned_flags(spec, ctx.triple, step.subcommand());
+        Some(deps_step::layer(ctx, name, step, &layer_env, &flags)?)
     } else {
         None
     };
@@ -502,15 +497,15 @@ fn provenance(ctx: &Context<'_>, r: &Record<'_>) -> Vec<u8> {
 /// [--no-default-features] --target <triple>` for a subcommand that compiles, `--target
 /// <triple>` for one that only takes that, nothing for the rest. The dependency layer gets the
 /// same flags as the step it serves, so its fingerprints match exactly.
-fn owned_flags(ctx: &Context<'_>, subcommand: &str) -> Vec<String> {
-    let target = ["--target".to_string(), ctx.triple.to_string()];
+pub(super) fn owned_flags(spec: &Spec, triple: &str, subcommand: &str) -> Vec<String> {
+    let target = ["--target".to_string(), triple.to_string()];
     if TARGET_SUBCOMMANDS.contains(&subcommand) {
         return target.to_vec();
     }
     if !BUILDING_SUBCOMMANDS.contains(&subcommand) {
         return Vec::new();
     }
-    let cargo = &ctx.spec.cargo;
+    let cargo = &spec.cargo;
     let mut flags = vec!["--profile".to_string(), cargo.profile.clone()];
     if !cargo.features.is_empty() {
         flags.extend(["--features".to_string(), cargo.features.join(",")]);
@@ -529,7 +524,7 @@ fn cargo_command(ctx: &Context<'_>, step: &CargoTarget) -> Vec<String> {
     let mut command: Vec<String> = vec!["cargo".into()];
     let mut args = step.args.iter();
     let subcommand = args.next().cloned().unwrap_or_default();
-    let owned = owned_flags(ctx, &subcommand);
+    let owned = owned_flags(ctx.spec, ctx.triple, &subcommand);
     command.push(subcommand);
     command.extend(owned);
     command.extend(args.cloned());

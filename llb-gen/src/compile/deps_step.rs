@@ -46,7 +46,7 @@ use serde_json::json;
 
 use crate::keys::DependencyCacheInputs;
 use crate::llb::{CacheSharing, Mount, NetMode, State};
-use crate::project::PackageLayout;
+use crate::project::{PackageLayout, ProjectLayout};
 use crate::spec::CargoTarget;
 
 use super::cargo_step::{artifact_dir, host_dir, SRC_DIR, TARGET_DIR};
@@ -167,27 +167,19 @@ pub(super) fn prebuild_command(
     Some(command)
 }
 
-/// The dependency layer for one cargo step, if it has third-party dependencies to compile.
-/// `exec_env` is the cargo step's exact environment; `owned_flags` the profile, feature and
-/// `--target` flags Cachet passes it (as passed to cargo).
-pub(super) fn layer(
-    ctx: &mut Context<'_>,
-    name: &str,
+/// The cargo invocation of a step's dependency layers: `cargo --locked --offline [--config
+/// <vendored sources>] <prebuild> <global args> <owned flags> <prebuild filters>`, or `None`
+/// when the workspace is unknown or the subcommand does not compile dependencies the way a
+/// build does. `vendored`: the fetch step's layer is mounted. The plan compares these to decide
+/// which steps share their layers (see [`super::plan`]).
+pub(super) fn layer_command(
+    layout: &ProjectLayout,
     step: &CargoTarget,
-    exec_env: &[(String, String)],
     owned_flags: &[String],
-) -> Result<Option<State>, CompileError> {
-    // Third-party sources come from the fetch step, or from the user's own vendor directory,
-    // which the manifests snapshot carries (it is one of the config directories).
-    let vendor = match super::fetch_step::vendored(ctx)? {
-        Some(fetched) => Some(fetched),
-        None if ctx.layout.vendored_by_user && ctx.layout.remote_packages > 0 => None,
-        None => return Ok(None),
-    };
-    let Some(workspace) = ctx.layout.workspace.clone() else {
-        return Ok(None);
-    };
-    let packages: Vec<String> = match ctx.layout.select(&step.args) {
+    vendored: bool,
+) -> Option<Vec<String>> {
+    let workspace = layout.workspace.as_ref()?;
+    let packages: Vec<String> = match layout.select(&step.args) {
         Some(dirs) => dirs
             .iter()
             .filter_map(|d| workspace.packages.get(d))
@@ -196,11 +188,9 @@ pub(super) fn layer(
             .collect(),
         None => Vec::new(),
     };
-    let Some(prebuild) = prebuild_command(step.subcommand(), &step.args[1..], &packages) else {
-        return Ok(None);
-    };
+    let prebuild = prebuild_command(step.subcommand(), &step.args[1..], &packages)?;
     let mut command: Vec<String> = vec!["cargo".into(), "--locked".into(), "--offline".into()];
-    if vendor.is_some() {
+    if vendored {
         command.extend(["--config".to_string(), VENDOR_CONFIG.to_string()]);
     }
     command.push(prebuild[0].clone());
@@ -209,6 +199,37 @@ pub(super) fn layer(
     command.extend(crate::spec::cargo_args::global_args(&step.args));
     command.extend(owned_flags.iter().cloned());
     command.extend(prebuild[1..].iter().cloned());
+    Some(command)
+}
+
+/// The dependency layer for one cargo step, which the plan gives one (see [`super::plan`]):
+/// its own, or the one of the step it shares with. `exec_env` is the cargo step's exact
+/// environment; `owned_flags` the profile, feature and `--target` flags Cachet passes it (as
+/// passed to cargo).
+pub(super) fn layer(
+    ctx: &mut Context<'_>,
+    name: &str,
+    step: &CargoTarget,
+    exec_env: &[(String, String)],
+    owned_flags: &[String],
+) -> Result<State, CompileError> {
+    if let Some(owner) = ctx.plan.shared_with(name, StepKind::Dependencies) {
+        return ctx
+            .dependency_layer_of
+            .get(owner)
+            .cloned()
+            .ok_or_else(|| CompileError::NoDependencyLayer(owner.to_string()));
+    }
+    // Third-party sources come from the fetch step, or from the user's own vendor directory,
+    // which the manifests snapshot carries (it is one of the config directories).
+    let vendor = super::fetch_step::vendored(ctx)?;
+    let (Some(workspace), Some(command)) = (
+        ctx.layout.workspace.clone(),
+        layer_command(&ctx.layout, step, owned_flags, vendor.is_some()),
+    ) else {
+        // The plan gave the step a layer only where both exist.
+        return Err(CompileError::NoDependencyLayer(name.to_string()));
+    };
 
     let memo = format!(
         "{}\u{0}{}",
@@ -219,13 +240,10 @@ pub(super) fn layer(
             .collect::<Vec<_>>()
             .join("\u{0}")
     );
-    if let Some(done) = ctx.dependency_layers.get(&memo) {
-        return Ok(Some(done.clone()));
-    }
     let prebuild = Prebuild {
         target: name,
         command,
-        memo: memo.clone(),
+        memo,
         exec_env,
         vendor,
     };
@@ -277,8 +295,8 @@ pub(super) fn layer(
     });
 
     // Workspace members the step builds only as dependencies, on top, when layers travel.
-    let members = ctx.layout.dependency_members(&step.args);
-    if ctx.plans_workspace_layer() && !members.is_empty() {
+    if ctx.plan.has(name, StepKind::WorkspaceDependencies) {
+        let members = ctx.layout.dependency_members(&step.args);
         let plan = ctx.layout.source_snapshot(Some(&members), &[]);
         let what = format!(
             "sources of {}",
@@ -305,12 +323,9 @@ pub(super) fn layer(
             inputs: prebuild.inputs(&plan, ("dependencies", json!(third_party.digest))),
             keys: None,
         });
-        ctx.dependency_layers.insert(memo, on_top.state.clone());
-        return Ok(Some(on_top.state));
+        return Ok(on_top.state);
     }
-    ctx.dependency_layers
-        .insert(memo, third_party.state.clone());
-    Ok(Some(third_party.state))
+    Ok(third_party.state)
 }
 
 /// A planned prebuild: its layer, and how it shows in progress and explanations.

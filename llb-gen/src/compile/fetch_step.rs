@@ -80,14 +80,14 @@ const SSH_SOCKET: &str = "/run/cachet/ssh-agent.sock";
 /// 1980-01-01: every vendored file gets this mtime (zip's epoch; older than any build).
 const VENDOR_MTIME: u64 = 315_532_800;
 
-/// The vendored dependencies, or `None` when there is nothing to fetch.
+/// The vendored dependencies, or `None` when the plan has no fetch step.
 pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileError> {
-    if let Some(done) = &ctx.vendor {
-        return Ok(done.clone());
-    }
-    if !ctx.layout.needs_fetch() {
-        ctx.vendor = Some(None);
+    // Whether there is a fetch step is the plan's (see `plan.rs`); its layer is made once.
+    if !ctx.plan.fetches() {
         return Ok(None);
+    }
+    if let Some(done) = &ctx.vendor {
+        return Ok(Some(done.clone()));
     }
     let plan = ctx.layout.manifest_snapshot();
     let manifests = ctx.masked_snapshot(&plan, "manifests")?;
@@ -232,7 +232,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
         inputs,
         keys: None,
     });
-    ctx.vendor = Some(Some(vendor.clone()));
+    ctx.vendor = Some(vendor.clone());
     Ok(Some(vendor))
 }
 

@@ -15,6 +15,7 @@ mod freshness;
 mod image_config;
 mod image_step;
 mod named_contexts;
+mod plan;
 mod sdk_setup;
 mod shell;
 mod sources;
@@ -32,6 +33,7 @@ pub use cross::{cross_env, step_platform, StepPlatform};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, rfc3339, HistoryStep, ImageSettings};
 pub use named_contexts::NamedLocal;
+pub use plan::{plan, Plan, PlannedStep, Reason, FETCH_TARGET};
 pub use test_report::REPORT_FILE;
 pub use triple::{rust_triple, KNOWN_TRIPLES};
 
@@ -39,7 +41,7 @@ use crate::keys::{sdk_identity, TargetKeys};
 use crate::llb::{Image, LlbError, NetMode, Platform, ProxyEnv, ResolveMode, State};
 use crate::project::{self, ProjectFiles, ProjectLayout, SnapshotPlan};
 use crate::proto::pb;
-use crate::spec::{LayerPolicy, Spec, Target, TargetRef};
+use crate::spec::{Spec, Target, TargetRef};
 
 /// An image as BuildKit resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +243,8 @@ pub struct Compiled {
     pub cargo_keys: BTreeMap<String, TargetKeys>,
     /// What every step was keyed on, in build order (for `llb-gen explain`).
     pub steps: Vec<StepRecord>,
+    /// Which steps the build has and why, decided before any LLB (see [`plan()`]).
+    pub plan: Plan,
     /// With `--sbom=true`: the SPDX document of the result as a one-file Definition
     /// ([`crate::sbom::SBOM_FILE`]), for the attestation that references it.
     pub sbom: Option<pb::Definition>,
@@ -414,7 +418,9 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
     }
     check_no_cache_filter(spec, &request.no_cache)?;
     named_contexts::check(spec, &request.named_locals)?;
-    let mut ctx = Context::new(spec, request, wants_deps)?;
+    let mut ctx = Context::new(spec, request)?;
+    // Which steps the build has, decided once before any LLB (see `plan.rs`).
+    ctx.plan = plan::plan_with(spec, request, &ctx.layout, ctx.triple)?;
     for name in spec.closure(base_target) {
         let result = match &spec.targets[&name] {
             Target::Cargo(step) => cargo_step::compile(&mut ctx, &name, step)?,
@@ -448,6 +454,7 @@ pub fn compile(spec: &Spec, request: &BuildRequest) -> Result<Compiled, CompileE
         sdk: ctx.sdk,
         cargo_keys: ctx.cargo_keys,
         steps: ctx.steps,
+        plan: ctx.plan,
     })
 }
 
@@ -474,8 +481,8 @@ struct Context<'a> {
     layout: ProjectLayout,
     /// What every context local excludes: `target`, `.git` and the `.dockerignore` patterns.
     excluded: Vec<String>,
-    /// The build asks for a `.deps` target: that dependency layer is planned.
-    wants_dependency_layer: bool,
+    /// Which steps the build has ([`plan()`]); empty for the toolchain probe, which plans none.
+    plan: Plan,
     sdk_state: Option<State>,
     /// Context snapshots by what they include and what they are for.
     snapshots: BTreeMap<(SnapshotPlan, sources::Kind), State>,
@@ -483,11 +490,10 @@ struct Context<'a> {
     named_snapshots: BTreeMap<String, State>,
     /// The masked manifests and lockfile, once a snapshot needed them.
     masked: Option<BTreeMap<String, Vec<u8>>>,
-    /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
-    vendor: Option<Option<State>>,
-    /// Dependency layers by command and environment (steps that agree share one).
-    dependency_layers: BTreeMap<String, State>,
-    /// The dependency layer of each cargo target that has one (for `--target X.deps`).
+    /// The fetch step's layer, once made (whether there is one is the plan's).
+    vendor: Option<State>,
+    /// The dependency layer of each cargo target that has one, its own or the one it shares
+    /// (for `--target X.deps` and the steps that share it; which exist is the plan's).
     dependency_layer_of: BTreeMap<String, State>,
     results: BTreeMap<String, TargetResult>,
     cargo_keys: BTreeMap<String, TargetKeys>,
@@ -502,11 +508,7 @@ struct Context<'a> {
 impl<'a> Context<'a> {
     /// The state shared by the steps of one build of `spec` (also what the toolchain probe is
     /// planned with, so it runs on exactly the build's SDK).
-    fn new(
-        spec: &'a Spec,
-        request: &'a BuildRequest,
-        wants_deps: bool,
-    ) -> Result<Context<'a>, CompileError> {
+    fn new(spec: &'a Spec, request: &'a BuildRequest) -> Result<Context<'a>, CompileError> {
         let steps_on = step_platform(spec, &request.build_platform, &request.platform)?;
         let step_images = if steps_on.cross {
             &request.build_images
@@ -534,13 +536,12 @@ impl<'a> Context<'a> {
             step_images,
             layout: project::analyze(&request.project),
             excluded: project::excluded_patterns(&request.project),
-            wants_dependency_layer: wants_deps,
+            plan: Plan::default(),
             sdk_state: None,
             snapshots: BTreeMap::new(),
             named_snapshots: BTreeMap::new(),
             masked: None,
             vendor: None,
-            dependency_layers: BTreeMap::new(),
             dependency_layer_of: BTreeMap::new(),
             results: BTreeMap::new(),
             cargo_keys: BTreeMap::new(),
@@ -558,27 +559,6 @@ impl Context<'_> {
         self.masked.get_or_insert_with(|| {
             project::masked::masked_metadata(&self.layout, &self.request.project)
         })
-    }
-
-    /// Whether cargo steps get their third-party dependency layer (`[cache] layers`; see
-    /// `keys.rs`): where it pays, that is when the build's cache travels to other builders or a
-    /// `.deps` target asks for it, unless the spec says `always` or `never`.
-    fn plans_dependency_layers(&self) -> bool {
-        match self.spec.layers {
-            LayerPolicy::Always => true,
-            LayerPolicy::Never => false,
-            LayerPolicy::Auto => self.request.cache_travels || self.wants_dependency_layer,
-        }
-    }
-
-    /// Whether a cargo step also gets the layer of the workspace members it builds only as
-    /// dependencies: when the cache travels (or `always`).
-    fn plans_workspace_layer(&self) -> bool {
-        match self.spec.layers {
-            LayerPolicy::Always => true,
-            LayerPolicy::Never => false,
-            LayerPolicy::Auto => self.request.cache_travels,
-        }
     }
 
     fn ignore_cache(&self, target: &str) -> bool {

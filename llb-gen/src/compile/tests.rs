@@ -1321,7 +1321,7 @@ fn a_project_that_vendors_itself_gets_a_dependency_layer_without_a_fetch_step() 
 }
 
 /// `hello` (the root package, with a registry dependency) and `greet`, a path dependency.
-fn workspace_with_a_library() -> ProjectFiles {
+pub(super) fn workspace_with_a_library() -> ProjectFiles {
     let mut project = workspace_files(REMOTE_LOCK);
     project.files.insert(
         "Cargo.toml".to_string(),

@@ -465,3 +465,49 @@ fn a_setup_change_shows_as_a_new_sdk_for_every_step() {
     assert!(text.contains("setup: [] → [\"true\"]"), "{text}");
     assert!(text.contains("every target cache is keyed on it"), "{text}");
 }
+
+#[test]
+fn an_explanation_prints_the_plan_with_a_reason_for_every_decision() {
+    let e = Build::default().file("Cargo.lock", LOCK_REMOTE).explain();
+    let decision = |target: &str, kind: StepKind| {
+        e.plan
+            .iter()
+            .find(|s| s.target == target && s.kind == kind)
+            .unwrap_or_else(|| panic!("{target} {kind:?} in {:#?}", e.plan))
+            .clone()
+    };
+    let fetch = decision("fetch", StepKind::Fetch);
+    assert!(fetch.planned);
+    assert_eq!(fetch.reason, "registry-packages");
+    let deps = decision("build", StepKind::Dependencies);
+    assert!(!deps.planned, "a local build");
+    assert_eq!(deps.reason, "cache-local");
+    assert_eq!(decision("image", StepKind::Image).reason, "image-target");
+
+    let text = render_text(&e);
+    let plan_at = text.find("\nplan\n").expect("a plan section");
+    assert!(
+        plan_at < text.find("[build] cargo build").unwrap(),
+        "before the steps: {text}"
+    );
+    for line in [
+        "  [fetch] fetch: Cargo.lock has 1 registry/git package and the project does not vendor",
+        "  [build] no dependency layer: the cache stays on this builder, the target cache \
+         mount is warm ([cache] layers = \"auto\")",
+        "  [build] cargo step: cargo on its keyed target cache",
+        "  [image] image step: the target is an image",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
+    }
+
+    // The JSON form carries it and reads back; one written before the plan still reads.
+    let json = e.to_json();
+    let value: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["plan"][1]["reason"], "registry-packages", "{json}");
+    assert_eq!(Explanation::from_json(&json).unwrap(), e);
+    let mut old = value.clone();
+    old.as_object_mut().unwrap().remove("plan");
+    let old = Explanation::from_json(&old.to_string()).unwrap();
+    assert!(old.plan.is_empty());
+    assert_eq!(old.steps, e.steps);
+}

@@ -47,6 +47,11 @@ sources, …). The spec is compiled exactly as `llb-gen spec` does, so pass the 
 --sdk-digest / --image / --build-arg / --context as the build; without a digest the SDK is
 identified by its config, as for a dockerd local image.
 
+First comes the build's plan: every step decision, made before any LLB, with its reason
+(\"dependency layer: the build's cache travels (--cache-from / inline cache)\", \"no fetch:
+Cargo.lock has no registry or git packages\", …), planned or not, and which steps share a
+layer. `--format json` has it as `plan` (target, kind, planned, reason, sentence, shared_with).
+
 What an explanation cannot see is content BuildKit keys itself: source files. If two builds
 have no differences and a step still ran again, its sources changed or its cache was pruned.
 
