@@ -21,8 +21,6 @@
 //! under emulation, from an arm64 variant of the SDK, which would be another Dockerfile (the
 //! `FROM --platform=$BUILDPLATFORM` + `--target` pattern) than the documented one.
 
-use std::collections::BTreeMap;
-
 use super::cases::{Case, Group, Setup};
 use super::fixture::State;
 use super::{Expect, Subject};
@@ -48,7 +46,7 @@ fn target_var(name: &str) -> Option<String> {
 fn set_cross_env(s: &mut State, name: &str, value: &str) {
     s.cross_env
         .entry(TRIPLE.to_string())
-        .or_insert_with(BTreeMap::new)
+        .or_default()
         .insert(name.to_string(), value.to_string());
 }
 
