@@ -57,12 +57,16 @@ pub async fn answer(
             let loaded = build::load(gateway, pong, opts).await?;
             let planned = build::plan(gateway, loaded).await?;
             let loaded = &planned.loaded;
-            let outline = inspect::outline(
-                &loaded.text,
-                &loaded.spec,
-                &loaded.target,
-                planned.first().1,
-            )?;
+            let mut outlines = Vec::new();
+            for (_, compiled) in &planned.builds {
+                outlines.push(inspect::outline(
+                    &loaded.text,
+                    &loaded.spec,
+                    &loaded.target,
+                    compiled,
+                )?);
+            }
+            let outline = merge_outlines(outlines);
             Ok(result(
                 inspect::to_json(&outline),
                 inspect::render_outline(&outline),
@@ -95,13 +99,62 @@ pub async fn answer(
             let loaded = build::load(gateway, pong, opts).await?;
             let planned = build::plan(gateway, loaded).await?;
             let loaded = &planned.loaded;
-            let (platform, compiled) = planned.first();
-            let explanation = Explanation::new(compiled, &loaded.target, platform);
-            // `to_json` ends in a newline; buildx adds its own after `result.json`.
-            let json = explanation.to_json().trim_end().to_string();
-            Ok(result(json, explain::render_text(&explanation), None))
+            let explanations: Vec<Explanation> = planned
+                .builds
+                .iter()
+                .map(|(platform, compiled)| Explanation::new(compiled, &loaded.target, platform))
+                .collect();
+            let (json, text) = explain_answer(&explanations);
+            Ok(result(json, text, None))
         }
         other => Err(unknown(other).into()),
+    }
+}
+
+/// One outline for every platform of the build: the first platform's (the arguments are the
+/// spec's, the same for all), with the secrets, SSH agents and cache mounts of every platform
+/// (each platform has target caches of its own), each once, sorted.
+fn merge_outlines(outlines: Vec<inspect::Outline>) -> inspect::Outline {
+    let mut all = outlines.into_iter();
+    let mut merged = all.next().unwrap_or_default();
+    for other in all {
+        merged.secrets.extend(other.secrets);
+        merged.ssh.extend(other.ssh);
+        merged.cache.extend(other.cache);
+    }
+    // A secret required on one platform is required.
+    merged
+        .secrets
+        .sort_by(|a, b| a.name.cmp(&b.name).then(b.required.cmp(&a.required)));
+    merged.secrets.dedup_by(|a, b| a.name == b.name);
+    merged
+        .ssh
+        .sort_by(|a, b| a.name.cmp(&b.name).then(b.required.cmp(&a.required)));
+    merged.ssh.dedup_by(|a, b| a.name == b.name);
+    merged.cache.sort();
+    merged.cache.dedup();
+    merged
+}
+
+/// `result.json` and `result.txt` of `--call explain`: for one platform the explanation
+/// itself (what `llb-gen explain --diff` reads back); for several (`--platform
+/// linux/amd64,linux/arm64`), a JSON array of one explanation per platform in request order,
+/// and their texts one after the other, separated by a blank line.
+fn explain_answer(explanations: &[Explanation]) -> (String, String) {
+    match explanations {
+        [one] => {
+            // `to_json` ends in a newline; buildx adds its own after `result.json`.
+            let json = one.to_json().trim_end().to_string();
+            (json, explain::render_text(one))
+        }
+        several => {
+            let json = serde_json::to_string_pretty(several).unwrap_or_default();
+            let texts: Vec<String> = several
+                .iter()
+                .map(|e| explain::render_text(e).trim_end().to_string())
+                .collect();
+            (json, format!("{}\n", texts.join("\n\n")))
+        }
     }
 }
 
@@ -192,6 +245,43 @@ async fn present_includes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cache(ids: &[&str]) -> Vec<inspect::CacheMountInfo> {
+        ids.iter()
+            .map(|id| inspect::CacheMountInfo { id: id.to_string() })
+            .collect()
+    }
+
+    #[test]
+    fn an_outline_of_several_platforms_names_every_platforms_caches_once() {
+        let secret = |name: &str, required| inspect::Requirement {
+            name: name.into(),
+            required,
+        };
+        let amd64 = inspect::Outline {
+            name: "build".into(),
+            secrets: vec![secret("token", false)],
+            cache: cache(&["cachet/p/x86_64-unknown-linux-gnu/release/a", "shared"]),
+            ..Default::default()
+        };
+        let arm64 = inspect::Outline {
+            name: "build".into(),
+            secrets: vec![secret("token", true)],
+            cache: cache(&["cachet/p/aarch64-unknown-linux-gnu/release/b", "shared"]),
+            ..Default::default()
+        };
+        let merged = merge_outlines(vec![amd64, arm64]);
+        assert_eq!(merged.name, "build");
+        assert_eq!(
+            merged.cache,
+            cache(&[
+                "cachet/p/aarch64-unknown-linux-gnu/release/b",
+                "cachet/p/x86_64-unknown-linux-gnu/release/a",
+                "shared",
+            ])
+        );
+        assert_eq!(merged.secrets, vec![secret("token", true)]);
+    }
 
     #[test]
     fn an_unknown_request_names_the_ones_there_are() {

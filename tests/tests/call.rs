@@ -239,6 +239,71 @@ fn call_explain_prints_the_explanation_of_the_build() {
     }
 }
 
+/// `--call explain` and `--call outline` with a platform list answer for every platform, not
+/// only the first: one explanation per platform (in request order, each naming its own target
+/// cache, keyed on its own triple), and one outline naming the caches of both.
+#[test]
+fn call_explain_and_outline_cover_every_requested_platform() {
+    let project = workspace("call-platforms", |s| s);
+    let platforms = ["linux/amd64", "linux/arm64"];
+    let triples = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+    let call_on_both = |what: &str| {
+        Engine::Buildx
+            .build(project.path())
+            .file(project.path().join("Cachet.toml"))
+            .arg(format!("--platform={}", platforms.join(",")))
+            .arg("--call")
+            .arg(what)
+            .run()
+            .captured
+            .assert_success()
+    };
+
+    let answer = json(&call_on_both("explain,format=json"));
+    let list = answer
+        .as_array()
+        .unwrap_or_else(|| panic!("one explanation per platform: {answer}"));
+    assert_eq!(list.len(), 2, "{answer}");
+    let mut mounts = Vec::new();
+    for ((value, platform), triple) in list.iter().zip(platforms).zip(triples) {
+        let explanation =
+            Explanation::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}: {value}"));
+        assert_eq!(explanation.platform, platform, "{answer}");
+        let ids: Vec<String> = explanation
+            .steps
+            .iter()
+            .filter_map(|s| s.keys.as_ref().map(|k| k.mount_id.clone()))
+            .collect();
+        assert!(!ids.is_empty(), "{platform}: {answer}");
+        for id in &ids {
+            assert!(id.contains(&format!("/{triple}/")), "{platform}: {id}");
+        }
+        mounts.extend(ids);
+    }
+
+    let text = call_on_both("explain");
+    for platform in platforms {
+        assert!(
+            text.stdout
+                .lines()
+                .any(|l| l.starts_with("platform") && l.trim_end().ends_with(platform)),
+            "{platform} in:\n{}",
+            text.stdout
+        );
+    }
+
+    let outline = json(&call_on_both("outline,format=json"));
+    let cache: BTreeSet<&str> = outline["cache"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a cache list: {outline}"))
+        .iter()
+        .map(|c| c["ID"].as_str().unwrap())
+        .collect();
+    for id in &mounts {
+        assert!(cache.contains(id.as_str()), "{id} in {cache:?}");
+    }
+}
+
 #[test]
 fn call_check_passes_a_clean_spec_and_fails_on_a_planted_problem() {
     let clean = workspace("call-check", |s| s);

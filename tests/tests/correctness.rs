@@ -141,6 +141,14 @@ fn a_build_that_starts_and_stops_travelling_and_a_bump_while_it_travels() {
     check("layers", |_| true);
 }
 
+/// X1–X6 a cross build (linux/arm64 on the amd64 worker): the target's linker and
+/// `CFLAGS_<triple>` changed in `[cross.<triple>] env` (cargo fingerprints neither), the SDK
+/// re-tagged, a switch to linux/amd64 and back (warm), nothing changed.
+#[test]
+fn cross_builds_key_the_linker_target_cflags_sdk_and_platform() {
+    check("cross", |_| true);
+}
+
 /// A build script that watches a file in the context but outside the step's snapshot fails the
 /// build with a message naming the file and the `[project] include` entry that fixes it; with
 /// that entry the build succeeds, and a watched path `.dockerignore` excludes is no error.

@@ -21,6 +21,7 @@
 //! the raw numbers (JSON: every sample, with the steps of its build and their times).
 
 pub mod contenders;
+pub mod cross;
 pub mod fixture;
 pub mod report;
 pub mod runner;

@@ -4,7 +4,12 @@
 //! ```sh
 //! scripts/bench            # the full suite: ripgrep 14.1.1, 3 runs, both engines (~2 h)
 //! scripts/bench --smoke    # one run on the tiny fixture (a few minutes; part of .ci/run)
+//! scripts/bench --cross    # tiny: arm64 cross vs arm64 emulated vs native amd64 (buildkitd)
 //! ```
+//!
+//! `--cross` (issue 20) runs only the multi-platform comparison of `cachet_tests::bench::cross`
+//! on the tiny fixture and writes `DIR/cross.md`; `scripts/test` does not run it (the emulated
+//! builds run the SDK under qemu).
 //!
 //! Options: `--smoke`, `--runs N` (default 3), `--engine dockerd|buildx` (default both),
 //! `--contender NAME` (repeatable: plain, cache-mount, cargo-chef, cachet, host; default all),
@@ -22,7 +27,7 @@ use cachet_tests::bench::runner::{self, Options};
 use cachet_tests::bench::{fixture, Contender};
 use cachet_tests::{fixtures, Engine, Env};
 
-const USAGE: &str = "usage: cachet-bench [--smoke] [--runs N] [--engine dockerd|buildx] \
+const USAGE: &str = "usage: cachet-bench [--smoke | --cross] [--runs N] [--engine dockerd|buildx] \
                      [--contender NAME]... [--results DIR] | --render RESULTS.json";
 
 fn usage(message: &str) -> ExitCode {
@@ -32,6 +37,7 @@ fn usage(message: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let mut smoke = false;
+    let mut cross = false;
     let mut runs: Option<u32> = None;
     let mut engines = Engine::ALL.to_vec();
     let mut contenders: Vec<Contender> = Vec::new();
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--smoke" => smoke = true,
+            "--cross" => cross = true,
             "--runs" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) if n > 0 => runs = Some(n),
                 _ => return usage("--runs needs a positive number"),
@@ -82,6 +89,9 @@ fn main() -> ExitCode {
         return render_saved(&json);
     }
     let bench_dir = Env::get().state_dir().join("bench");
+    if cross {
+        return run_cross(&bench_dir, &results_dir);
+    }
     let prepared = if smoke {
         fixture::tiny(&bench_dir)
     } else {
@@ -135,6 +145,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--cross`: the multi-platform comparison on the tiny fixture, written to `cross.md`.
+fn run_cross(bench_dir: &std::path::Path, results_dir: &std::path::Path) -> ExitCode {
+    use cachet_tests::bench::cross;
+    let fixture = match fixture::tiny(bench_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cachet-bench: cannot prepare the fixture: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let samples = match cross::run(&fixture, &bench_dir.join("work-cross")) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cachet-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let table = cross::markdown(&fixture.name, &samples, &date);
+    let md = results_dir.join("cross.md");
+    if let Err(e) = std::fs::create_dir_all(results_dir).and_then(|_| std::fs::write(&md, &table)) {
+        eprintln!("cachet-bench: cannot write {}: {e}", md.display());
+        return ExitCode::FAILURE;
+    }
+    println!("{table}");
+    eprintln!("[bench] wrote {}", md.display());
+    ExitCode::SUCCESS
 }
 
 /// Print the markdown table of results saved by an earlier run.

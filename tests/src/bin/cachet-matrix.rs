@@ -11,7 +11,8 @@
 //! FAILED. Reference verdicts are what that pattern does; they never fail the command.
 //!
 //! Options: `--engine dockerd|buildx` (default both), `--group NAME` (repeatable; default
-//! all: flags, variants, sources, sdk, concurrency, killed), `--no-reference` (Cachet rows
+//! all: flags, variants, sources, sdk, concurrency, killed, volatile,
+//! args, entries, layers, cross), `--no-reference` (Cachet rows
 //! only). `CACHET_MATRIX_LOG=1` prints every judged build's progress log on stderr.
 
 use std::process::{Command, ExitCode};

@@ -112,6 +112,11 @@ impl Setup {
     /// `stamp` (same rustc, different digest). On buildkitd it is pushed to the loopback
     /// registry that mirrors docker.io, where buildkitd resolves short names.
     pub fn retag_sdk(&mut self, tag: &str, stamp: &str) -> Result<(), String> {
+        self.retag_sdk_from(tag, stamp, Env::get().sdk_rustup_image())
+    }
+
+    /// [`Setup::retag_sdk`] with another image than the rustup SDK under the new one.
+    pub fn retag_sdk_from(&mut self, tag: &str, stamp: &str, base: &str) -> Result<(), String> {
         let env = Env::get();
         let dir = self.dir.with_extension(format!("sdk-{stamp}"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -119,8 +124,7 @@ impl Setup {
         std::fs::write(
             dir.join("Dockerfile"),
             format!(
-                "FROM {}\nCOPY stamp /etc/cachet-sdk-stamp\nLABEL dev.cachet.test.stamp={stamp}\n",
-                env.sdk_rustup_image()
+                "FROM {base}\nCOPY stamp /etc/cachet-sdk-stamp\nLABEL dev.cachet.test.stamp={stamp}\n"
             ),
         )
         .map_err(|e| e.to_string())?;
@@ -193,6 +197,7 @@ pub fn groups() -> Vec<Group> {
         super::args::group(),
         super::entries::group(),
         super::layers::group(),
+        super::cross_cases::group(),
     ]
 }
 

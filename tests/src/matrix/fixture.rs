@@ -64,6 +64,8 @@ pub struct State {
     /// Extra cargo arguments of a target, after its own; [`Target::Alt`] is in the spec only
     /// when it has some.
     pub cargo_args: BTreeMap<Target, Vec<String>>,
+    /// `[cross.<triple>] env`, by triple: what a cross build adds to cargo's environment.
+    pub cross_env: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The targets of the fixture's spec.
@@ -200,6 +202,7 @@ impl State {
             platform: None,
             target: Target::Build,
             cargo_args: BTreeMap::new(),
+            cross_env: BTreeMap::new(),
         }
     }
 
@@ -302,6 +305,13 @@ impl State {
             let _ = writeln!(s, "volatile-env = [{}]", toml_list(&self.volatile_env));
         }
         s.push('\n');
+        for (triple, env) in &self.cross_env {
+            let env: Vec<String> = env
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", toml_str(v)))
+                .collect();
+            let _ = writeln!(s, "[cross.{triple}]\nenv = {{ {} }}\n", env.join(", "));
+        }
         for target in [Target::Build, Target::Other, Target::Alt] {
             if target == Target::Alt && !self.cargo_args.contains_key(&target) {
                 continue;

@@ -23,7 +23,7 @@
 //! build`), where every verdict is expected and reported, never a failure.
 //!
 //! Cases are grouped ([`groups`]: `flags`, `variants`, `sources`, `sdk`, `concurrency`,
-//! `killed`, `args`): one warm-up build per group, then each case starts from the state the previous
+//! `killed`, `volatile`, `args`, `entries`, `layers`, `cross`): one warm-up build per group, then each case starts from the state the previous
 //! one left, so a reference row can inherit a stale `target/` from an earlier case, as a real
 //! project would. Clean builds are memoized per engine on the exact inputs.
 //!
@@ -32,6 +32,7 @@
 
 mod args;
 mod cases;
+mod cross_cases;
 mod entries;
 pub mod fixture;
 mod layers;

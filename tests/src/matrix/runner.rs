@@ -634,10 +634,17 @@ pub fn run_group(
         verdict: judged.verdict,
     };
     let start = Instant::now();
-    let warm = (group.setup)(&mut run.state, &mut setup).and_then(|_| run.warm());
+    // A group whose setup the engine or subject cannot express is N/A throughout.
+    let setup_result = (group.setup)(&mut run.state, &mut setup);
+    let warm = setup_result.clone().and_then(|_| run.warm());
     let mut rows = Vec::new();
     for case in group.cases.iter().filter(|c| select(c)) {
         let judged = match &warm {
+            Err(reason) if setup_result.is_err() => Judged {
+                verdict: Verdict::NotApplicable,
+                actual: format!("not applicable: {reason}"),
+                cache_hits: "-".into(),
+            },
             Err(e) => Judged {
                 verdict: Verdict::Failed,
                 actual: format!("the group's first build failed: {e}"),
