@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llb_gen::explain::{self, Explanation};
+use llb_gen::explain;
 use llb_gen::inspect::{self, lint, SpecMap};
 use llb_gen::llb::Local;
 use llb_gen::project;
@@ -46,7 +46,7 @@ pub async fn answer(
         }
         inspect::TARGETS => {
             let loaded = build::load_spec(gateway, pong, opts).await?;
-            let list = inspect::targets(&loaded.text, &loaded.spec);
+            let list = inspect::targets(&loaded.front.text, &loaded.front.spec);
             Ok(result(
                 inspect::to_json(&list),
                 inspect::render_targets(&list),
@@ -58,9 +58,9 @@ pub async fn answer(
             let planned = build::plan(gateway, loaded).await?;
             let loaded = &planned.loaded;
             let outline = inspect::outline(
-                &loaded.text,
-                &loaded.spec,
-                &loaded.target,
+                &loaded.front.text,
+                &loaded.front.spec,
+                &loaded.front.target,
                 planned.first().1,
             )?;
             Ok(result(
@@ -74,14 +74,14 @@ pub async fn answer(
             let present = present_includes(gateway, &loaded).await?;
             let warnings = lint::lint(&lint::LintInput {
                 file: &loaded.opts.filename,
-                text: &loaded.text,
-                spec: &loaded.spec,
+                text: &loaded.front.text,
+                spec: &loaded.front.spec,
                 project: &loaded.project,
                 present_includes: &present,
             });
             let results = lint::results(
                 &loaded.opts.filename,
-                &loaded.text,
+                &loaded.front.text,
                 &loaded.project,
                 &warnings,
             );
@@ -96,7 +96,7 @@ pub async fn answer(
             let planned = build::plan(gateway, loaded).await?;
             let loaded = &planned.loaded;
             let (platform, compiled) = planned.first();
-            let explanation = Explanation::new(compiled, &loaded.target, platform);
+            let explanation = loaded.front.explain(compiled, platform);
             // `to_json` ends in a newline; buildx adds its own after `result.json`.
             let json = explanation.to_json().trim_end().to_string();
             Ok(result(json, explain::render_text(&explanation), None))
@@ -147,7 +147,7 @@ async fn present_includes(
     gateway: &mut Gateway,
     loaded: &Loaded,
 ) -> Result<BTreeSet<String>, Failure> {
-    let paths = lint::literal_includes(&SpecMap::new(&loaded.text));
+    let paths = lint::literal_includes(&SpecMap::new(&loaded.front.text));
     let mut present = BTreeSet::new();
     if paths.is_empty() {
         return Ok(present);

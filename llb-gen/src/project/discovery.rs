@@ -95,6 +95,13 @@ pub enum DiscoveryError {
     TooLarge { path: String, size: u64, limit: u64 },
 }
 
+/// For readers whose errors are messages.
+impl From<DiscoveryError> for String {
+    fn from(e: DiscoveryError) -> String {
+        e.to_string()
+    }
+}
+
 /// The discovery of a context's metadata files, one round of reads at a time.
 ///
 /// ```
@@ -430,6 +437,28 @@ impl Discovery {
     pub fn into_files(self) -> ProjectFiles {
         ProjectFiles { files: self.files }
     }
+}
+
+/// Drives `discovery` to its end over a context already listed (paths relative to its root,
+/// with sizes; regular files only), reading the files each round wants with `read`: how a
+/// reader that sees the whole context at once (the `llb-gen` CLI on a directory, tests on
+/// files in memory) runs it. Returns the files and the rounds it took.
+pub fn discover_listed<E: From<DiscoveryError>>(
+    mut discovery: Discovery,
+    listed: &[(String, u64)],
+    mut read: impl FnMut(&str) -> Result<Vec<u8>, E>,
+) -> Result<(ProjectFiles, usize), E> {
+    while discovery.next_patterns().is_some() {
+        let mut round = Vec::new();
+        for (path, size) in listed {
+            if discovery.wants(path, *size)? {
+                round.push((path.clone(), read(path)?));
+            }
+        }
+        discovery.feed(round)?;
+    }
+    let rounds = discovery.rounds();
+    Ok((discovery.into_files(), rounds))
 }
 
 /// Whether `path` is where the prefetch looks: a `Cargo.toml` one to [`PREFETCH_DEPTH`]

@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::keys::content_digest;
 
 pub use discovery::{
-    Discovery, DiscoveryError, MaybeIgnored, MAX_METADATA_FILE_BYTES, PREFETCH_DEPTH,
-    PREFETCH_EXCLUDED, PREFETCH_PATTERNS,
+    discover_listed, Discovery, DiscoveryError, MaybeIgnored, MAX_METADATA_FILE_BYTES,
+    PREFETCH_DEPTH, PREFETCH_EXCLUDED, PREFETCH_PATTERNS,
 };
 pub use manifest::{PackageLayout, Workspace};
 pub use patterns::PatternSet;
