@@ -1,8 +1,6 @@
 //! The first round's prefetch: one round where the level-by-level discovery needs several, and
 //! exactly the files it reads.
 
-use std::collections::BTreeSet;
-
 use super::tests::files;
 use super::*;
 
