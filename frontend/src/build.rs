@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use llb_gen::compile::{self, BuildRequest, HelperImage, ResolvedImage};
+use llb_gen::front::{self, FrontError};
 use llb_gen::llb::{Local, Platform, ResolveMode};
 use llb_gen::project::dockerignore::DOCKERIGNORE;
 use llb_gen::project::{self, ProjectFiles};
@@ -37,7 +38,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     let loaded = load(gateway, &pong, opts).await?;
     let planned = plan(gateway, loaded).await?;
     let Planned { loaded, builds } = planned;
-    let (opts, target) = (loaded.opts, loaded.target);
+    let (opts, target) = (loaded.opts, loaded.front.target);
 
     let cache_imports: Vec<gw::CacheOptionsEntry> = opts
         .cache_imports
@@ -89,30 +90,20 @@ pub struct Loaded {
     pub platforms: Vec<Platform>,
     /// The worker's own platform, where SDK steps run unless emulated (`compile::step_platform`).
     pub build_platform: Platform,
-    /// The spec's text, as read from the client.
-    pub text: String,
-    pub spec: spec::Spec,
-    /// The target selected (`--target` or the spec's default).
-    pub target: TargetRef,
+    /// The spec as read from the client, loaded for the target selected (`--target` or the
+    /// spec's default): the front door every build and answer compiles through.
+    pub front: front::Project,
     /// What the daemon can do: the compiled graph is checked against it.
     pub caps: Caps,
     pub project: ProjectFiles,
 }
 
 /// A build planned to the last op, not solved: what the build solves, and what `--call
-/// outline` and `--call explain` report on (one conversion path for both).
+/// outline` and `--call explain` report on for every platform (one conversion path for both).
 pub struct Planned {
     pub loaded: Loaded,
     /// One compiled build per target platform, in request order (at least one).
     pub builds: Vec<(Platform, compile::Compiled)>,
-}
-
-impl Planned {
-    /// The first platform's build: what `--call outline` and `explain` report on.
-    pub fn first(&self) -> (&Platform, &compile::Compiled) {
-        let (platform, compiled) = &self.builds[0];
-        (platform, compiled)
-    }
 }
 
 /// Checks the daemon's capabilities, then reads the spec and the context's metadata.
@@ -155,11 +146,16 @@ async fn load_with(
 
     let spec_session = opts.session_for(&opts.spec_local, &own_session);
     let (text, spec_ignore) = read_spec(gateway, &opts, &spec_session).await?;
-    let spec = spec::load(&opts.filename, &text, &opts.build_args)
-        .map_err(|e| Failure::in_spec(&e, &text))?;
-    let target = spec
-        .select_target(opts.target.as_deref())
-        .map_err(|e| format!("{}: {e}", opts.filename))?;
+    let front = front::load(
+        &opts.filename,
+        &text,
+        &opts.build_args,
+        opts.target.as_deref(),
+    )
+    .map_err(|e| match e {
+        FrontError::Spec(e) => Failure::in_spec(&e, &text),
+        other => other.to_string().into(),
+    })?;
     let project = if read_project {
         let project = read_project_files(gateway, &opts, &session_id, spec_ignore).await?;
         // A count, not the names: a large workspace has thousands of manifests.
@@ -174,9 +170,7 @@ async fn load_with(
         session_id,
         platforms,
         build_platform,
-        text,
-        spec,
-        target,
+        front,
         caps,
         project,
     })
@@ -191,11 +185,11 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
         session_id,
         platforms,
         build_platform,
-        spec,
-        target,
+        front,
         caps,
         ..
     } = &loaded;
+    let (spec, target) = (&front.spec, &front.target);
     let resolve_mode = opts.image_resolve_mode;
     // The frontend image exists for the build platform only (see `compile::Context::helper_mount`).
     let helper = resolve_helper(gateway, opts, build_platform, resolve_mode).await?;
@@ -208,7 +202,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
             .map_err(|e| format!("{}: {e}", opts.filename))?;
         let (mut images, mut build_images) = (BTreeMap::new(), BTreeMap::new());
         let bases = spec.base_images_for(&target.name);
-        for image in spec.images_for(&target.name) {
+        for image in front.images() {
             // The SDK is resolved where the steps run; `from` images for the target platform
             // (both, for an SDK that is also an image target's base).
             if image == spec.sdk.image && steps_on.cross {
@@ -252,8 +246,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
             rustc_versions.insert(key.clone(), version);
         }
         request.rustc_version = rustc_versions.get(&key).cloned();
-        let compiled =
-            compile::compile(spec, &request).map_err(|e| format!("{}: {e}", opts.filename))?;
+        let compiled = front.compile(&request).map_err(|e| e.to_string())?;
         caps.check_definition(&compiled.definition)?;
         if opts.build_args.get(DEBUG_ARG).map(String::as_str) == Some("definition") {
             let readable = llb_gen::llb::ReadableDefinition::from_definition(&compiled.definition)
@@ -496,8 +489,9 @@ fn spec_ignore_file(spec: &str) -> String {
 const READ_CHUNK_BYTES: u64 = 64 << 20;
 
 /// The context's manifests, lockfile, cargo config and toolchain files, found by a
-/// [`project::Discovery`]: the root files first, then the manifests they name, round after
-/// round until nothing new is named (the discovery argues why that ends). Each round is a local
+/// [`project::Discovery`]: the root files and every manifest a few levels deep first, then
+/// what they name that the first round did not cover, round after round until nothing new is
+/// named (the discovery argues why that ends; one round in the common case). Each round is a local
 /// that transfers only the files of that round's patterns. There is no limit on files or
 /// rounds, and a file too large to hold is an error naming it: never a silent fallback to "no
 /// layout", which would drop the fetch step and fail the build later in cargo.
@@ -515,9 +509,12 @@ async fn read_project_files(
     let mut ignore = ProjectFiles::default();
     if let Some(text) = &spec_ignore {
         ignore.files.insert(DOCKERIGNORE.to_string(), text.clone());
+        discovery = discovery.ignoring(text.clone());
     }
     while let Some(patterns) = discovery.next_patterns() {
-        let excluded = project::excluded_patterns(&ignore);
+        let mut excluded = project::excluded_patterns(&ignore);
+        // What the first round's prefetch leaves out (a vendor directory): spares the transfer.
+        excluded.extend(discovery.next_excludes().iter().map(|s| s.to_string()));
         let files =
             read_matching(gateway, opts, session_id, &discovery, patterns, &excluded).await?;
         if spec_ignore.is_none() {

@@ -46,7 +46,7 @@ pub async fn answer(
         }
         inspect::TARGETS => {
             let loaded = build::load_spec(gateway, pong, opts).await?;
-            let list = inspect::targets(&loaded.text, &loaded.spec);
+            let list = inspect::targets(&loaded.front.text, &loaded.front.spec);
             Ok(result(
                 inspect::to_json(&list),
                 inspect::render_targets(&list),
@@ -60,9 +60,9 @@ pub async fn answer(
             let mut outlines = Vec::new();
             for (_, compiled) in &planned.builds {
                 outlines.push(inspect::outline(
-                    &loaded.text,
-                    &loaded.spec,
-                    &loaded.target,
+                    &loaded.front.text,
+                    &loaded.front.spec,
+                    &loaded.front.target,
                     compiled,
                 )?);
             }
@@ -78,14 +78,14 @@ pub async fn answer(
             let present = present_includes(gateway, &loaded).await?;
             let warnings = lint::lint(&lint::LintInput {
                 file: &loaded.opts.filename,
-                text: &loaded.text,
-                spec: &loaded.spec,
+                text: &loaded.front.text,
+                spec: &loaded.front.spec,
                 project: &loaded.project,
                 present_includes: &present,
             });
             let results = lint::results(
                 &loaded.opts.filename,
-                &loaded.text,
+                &loaded.front.text,
                 &loaded.project,
                 &warnings,
             );
@@ -102,7 +102,7 @@ pub async fn answer(
             let explanations: Vec<Explanation> = planned
                 .builds
                 .iter()
-                .map(|(platform, compiled)| Explanation::new(compiled, &loaded.target, platform))
+                .map(|(platform, compiled)| loaded.front.explain(compiled, platform))
                 .collect();
             let (json, text) = explain_answer(&explanations);
             Ok(result(json, text, None))
@@ -200,7 +200,7 @@ async fn present_includes(
     gateway: &mut Gateway,
     loaded: &Loaded,
 ) -> Result<BTreeSet<String>, Failure> {
-    let paths = lint::literal_includes(&SpecMap::new(&loaded.text));
+    let paths = lint::literal_includes(&SpecMap::new(&loaded.front.text));
     let mut present = BTreeSet::new();
     if paths.is_empty() {
         return Ok(present);

@@ -1,6 +1,7 @@
 //! BuildKit wire types, a deterministic LLB graph builder and the Cachet spec compiler.
 pub mod compile;
 pub mod explain;
+pub mod front;
 pub mod inspect;
 pub mod keys;
 pub mod llb;

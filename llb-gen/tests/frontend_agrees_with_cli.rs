@@ -2,9 +2,11 @@
 //! resolved images: `llb-gen spec`/`explain` show what a real build does only if this holds.
 //!
 //! The frontend side is the frontend's own code from its options on (`FrontendOpts::parse`,
-//! `build::build_request`, then `compile`), with the context's metadata found by the same
+//! then the front door `llb_gen::front` as `build::load`/`build::plan` use it, with
+//! `build::build_request` filling in the facts), with the context's metadata found by the same
 //! `project::Discovery` the frontend drives through the gateway, here fed from the directory.
-//! The CLI side is the built `llb-gen` binary. Their bytes must be equal.
+//! The CLI side is the built `llb-gen` binary, which goes through the same front door with the
+//! facts from its command line. Their bytes must be equal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,9 +14,10 @@ use std::process::Command;
 
 use cachet_frontend::build::build_request;
 use cachet_frontend::opts::FrontendOpts;
-use llb_gen::compile::{self, HelperImage, ResolvedImage};
+use llb_gen::compile::{HelperImage, ResolvedImage};
+use llb_gen::front;
 use llb_gen::llb::{decode_definition, definition_bytes, ImageRef, Platform, ReadableDefinition};
-use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
+use llb_gen::project::{discover_listed, Discovery, ProjectFiles, ALWAYS_EXCLUDED};
 use llb_gen::spec;
 
 const SDK_DIGEST: &str = "sha256:7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e";
@@ -54,35 +57,33 @@ fn listing(root: &Path) -> Vec<(String, u64)> {
     files
 }
 
-/// The metadata files, found round by round as the frontend finds them.
+/// The metadata files, found by the discovery the frontend drives (prefetch included).
 fn discover(root: &Path) -> ProjectFiles {
-    let listed = listing(root);
-    let mut discovery = Discovery::new();
-    while discovery.next_patterns().is_some() {
-        let mut read = Vec::new();
-        for (name, size) in &listed {
-            if discovery.wants(name, *size).expect("wants") {
-                read.push((name.clone(), std::fs::read(root.join(name)).expect("read")));
-            }
-        }
-        discovery.feed(read).expect("feed");
-    }
-    discovery.into_files()
+    let read = |name: &str| std::fs::read(root.join(name)).map_err(|e| e.to_string());
+    discover_listed(Discovery::new(), &listing(root), read)
+        .expect("discovery")
+        .0
 }
 
 /// What the frontend sends for `opts` (the keys buildx sends) on the example `dir`.
 fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
     let opts = FrontendOpts::parse(opts.iter().cloned()).expect("frontend options");
     let text = std::fs::read_to_string(dir.join(&opts.filename)).expect("spec");
-    let spec = spec::load(&opts.filename, &text, &opts.build_args).expect("spec loads");
-    let target = spec.select_target(opts.target.as_deref()).expect("target");
+    // The front door, as `build::load` and `build::plan` go through it.
+    let project = front::load(
+        &opts.filename,
+        &text,
+        &opts.build_args,
+        opts.target.as_deref(),
+    )
+    .expect("spec loads");
     let platform = opts
         .platforms
         .first()
         .cloned()
         .unwrap_or_else(Platform::linux_amd64);
-    let images: BTreeMap<String, ResolvedImage> = spec
-        .images_for(&target.name)
+    let images: BTreeMap<String, ResolvedImage> = project
+        .images()
         .into_iter()
         .map(|image| {
             let resolved = ResolvedImage {
@@ -103,7 +104,7 @@ fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
     };
     let request = build_request(
         &opts,
-        &target,
+        &project.target,
         platform,
         SESSION.into(),
         SESSION,
@@ -111,7 +112,7 @@ fn frontend_definition(dir: &Path, opts: &[String]) -> Vec<u8> {
         discover(dir),
         helper,
     );
-    let compiled = compile::compile(&spec, &request).expect("compiles");
+    let compiled = project.compile(&request).expect("compiles");
     definition_bytes(&compiled.definition)
 }
 

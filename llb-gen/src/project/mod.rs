@@ -37,7 +37,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::keys::content_digest;
 
-pub use discovery::{Discovery, DiscoveryError, MAX_METADATA_FILE_BYTES};
+pub use discovery::{
+    discover_listed, Discovery, DiscoveryError, MaybeIgnored, MAX_METADATA_FILE_BYTES,
+    PREFETCH_DEPTH, PREFETCH_EXCLUDED, PREFETCH_PATTERNS,
+};
 pub use manifest::{PackageLayout, Workspace};
 pub use patterns::PatternSet;
 
@@ -478,5 +481,7 @@ fn normalize(path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+#[cfg(test)]
+mod prefetch_tests;
 #[cfg(test)]
 mod tests;

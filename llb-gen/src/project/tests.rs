@@ -552,7 +552,14 @@ fn pattern_sets_match_literals_exactly_and_globs_by_component() {
 fn discover_in(
     context: &ProjectFiles,
 ) -> Result<(ProjectFiles, Vec<BTreeSet<String>>), DiscoveryError> {
-    let mut discovery = Discovery::new();
+    discover_with(Discovery::new(), context)
+}
+
+/// [`discover_in`] with the discovery given (level by level, or with an ignore file).
+fn discover_with(
+    mut discovery: Discovery,
+    context: &ProjectFiles,
+) -> Result<(ProjectFiles, Vec<BTreeSet<String>>), DiscoveryError> {
     let mut rounds = Vec::new();
     while let Some(patterns) = discovery.next_patterns() {
         rounds.push(patterns.clone());
@@ -571,7 +578,10 @@ fn discover_in(
 #[test]
 fn discovery_reads_what_the_batch_rounds_read_asking_each_pattern_once() {
     let all = workspace();
-    let (read, rounds) = discover_in(&all).unwrap();
+    let (read, rounds) = discover_with(Discovery::without_prefetch(), &all).unwrap();
+    let (prefetched, one) = discover_in(&all).unwrap();
+    assert_eq!(prefetched, read, "the prefetch reads the same files");
+    assert_eq!(one.len(), 1, "in one round: {one:?}");
     assert!(!read.files.contains_key("fixtures/unrelated/Cargo.toml"));
     assert_eq!(analyze(&read), analyze(&all));
     let asked: Vec<&String> = rounds.iter().flatten().collect();
@@ -622,9 +632,15 @@ fn a_twenty_deep_path_dependency_chain_is_fully_discovered() {
             .map(|(p, c)| (p, c.into_bytes()))
             .collect(),
     };
-    let (read, rounds) = discover_in(&context).unwrap();
+    let (read, rounds) = discover_with(Discovery::without_prefetch(), &context).unwrap();
     assert_eq!(read, context, "every manifest of the chain is read");
     assert_eq!(rounds.len(), 21, "one round per level: {rounds:?}");
+    let (prefetched, one) = discover_in(&context).unwrap();
+    assert_eq!(
+        prefetched, context,
+        "the prefetch follows the chain through what it holds"
+    );
+    assert_eq!(one.len(), 1, "{one:?}");
     let layout = analyze(&read);
     assert_eq!(layout.workspace.as_ref().unwrap().packages.len(), 21);
     assert_eq!(
@@ -656,7 +672,9 @@ fn twelve_thousand_manifests_are_all_kept() {
     let context = ProjectFiles { files };
     let (read, rounds) = discover_in(&context).unwrap();
     assert_eq!(read.files.len(), n + 2);
-    assert_eq!(rounds.len(), 2);
+    assert_eq!(rounds.len(), 1, "members two deep are prefetched");
+    let (level_by_level, two) = discover_with(Discovery::without_prefetch(), &context).unwrap();
+    assert_eq!((level_by_level, two.len()), (read.clone(), 2));
     let layout = analyze(&read);
     assert_eq!(layout.workspace.as_ref().unwrap().members.len(), n);
     assert!(layout.needs_fetch(), "the fetch step is planned");
@@ -690,8 +708,13 @@ fn an_oversized_metadata_file_is_an_error_naming_it_and_the_limit() {
         "a file nobody asked for is never an error"
     );
 
+    // The prefetch's manifests are held too.
+    assert!(matches!(
+        Discovery::new().wants("big/Cargo.toml", u64::MAX),
+        Err(DiscoveryError::TooLarge { path, .. }) if path == "big/Cargo.toml"
+    ));
     // In a later round the limit applies to the manifests it names.
-    let mut discovery = Discovery::new();
+    let mut discovery = Discovery::without_prefetch();
     discovery
         .feed([(
             "Cargo.toml".to_string(),
@@ -706,7 +729,7 @@ fn an_oversized_metadata_file_is_an_error_naming_it_and_the_limit() {
 
 #[test]
 fn discovery_ignores_files_it_did_not_ask_for() {
-    let mut discovery = Discovery::new();
+    let mut discovery = Discovery::without_prefetch();
     discovery
         .feed([
             (

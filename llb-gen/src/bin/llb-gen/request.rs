@@ -1,14 +1,16 @@
-//! The part of `llb-gen spec` and `llb-gen explain` that stands in for BuildKit: it loads the
-//! spec, reads the context's metadata files, takes images from the command line and compiles
-//! exactly as `frontend/src/build.rs` does. The only I/O is reading those files.
+//! The part of `llb-gen spec` and `llb-gen explain` that stands in for BuildKit: it reads the
+//! spec and the context's metadata files, takes images from the command line and compiles
+//! through the front door `frontend/src/build.rs` uses ([`llb_gen::front`]). The only I/O is
+//! reading those files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use llb_gen::compile::{self, BuildRequest, Compiled, HelperImage, ResolvedImage};
+use llb_gen::front;
 use llb_gen::llb::{Digest, ImageRef, Platform, State};
-use llb_gen::project::{Discovery, ProjectFiles, ALWAYS_EXCLUDED};
-use llb_gen::spec::{self, BaseRef, ImageTarget, Spec, Target, TargetRef};
+use llb_gen::project::{discover_listed, Discovery, ProjectFiles, ALWAYS_EXCLUDED};
+use llb_gen::spec::{BaseRef, ImageTarget, Spec, Target, TargetRef};
 
 /// Local name of the build context, as the frontend uses unless `contextkey` is set.
 const CONTEXT_LOCAL: &str = "context";
@@ -76,30 +78,24 @@ pub struct Planned {
     pub compiled: Compiled,
 }
 
-/// Loads and compiles the spec named by `args`.
+/// Loads and compiles the spec named by `args`, through the front door the frontend uses
+/// ([`llb_gen::front`]).
 pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
     let file = args.path.as_str();
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
     let text =
         String::from_utf8(bytes).map_err(|_| format!("{file}: the spec is not UTF-8 text"))?;
     let build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();
-    let spec = spec::load(file, &text, &build_args)?;
-    // BuildKit's predefined proxy arguments need no declaration: they reach the fetch step
-    // only, outside every key, as the frontend passes them.
-    for name in build_args
-        .keys()
-        .filter(|k| !spec.args.contains_key(*k) && !compile::is_proxy_arg(k))
-    {
+    let project = front::load(file, &text, &build_args, args.target.as_deref())?;
+    let spec = &project.spec;
+    let target = project.target.clone();
+    for name in project.undeclared_args(&build_args) {
         eprintln!(
             "llb-gen: note: --build-arg {name} is not declared under [args] in {file}; ignored"
         );
     }
 
-    let target = spec
-        .select_target(args.target.as_deref())
-        .map_err(|e| format!("{file}: {e}"))?;
-
-    let images = resolve_images(args, file, &spec, &target.name)?;
+    let images = resolve_images(args, file, spec, &target.name)?;
     let context = match &args.context {
         Some(dir) => PathBuf::from(dir),
         None => match Path::new(file).parent() {
@@ -146,9 +142,9 @@ pub fn plan(args: &BuildArgs) -> Result<Planned, Box<dyn std::error::Error>> {
                 (name.clone(), compile::NamedLocal { local, session })
             })
             .collect(),
-        ..BuildRequest::new(target.clone(), args.platform.clone(), args.session.clone())
+        ..project.request(args.platform.clone(), args.session.clone())
     };
-    let compiled = compile::compile(&spec, &request).map_err(|e| format!("{file}: {e}"))?;
+    let compiled = project.compile(&request)?;
     Ok(Planned {
         target,
         request,
@@ -178,20 +174,12 @@ fn with_spec_ignore(mut files: ProjectFiles, spec: &str) -> Result<ProjectFiles,
 
 fn read_project_files(root: &Path) -> Result<ProjectFiles, String> {
     let listed = list_files(root)?;
-    let mut discovery = Discovery::new();
-    while discovery.next_patterns().is_some() {
-        let mut read = Vec::new();
-        for (name, size) in &listed {
-            if discovery.wants(name, *size).map_err(|e| e.to_string())? {
-                let path = root.join(name);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                read.push((name.clone(), bytes));
-            }
-        }
-        discovery.feed(read).map_err(|e| e.to_string())?;
-    }
-    Ok(discovery.into_files())
+    let read = |name: &str| {
+        let path = root.join(name);
+        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let (files, _) = discover_listed(Discovery::new(), &listed, read)?;
+    Ok(files)
 }
 
 /// Every regular file under `root` (symlinks are not followed, as the frontend reads none) as
