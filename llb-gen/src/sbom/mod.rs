@@ -203,7 +203,7 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
     });
     // The namespace must be unique per document: a digest of everything else makes it so and
     // keeps it stable.
-    let namespace = crate::keys::content_digest(body.to_string().as_bytes());
+    let namespace = crate::llb::Digest::of(body.to_string().as_bytes()).into_string();
     let mut document = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
