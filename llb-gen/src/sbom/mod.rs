@@ -223,9 +223,8 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
     if let (Value::Object(doc), Value::Object(body)) = (&mut document, body) {
         doc.extend(body);
     }
-    let mut bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
-    bytes.push(b'\n');
-    Ok(bytes)
+    // A `Value`'s pretty `Display` is `to_string_pretty` and cannot fail: never an empty document.
+    Ok(format!("{document:#}\n").into_bytes())
 }
 
 /// An SPDX id from `seed`: letters, digits, `.` and `-` only, unique within the document.
