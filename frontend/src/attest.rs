@@ -17,11 +17,8 @@ use llb_gen::proto::gateway as gw;
 use llb_gen::sbom;
 use llb_gen::spec::Spec;
 
-use crate::caps::Caps;
+use crate::caps::{Caps, CAP_ATTESTATIONS};
 use crate::gateway::Gateway;
-
-/// The gateway cap a frontend needs to return attestations with its result (v0.11).
-pub const CAP_ATTESTATIONS: &str = "reference.attestations";
 
 /// `rustc -vV` of the build's SDK: solves the probe (cached by BuildKit on the SDK alone) and
 /// reads the file it wrote.
@@ -50,12 +47,7 @@ pub async fn solve_sbom(
     caps: &Caps,
     sbom: llb_gen::proto::pb::Definition,
 ) -> Result<String, String> {
-    if !caps.gateway.contains(CAP_ATTESTATIONS) {
-        return Err(format!(
-            "--sbom needs a BuildKit that takes attestations from frontends (gateway cap \
-             `{CAP_ATTESTATIONS}`, BuildKit v0.11 or later)"
-        ));
-    }
+    caps.require_gateway(CAP_ATTESTATIONS, "`--sbom`")?;
     gateway
         .solve(sbom, Vec::new(), false, "SBOM")
         .await

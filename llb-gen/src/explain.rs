@@ -217,7 +217,7 @@ fn short(hash: &str) -> &str {
 
 /// Compact JSON of a value.
 fn compact(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+    value.to_string()
 }
 
 /// `name  value` lines with the names padded to one column.

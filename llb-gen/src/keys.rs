@@ -326,7 +326,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// Bump when the meaning of any key input changes.
 pub const KEY_SCHEMA: &str = "cachet-key-v2";
@@ -373,11 +372,13 @@ pub fn dependency_cache_id(inputs: &DependencyCacheInputs<'_>) -> Result<String,
         what: &'static str,
         inputs: &'a DependencyCacheInputs<'a>,
     }
-    let hash = sha256_hex(&canonical_json(&Hashed {
+    let hash = crate::llb::Digest::of(&canonical_json(&Hashed {
         schema: KEY_SCHEMA,
         what: "dependency-cache",
         inputs,
-    })?);
+    })?)
+    .hex()
+    .to_string();
     Ok(format!(
         "cachet/deps/{}/{}/{}",
         inputs.triple,
@@ -509,11 +510,13 @@ impl TargetKeyInputs {
         let mut normalized = self.clone();
         normalized.features.sort();
         normalized.features.dedup();
-        let hash = sha256_hex(&canonical_json(&Hashed {
+        let hash = crate::llb::Digest::of(&canonical_json(&Hashed {
             schema: KEY_SCHEMA,
             mode: KeyMode::Strict,
             inputs: &normalized,
-        })?);
+        })?)
+        .hex()
+        .to_string();
         Ok(self.key_with(hash, ""))
     }
 
@@ -534,7 +537,7 @@ impl TargetKeyInputs {
             #[serde(skip_serializing_if = "BTreeMap::is_empty")]
             cross_env: &'a BTreeMap<String, String>,
         }
-        let hash = sha256_hex(&canonical_json(&Hashed {
+        let hash = crate::llb::Digest::of(&canonical_json(&Hashed {
             schema: KEY_SCHEMA,
             mode: KeyMode::Fast,
             project: &self.project,
@@ -545,7 +548,9 @@ impl TargetKeyInputs {
             build_platform: &self.build_platform,
             emulated: self.emulated,
             cross_env: &self.cross_env,
-        })?);
+        })?)
+        .hex()
+        .to_string();
         Ok(self.key_with(hash, "fast-"))
     }
 
@@ -564,20 +569,17 @@ impl TargetKeyInputs {
 /// The short hash shown in a step's progress name: the step's own arguments plus the key it
 /// runs under (a target cache key's hash; the SDK identity for the fetch step).
 pub fn step_tag(key: &str, args: &[String]) -> Result<String, KeyError> {
-    let hash = sha256_hex(&canonical_json(&(key, args))?);
+    let hash = crate::llb::Digest::of(&canonical_json(&(key, args))?)
+        .hex()
+        .to_string();
     Ok(hash[..6].to_string())
-}
-
-/// `sha256:<hex>` of some bytes, the form content digests take in keys and explanations.
-pub fn content_digest(bytes: &[u8]) -> String {
-    crate::llb::Digest::of(bytes).into_string()
 }
 
 /// The SDK identity: the manifest digest when the engine reported one, otherwise the image id
 /// (digest of the config bytes), which is what dockerd's local store knows the image by.
 pub fn sdk_identity(manifest_digest: &str, config: &[u8]) -> String {
     if manifest_digest.is_empty() {
-        content_digest(config)
+        crate::llb::Digest::of(config).into_string()
     } else {
         manifest_digest.to_string()
     }
@@ -607,11 +609,12 @@ pub fn extended_sdk_identity(image: &str, setup: &SdkSetupInputs<'_>) -> Result<
         #[serde(flatten)]
         setup: &'a SdkSetupInputs<'a>,
     }
-    Ok(content_digest(&canonical_json(&Hashed {
+    Ok(crate::llb::Digest::of(&canonical_json(&Hashed {
         schema: SDK_SETUP_SCHEMA,
         image,
         setup,
-    })?))
+    })?)
+    .into_string())
 }
 
 /// Key inputs that could not be encoded. Every input is strings, booleans, lists and
@@ -624,10 +627,6 @@ pub struct KeyError(String);
 fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, KeyError> {
     // serde_json::Value objects are sorted maps; struct fields keep declaration order.
     serde_json::to_vec(value).map_err(|e| KeyError(e.to_string()))
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

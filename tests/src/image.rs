@@ -1,5 +1,6 @@
 //! Images in dockerd's store: unique test tags, running, clean-up.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -89,6 +90,24 @@ impl Image {
         let out = process::run(&mut cmd, Duration::from_secs(60)).assert_success();
         out.stdout.trim().to_owned()
     }
+
+    /// `docker save` of the image into `dir`: the raw bytes of every layer and config
+    /// (uncompressed tar), for checking what the image holds or never holds.
+    #[track_caller]
+    pub fn saved_bytes(&self, dir: &Path) -> Vec<u8> {
+        let file = dir.join("image.tar");
+        let mut cmd = Engine::docker(Env::get());
+        cmd.args(["save", "-o"]).arg(&file).arg(&self.reference);
+        process::run(&mut cmd, Duration::from_secs(120)).assert_success();
+        std::fs::read(&file).unwrap()
+    }
+}
+
+/// Whether `needle`'s bytes occur in `haystack` (a saved image, a binary).
+pub fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 impl Drop for Image {

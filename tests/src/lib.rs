@@ -44,6 +44,7 @@ pub mod progress;
 mod project;
 pub mod proxy;
 pub mod registry;
+pub mod registry_app;
 pub mod saved;
 mod server;
 mod timing;
@@ -52,7 +53,7 @@ pub mod wipe;
 
 pub use engine::{on_each_engine, Build, BuildResult, Engine, Output};
 pub use env::{Env, EnvError, REQUIRED_KEYS};
-pub use image::{unique_tag, Image};
+pub use image::{bytes_contain, unique_tag, Image};
 pub use process::Captured;
 pub use project::TempProject;
 pub use timing::timed;

@@ -15,57 +15,15 @@ use std::time::Duration;
 
 use cachet_tests::attestations::{inspect, provenance_mkfiles};
 use cachet_tests::progress::only_step;
-use cachet_tests::registry::{sha256_hex, Registry};
-use cachet_tests::{fixtures, process, Engine, Env, Image, TempProject};
+use cachet_tests::registry::sha256_hex;
+use cachet_tests::registry_app::{private_setup, DEP, SECRET_ID};
+use cachet_tests::{bytes_contain, fixtures, Engine, Env, Image, TempProject};
 use serde_json::Value;
 
-const DEP: &str = "cachet-dep-a";
-const SECRET_ID: &str = "corp-token";
-const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
 const PROBE: &str = "[cachet] rustc -vV of the SDK";
 
-/// A binary `app` using the private registry's crate through `[fetch] secrets`.
-fn project(label: &str, registry: &Registry) -> TempProject {
-    let project = TempProject::new(label);
-    project.write(
-        "Cargo.toml",
-        format!(
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\n{DEP} = {{ version = \"1\", registry = \"corp\" }}\n\n[workspace]\n"
-        ),
-    );
-    project.write(
-        "src/main.rs",
-        "fn main() {\n    println!(\"{}\", cachet_dep_a::line());\n}\n",
-    );
-    project.write(".dockerignore", "target/\n");
-    project.write(
-        "Cachet.toml",
-        format!(
-            "# syntax=cachet/frontend:dev\n\
-             [project]\nname = \"{label}-{}\"\n\n\
-             [sdk]\nimage = \"cachet-sdk:rustup\"\n\n\
-             [cargo]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n\n\
-             [fetch]\nsecrets = {{ {TOKEN_ENV} = \"{SECRET_ID}\" }}\n\n\
-             [target.build]\ncargo = [\"build\", \"--bin\", \"app\"]\nartifacts = {{ app = \"app\" }}\n\n\
-             [target.image]\nfrom = \"scratch\"\n\
-             copy = [{{ from = \"+build\", artifact = \"app\", to = \"/usr/local/bin/app\" }}]\n\
-             entrypoint = [\"/usr/local/bin/app\"]\n",
-            fixtures::nonce()
-        ),
-    );
-    registry.declare_as(&project, "corp");
-    registry.generate_lockfile(&project);
-    project
-}
-
-fn docker(args: &[&str]) -> String {
-    let mut cmd = Engine::docker(Env::get());
-    cmd.args(args);
-    process::run(&mut cmd, Duration::from_secs(300))
-        .assert_success()
-        .stdout
-}
+/// Limit for `docker pull` of the pushed image.
+const PULL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The SPDX package named `name`.
 fn package<'a>(sbom: &'a Value, name: &str) -> &'a Value {
@@ -83,13 +41,8 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
     let env = Env::get();
     let label = "attest";
     let token = format!("cachet-token-{}", fixtures::nonce());
-    let registry = Registry::start_private(label, &token);
-    registry.publish(
-        DEP,
-        "1.0.0",
-        "pub fn line() -> &'static str {\n    \"attested\"\n}\n",
-    );
-    let project = project(label, &registry);
+    // A binary `app` using the private registry's crate through `[fetch] secrets`.
+    let (_registry, project, line) = private_setup(label, &token);
     let secrets = TempProject::new("attest-secret");
     let secret_file = secrets.write("corp-token", &token);
     let reference = format!(
@@ -201,16 +154,14 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
     assert!(record["strict_key"].is_string() && record["fast_key"].is_string());
 
     // The image: labels carry the same facts; the token is nowhere.
-    docker(&["pull", &reference]);
+    Engine::run_docker(&["pull", &reference], PULL_TIMEOUT).assert_success();
     let image = Image::adopt(reference.clone());
     let labels: Value = serde_json::from_str(&image.inspect("{{json .Config.Labels}}")).unwrap();
     assert_eq!(labels["dev.cachet.cargo-lock"], lock_digest.as_str());
     assert_eq!(labels["dev.cachet.rustc"], rustc.trim_end());
-    let saved = secrets.path().join("image.tar");
-    docker(&["save", "-o", saved.to_str().unwrap(), &reference]);
-    let saved = std::fs::read(&saved).unwrap();
+    let saved = image.saved_bytes(secrets.path());
     assert!(
-        saved.windows(b"attested".len()).any(|w| w == b"attested"),
+        bytes_contain(&saved, &line),
         "the saved image is searchable (the crate's line is in the binary)"
     );
     for (what, text) in [
@@ -220,10 +171,7 @@ fn sbom_and_provenance_carry_cachets_facts_and_no_secret() {
     ] {
         assert!(!text.contains(&token), "the token is in the {what}");
     }
-    assert!(
-        !saved.windows(token.len()).any(|w| w == token.as_bytes()),
-        "the token is in the image"
-    );
+    assert!(!bytes_contain(&saved, &token), "the token is in the image");
     assert!(
         provenance.to_string().contains(SECRET_ID),
         "mode=max names the secret's id"

@@ -35,15 +35,13 @@ use std::time::Duration;
 
 use cachet_tests::progress::{only_step, Vertex};
 use cachet_tests::proxy::Proxy;
-use cachet_tests::registry::{Registry, Request};
-use cachet_tests::tls::TestCa;
-use cachet_tests::{
-    fixtures, on_each_engine, process, unique_tag, Build, Engine, Env, Image, TempProject,
+use cachet_tests::registry::Registry;
+use cachet_tests::registry_app::{
+    app_project, build_and_run, ca_secret, dep_source, open_setup, paths, private_setup,
+    spec_build, tls_setup, write_main, CA_SECRET_ID, DEP, SECRET_ID, TOKEN_ENV,
 };
-
-const DEP: &str = "cachet-dep-a";
-const SECRET_ID: &str = "corp-token";
-const TOKEN_ENV: &str = "CARGO_REGISTRIES_CORP_TOKEN";
+use cachet_tests::tls::TestCa;
+use cachet_tests::{bytes_contain, fixtures, on_each_engine, process, Engine, Env, TempProject};
 
 /// The fetch step, `[fetch] cargo vendor --locked · <tag>`: `(name, cached)`.
 #[track_caller]
@@ -66,98 +64,6 @@ fn build_step(progress: &str) -> (String, bool) {
 
 fn timed<T>(engine: Engine, what: &str, test: impl FnOnce() -> T) -> T {
     cachet_tests::timed("fetch", engine, what, test)
-}
-
-/// The library a version of the dependency is: `line()` says which version it is.
-fn dep_source(line: &str) -> String {
-    format!("pub fn line() -> &'static str {{\n    {line:?}\n}}\n")
-}
-
-/// A binary `app` printing `<dep line> | <marker>`, depending on the registry crate as
-/// `requirement` (a TOML value), with a Cachet spec whose `[fetch]` section is `fetch`.
-fn app_project(label: &str, requirement: &str, marker: &str, fetch: &str) -> TempProject {
-    let project = TempProject::new(label);
-    project.write(
-        "Cargo.toml",
-        format!(
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\n{DEP} = {requirement}\n\n[workspace]\n"
-        ),
-    );
-    write_main(&project, marker);
-    project.write(".dockerignore", "target/\n");
-    project.write(
-        "Cachet.toml",
-        format!(
-            "# syntax=cachet/frontend:dev\n\
-             [project]\nname = \"{label}-{}\"\n\n\
-             [sdk]\nimage = \"cachet-sdk:rustup\"\n\n\
-             [cargo]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n\n\
-             {fetch}\
-             [target.build]\ncargo = [\"build\", \"--bin\", \"app\"]\nartifacts = {{ app = \"app\" }}\n\n\
-             [target.image]\nfrom = \"scratch\"\n\
-             copy = [{{ from = \"+build\", artifact = \"app\", to = \"/usr/local/bin/app\" }}]\n\
-             entrypoint = [\"/usr/local/bin/app\"]\n",
-            fixtures::nonce()
-        ),
-    );
-    project
-}
-
-fn write_main(project: &TempProject, marker: &str) {
-    project.write(
-        "src/main.rs",
-        format!(
-            "fn main() {{\n    println!(\"{{}} | {{}}\", cachet_dep_a::line(), {marker:?});\n}}\n"
-        ),
-    );
-}
-
-fn spec_build(engine: Engine, project: &TempProject, label: &str) -> Build {
-    engine
-        .build(project.path())
-        .file(project.path().join("Cachet.toml"))
-        .tag(unique_tag(label, engine))
-}
-
-/// Build the image, run it; `(stdout trimmed, progress, requests the registry saw during the
-/// build)`.
-#[track_caller]
-fn build_and_run(build: Build, registry: &Registry) -> (String, String, Vec<Request>) {
-    let before = registry.request_count();
-    let result = build.run().assert_success();
-    let during = registry.requests()[before..].to_vec();
-    let out = result.image().run(&[]).assert_success().stdout;
-    (
-        out.trim().to_string(),
-        result.progress().to_string(),
-        during,
-    )
-}
-
-/// The open registry with `cachet-dep-a 1.0.0`, and an app project using it through a
-/// crates.io replacement, with its lockfile generated against the registry.
-fn open_setup(label: &str, marker: &str) -> (Registry, TempProject, String) {
-    let registry = Registry::start(label);
-    let line = format!("{DEP} 1.0.0 ({})", fixtures::nonce());
-    registry.publish(DEP, "1.0.0", &dep_source(&line));
-    let project = app_project(label, "\"1.0.0\"", marker, "");
-    registry.replace_crates_io(&project);
-    registry.generate_lockfile(&project);
-    let lock = std::fs::read_to_string(project.path().join("Cargo.lock")).unwrap();
-    assert!(
-        lock.contains(&format!("name = \"{DEP}\"\nversion = \"1.0.0\"")),
-        "the lockfile pins {DEP} 1.0.0:\n{lock}"
-    );
-    (registry, project, line)
-}
-
-/// What the registry served, for messages.
-fn paths(requests: &[Request]) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
-        .collect()
 }
 
 #[test]
@@ -383,39 +289,6 @@ fn a_version_bump_and_a_description_keep_the_fetch_cached() {
     });
 }
 
-/// A private registry's project: the dependency comes from `[registries.corp]`, the spec
-/// exports the `corp-token` secret as the token variable.
-fn private_setup(label: &str, token: &str) -> (Registry, TempProject, String) {
-    let registry = Registry::start_private(label, token);
-    let line = format!("{DEP} 1.0.0 private ({})", fixtures::nonce());
-    registry.publish(DEP, "1.0.0", &dep_source(&line));
-    let project = app_project(
-        label,
-        "{ version = \"1\", registry = \"corp\" }",
-        "private",
-        &format!("[fetch]\nsecrets = {{ {TOKEN_ENV} = \"{SECRET_ID}\" }}\n\n"),
-    );
-    registry.declare_as(&project, "corp");
-    assert_eq!(Registry::token_env("corp"), TOKEN_ENV);
-    registry.generate_lockfile(&project);
-    (registry, project, line)
-}
-
-/// `docker save` of `image`: the raw bytes of every layer and config (uncompressed tar).
-fn saved_image_bytes(image: &Image, dir: &TempProject) -> Vec<u8> {
-    let file = dir.path().join("image.tar");
-    let mut cmd = Engine::docker(Env::get());
-    cmd.args(["save", "-o"]).arg(&file).arg(image.reference());
-    process::run(&mut cmd, Duration::from_secs(120)).assert_success();
-    std::fs::read(&file).unwrap()
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 /// `llb-gen spec <project>/Cachet.toml --format json`, built from this workspace.
 fn llb_json(project: &TempProject) -> String {
     llb_json_with(project, &[])
@@ -480,13 +353,13 @@ fn a_private_registry_is_reached_through_a_secret_that_leaks_nowhere() {
             !progress.contains(&token),
             "{engine}: the token is in the progress output:\n{progress}"
         );
-        let saved = saved_image_bytes(&image, &secrets);
+        let saved = image.saved_bytes(secrets.path());
         assert!(
-            contains(&saved, &line),
+            bytes_contain(&saved, &line),
             "{engine}: the saved image is searchable (the dependency's line is in the binary)"
         );
         assert!(
-            !contains(&saved, &token),
+            !bytes_contain(&saved, &token),
             "{engine}: the token is in the image"
         );
         // What the frontend actually sent this build, not what the CLI would make.
@@ -700,32 +573,6 @@ fn a_twenty_deep_path_dependency_chain_still_gets_its_fetch_step() {
     });
 }
 
-const CA_SECRET_ID: &str = "corp-ca";
-
-/// A TLS registry whose certificate `ca` signed, with `cachet-dep-a 1.0.0`, and an app project
-/// using it in place of crates.io whose spec has `[fetch] ca-bundle` naming [`CA_SECRET_ID`].
-fn tls_setup(label: &str, ca: &TestCa) -> (Registry, TempProject, String) {
-    let registry = Registry::start_tls(label, ca);
-    let line = format!("{DEP} 1.0.0 over TLS ({})", fixtures::nonce());
-    registry.publish(DEP, "1.0.0", &dep_source(&line));
-    let project = app_project(
-        label,
-        "\"1.0.0\"",
-        "tls",
-        &format!("[fetch]\nca-bundle = {{ secret = \"{CA_SECRET_ID}\" }}\n\n"),
-    );
-    registry.replace_crates_io(&project);
-    registry.generate_lockfile(&project);
-    (registry, project, line)
-}
-
-/// `--secret id=corp-ca,src=<pem>` for a build.
-fn ca_secret(build: Build, pem: &std::path::Path) -> Build {
-    build
-        .arg("--secret")
-        .arg(format!("id={CA_SECRET_ID},src={}", pem.display()))
-}
-
 /// A line from the middle of a PEM certificate: base64 of its DER, unique to it.
 fn pem_body_line(pem: &str) -> String {
     let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -809,12 +656,15 @@ fn a_private_ca_is_trusted_through_the_ca_bundle_secret_and_leaks_nowhere() {
             !progress.contains(&body),
             "{engine}: the CA is in the progress output"
         );
-        let saved = saved_image_bytes(&image, &secrets);
+        let saved = image.saved_bytes(secrets.path());
         assert!(
-            contains(&saved, &line),
+            bytes_contain(&saved, &line),
             "{engine}: the saved image is searchable (the dependency's line is in the binary)"
         );
-        assert!(!contains(&saved, &body), "{engine}: the CA is in the image");
+        assert!(
+            !bytes_contain(&saved, &body),
+            "{engine}: the CA is in the image"
+        );
         let llb = llb_json(&project);
         assert!(
             llb.contains(CA_SECRET_ID) && llb.contains("/run/cachet/ca-bundle.pem"),
@@ -904,13 +754,13 @@ fn the_fetch_step_tunnels_through_the_proxy_build_arg_which_no_key_holds() {
 
         // The value is in no layer, and in the LLB only as the fetch step's proxy env.
         let url = first_proxy.url();
-        let saved = saved_image_bytes(&image, &secrets);
+        let saved = image.saved_bytes(secrets.path());
         assert!(
-            contains(&saved, &line),
+            bytes_contain(&saved, &line),
             "{engine}: the saved image is searchable"
         );
         assert!(
-            !contains(&saved, &url),
+            !bytes_contain(&saved, &url),
             "{engine}: the proxy is in the image"
         );
         let llb = llb_json_with(&project, &["--build-arg", &format!("HTTPS_PROXY={url}")]);

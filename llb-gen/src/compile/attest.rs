@@ -46,7 +46,7 @@ pub(super) fn cargo_lock_digest(ctx: &Context<'_>) -> Option<String> {
     ctx.request
         .project
         .get("Cargo.lock")
-        .map(crate::keys::content_digest)
+        .map(|b| crate::llb::Digest::of(b).into_string())
 }
 
 /// Records which workspace packages a cargo target builds (by name): the SBOM's roots.

@@ -203,7 +203,7 @@ fn the_provenance_record_carries_the_facts() {
         .starts_with("rustc 1.95.0"));
     assert_eq!(
         record["cargo_lock"],
-        crate::keys::content_digest(LOCK.as_bytes())
+        crate::llb::Digest::of(LOCK.as_bytes()).into_string()
     );
     let command: Vec<&str> = record["command"]
         .as_array()
@@ -238,7 +238,7 @@ fn image_labels_carry_rustc_and_the_lockfile_digest() {
     );
     assert_eq!(
         labels[image_step::CARGO_LOCK_LABEL],
-        crate::keys::content_digest(LOCK.as_bytes())
+        crate::llb::Digest::of(LOCK.as_bytes()).into_string()
     );
 }
 

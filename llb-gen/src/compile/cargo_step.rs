@@ -488,9 +488,8 @@ fn provenance(ctx: &Context<'_>, r: &Record<'_>) -> Vec<u8> {
         record["build_platform"] = json!(ctx.steps_on.platform.to_string());
         record["emulated"] = json!(ctx.steps_on.emulated);
     }
-    let mut bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+    // A `Value`'s pretty `Display` is `to_string_pretty` and cannot fail: never an empty record.
+    format!("{record:#}\n").into_bytes()
 }
 
 /// The flags Cachet owns for `subcommand`, as passed to cargo: `--profile P [--features …]

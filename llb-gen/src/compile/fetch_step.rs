@@ -49,7 +49,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::keys::{content_digest, step_tag, CARGO_DOWNLOAD_CACHE_ID};
+use crate::keys::{step_tag, CARGO_DOWNLOAD_CACHE_ID};
 use crate::llb::{CacheSharing, Mount, NetMode, ProxyEnv, State};
 
 use super::step_script::StepScript;
@@ -130,7 +130,7 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
     let masked = ctx.masked_metadata().clone();
     let lock = masked
         .get("Cargo.lock")
-        .map(|b| content_digest(b))
+        .map(|b| crate::llb::Digest::of(b).into_string())
         .unwrap_or_default();
     let tag = step_tag(&ctx.sdk, &[command.clone(), vec![lock]].concat())?;
     let network = ctx.request.network_override.unwrap_or(NetMode::Sandbox);
@@ -185,7 +185,12 @@ pub(super) fn vendored(ctx: &mut Context<'_>) -> Result<Option<State>, CompileEr
                     .get(*p)
                     .map(Vec::as_slice)
                     .or_else(|| ctx.request.project.get(p))
-                    .map(|b| (p.to_string(), json!(content_digest(b))))
+                    .map(|b| {
+                        (
+                            p.to_string(),
+                            json!(crate::llb::Digest::of(b).into_string()),
+                        )
+                    })
             })
             .collect::<serde_json::Map<_, _>>()
             .into()

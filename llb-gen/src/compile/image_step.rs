@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::keys::content_digest;
 use crate::llb::{Copy, State};
 use crate::spec::{BaseRef, ImageTarget};
 
@@ -135,7 +134,10 @@ pub(super) fn compile(
                     .map(|c| format!("+{}/{} → {}", c.from_target, c.artifact, c.to))
                     .collect::<Vec<_>>()),
             ),
-            ("config".to_string(), json!(content_digest(&config))),
+            (
+                "config".to_string(),
+                json!(crate::llb::Digest::of(&config).into_string()),
+            ),
         ]),
         keys: None,
     });

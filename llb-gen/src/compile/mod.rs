@@ -359,7 +359,7 @@ pub enum CompileError {
 /// image from its store reports no manifest digest, so there only an image-id lock can be
 /// checked, and a manifest-digest lock fails with a message that says so and what to lock.
 fn check_sdk_lock(image: &str, locked: &str, resolved: &ResolvedImage) -> Result<(), CompileError> {
-    let image_id = crate::keys::content_digest(&resolved.config);
+    let image_id = crate::llb::Digest::of(&resolved.config).into_string();
     if locked == image_id || (!resolved.digest.is_empty() && locked == resolved.digest) {
         return Ok(());
     }

@@ -40,7 +40,7 @@ pub fn guarded_stub_source(package: &str, path: &str) -> String {
     );
     format!(
         "compile_error!(\n    {}\n);\nfn main() {{}}\n",
-        serde_json::to_string(&message).unwrap_or_default()
+        serde_json::Value::from(message)
     )
 }
 

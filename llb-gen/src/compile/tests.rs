@@ -427,7 +427,7 @@ fn a_moved_sdk_tag_fails_a_locked_spec() {
 /// engine reported and what to lock instead.
 #[test]
 fn the_sdk_lock_compares_like_with_like() {
-    let image_id = crate::keys::content_digest(SDK_CONFIG.as_bytes());
+    let image_id = crate::llb::Digest::of(SDK_CONFIG.as_bytes()).into_string();
     let locked = |digest: &str| {
         let text = SPEC.replace(
             "image = \"cachet-sdk:rustup\"",

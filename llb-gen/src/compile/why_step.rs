@@ -96,7 +96,7 @@ pub(super) struct Why<'a> {
 /// `name<TAB>JSON value` lines, sorted by name: one line each, whatever the values hold.
 pub(super) fn record_lines(why: &Why<'_>) -> Vec<String> {
     let mut flat: BTreeMap<String, String> = BTreeMap::new();
-    let json = |v: &serde_json::Value| serde_json::to_string(v).unwrap_or_default();
+    let json = |v: &serde_json::Value| v.to_string();
     for (name, value) in why.inputs {
         match value {
             serde_json::Value::Object(map) => {

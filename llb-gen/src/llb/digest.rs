@@ -28,6 +28,11 @@ impl Digest {
         &self.0
     }
 
+    /// The lowercase hex SHA-256 alone, without `sha256:`.
+    pub fn hex(&self) -> &str {
+        self.0.trim_start_matches("sha256:")
+    }
+
     /// The digest as an owned string.
     pub fn into_string(self) -> String {
         self.0
@@ -68,6 +73,11 @@ mod tests {
         assert_eq!(
             Digest::of(b"").as_str(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            Digest::of(b"").hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "the hex alone, as cache keys and step tags use it"
         );
     }
 

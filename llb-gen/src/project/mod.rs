@@ -35,8 +35,6 @@ mod patterns;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::keys::content_digest;
-
 pub use discovery::{
     discover_listed, Discovery, DiscoveryError, MaybeIgnored, MAX_METADATA_FILE_BYTES,
     PREFETCH_DEPTH, PREFETCH_EXCLUDED, PREFETCH_PATTERNS,
@@ -384,7 +382,11 @@ pub fn analyze(files: &ProjectFiles) -> ProjectLayout {
     let digests = |names: &[&str]| -> BTreeMap<String, String> {
         names
             .iter()
-            .filter_map(|n| files.get(n).map(|b| (n.to_string(), content_digest(b))))
+            .filter_map(|n| {
+                files
+                    .get(n)
+                    .map(|b| (n.to_string(), crate::llb::Digest::of(b).into_string()))
+            })
             .collect()
     };
     let config = cargo_config::read(files);

@@ -203,7 +203,7 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
     });
     // The namespace must be unique per document: a digest of everything else makes it so and
     // keeps it stable.
-    let namespace = crate::keys::content_digest(body.to_string().as_bytes());
+    let namespace = crate::llb::Digest::of(body.to_string().as_bytes()).into_string();
     let mut document = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -223,9 +223,8 @@ pub fn spdx_document(input: &SbomInput<'_>) -> Result<Vec<u8>, SbomError> {
     if let (Value::Object(doc), Value::Object(body)) = (&mut document, body) {
         doc.extend(body);
     }
-    let mut bytes = serde_json::to_vec_pretty(&document).unwrap_or_default();
-    bytes.push(b'\n');
-    Ok(bytes)
+    // A `Value`'s pretty `Display` is `to_string_pretty` and cannot fail: never an empty document.
+    Ok(format!("{document:#}\n").into_bytes())
 }
 
 /// An SPDX id from `seed`: letters, digits, `.` and `-` only, unique within the document.
