@@ -79,7 +79,7 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(code) => code,
         // `file:line:column: message` stays at the start of the line, where editors and CI
         // logs recognise it.
-        Err(e) if e.is::<llb_gen::spec::SpecError>() => {
+        Err(e) if super::is_positioned(e.as_ref()) => {
             eprintln!("{e}");
             ExitCode::from(2)
         }

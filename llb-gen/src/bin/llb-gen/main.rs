@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `file:line:column: message` stays at the start of the line, where editors and CI
         // logs recognise it.
-        Err(e) if e.is::<llb_gen::spec::SpecError>() => {
+        Err(e) if is_positioned(e.as_ref()) => {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
@@ -63,4 +63,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is a spec error, whose `file:line:column: message` must stay at the start of the
+/// line (as [`llb_gen::spec::SpecError`] or inside [`llb_gen::front::FrontError::Spec`]).
+fn is_positioned(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.is::<llb_gen::spec::SpecError>()
+        || matches!(
+            e.downcast_ref::<llb_gen::front::FrontError>(),
+            Some(llb_gen::front::FrontError::Spec(_))
+        )
 }
