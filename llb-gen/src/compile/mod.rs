@@ -21,6 +21,7 @@ mod sources;
 mod step_script;
 mod test_report;
 mod triple;
+mod vendored;
 mod volatile_env;
 mod why_step;
 
@@ -485,6 +486,8 @@ struct Context<'a> {
     masked: Option<BTreeMap<String, Vec<u8>>>,
     /// The fetch step's layer, once planned (`Some(None)`: nothing to fetch).
     vendor: Option<Option<State>>,
+    /// The user's vendored crates that travel apart, once planned (`Some(None)`: none).
+    vendored: Option<Option<vendored::Vendored>>,
     /// Dependency layers by command and environment (steps that agree share one).
     dependency_layers: BTreeMap<String, State>,
     /// The dependency layer of each cargo target that has one (for `--target X.deps`).
@@ -540,6 +543,7 @@ impl<'a> Context<'a> {
             named_snapshots: BTreeMap::new(),
             masked: None,
             vendor: None,
+            vendored: None,
             dependency_layers: BTreeMap::new(),
             dependency_layer_of: BTreeMap::new(),
             results: BTreeMap::new(),
@@ -689,5 +693,7 @@ mod cross_tests;
 mod repro_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendored_tests;
 #[cfg(test)]
 mod why_tests;

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::cargo_config::patch_paths_of;
+use super::cargo_config::{checksum_patterns_of, patch_paths_of};
 use super::manifest::{keep_pattern, manifest_dir, RootFacts};
 use super::patterns::{is_glob, PatternSet};
 use super::{ProjectFiles, CARGO_CONFIG_FILES, ROOT_METADATA};
@@ -141,6 +141,8 @@ impl Discovery {
                         .into_iter()
                         .map(|d| super::join(&d, "Cargo.toml")),
                 );
+                // And the checksum files of the crates it vendors (see `project::vendored`).
+                named.extend(checksum_patterns_of(&bytes));
             }
             if manifest_dir(&path).is_some() {
                 manifests.push(path.clone());
