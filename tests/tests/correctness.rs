@@ -134,6 +134,14 @@ fn symlinks_directory_listings_odd_names_and_watches_outside_the_snapshot() {
     check("entries", |_| true);
 }
 
+/// E9–E10 alone: a vendored crate edited in place on a warm cache under clamped times, one
+/// whose checksum file lists no files (it travels with the sources) and one whose checksum
+/// file lists them (it travels incrementally, the checksum update moves its transfer's key).
+#[test]
+fn vendored_crates_edited_in_place_rebuild() {
+    check("entries", |c| c.id == "E9" || c.id == "E10");
+}
+
 /// L1–L3 a build whose cache starts to travel (dependency layers planned), a lockfile bump while
 /// it travels (the layer starts from its dependency cache), and back to a local build.
 #[test]
