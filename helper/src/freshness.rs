@@ -327,27 +327,27 @@ pub struct PremadeEntry {
 /// The entries of a premade file, their paths under `prefix`.
 fn read_premade(path: &Path, prefix: &[u8]) -> Result<Vec<Entry>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut r = bytes
+    let r = bytes
         .strip_prefix(PREMADE_MAGIC)
         .ok_or_else(|| format!("{}: not a premade fingerprints file", path.display()))?;
     let corrupt = || format!("{}: a truncated premade fingerprints file", path.display());
-    let mut take = |n: usize| -> Result<Vec<u8>, String> {
-        if r.len() < n {
-            return Err(corrupt());
-        }
-        let (a, b) = r.split_at(n);
-        r = b;
-        Ok(a.to_vec())
+    let mut at = 0usize;
+    let take = |at: &mut usize, n: usize| -> Result<&[u8], String> {
+        let part = r
+            .get(*at..at.checked_add(n).ok_or_else(corrupt)?)
+            .ok_or_else(corrupt)?;
+        *at += n;
+        Ok(part)
     };
     let mut entries = Vec::new();
     let mut index = 0u64;
-    loop {
-        let Ok(len) = take(4) else { break };
+    while at < r.len() {
+        let len = take(&mut at, 4)?;
         let len = u32::from_le_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
-        let within = take(len)?;
-        let len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| corrupt())?) as usize;
-        let content = take(len)?;
-        let kind = match take(1)?[0] {
+        let within = take(&mut at, len)?.to_vec();
+        let len = u32::from_le_bytes(take(&mut at, 4)?.try_into().map_err(|_| corrupt())?);
+        let content = take(&mut at, len as usize)?.to_vec();
+        let kind = match take(&mut at, 1)?[0] {
             b'f' => Kind::File,
             b'd' => Kind::Dir,
             b'l' => Kind::Link,

@@ -100,7 +100,8 @@ fn setup(s: &mut State, _: &mut super::Setup) -> Result<(), String> {
 }
 
 const LISTED_LIB: &str = "vendor/listed/src/lib.rs";
-const LISTED_MANIFEST: &str = "[package]\nname = \"listed\"\nversion = \"0.1.0\"\nedition = \"2018\"\n";
+const LISTED_MANIFEST: &str =
+    "[package]\nname = \"listed\"\nversion = \"0.1.0\"\nedition = \"2018\"\n";
 
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
