@@ -125,10 +125,11 @@ fn cargo_arguments_key_the_cache_and_patched_crates_build() {
     check("args", |_| true);
 }
 
-/// E1–E8 every kind of entry cargo or a build script observes, under clamped file and
+/// E1–E10 every kind of entry cargo or a build script observes, under clamped file and
 /// directory times: symlinks to a file and to a directory re-pointed, a file added to and one
 /// removed from a directory build.rs watches, a nested edit, files named with a backslash and
-/// a tab edited, and a watched file outside the snapshot (the build fails).
+/// a tab edited, vendored crates edited in place (E9 lists no files, E10 lists them), and a
+/// watched file outside the snapshot (the build fails).
 #[test]
 fn symlinks_directory_listings_odd_names_and_watches_outside_the_snapshot() {
     check("entries", |_| true);
