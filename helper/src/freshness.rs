@@ -119,6 +119,9 @@ struct Entry {
     /// For directories: the hash of the listing; for links: the target text; for files: filled
     /// in by the hashing pass.
     content: Vec<u8>,
+    /// From a premade fingerprints file ([`write_premade`]): a read-only tree whose mtimes the
+    /// pass leaves alone.
+    premade: bool,
 }
 
 /// What one run did, for tests and the log line.
@@ -275,6 +278,100 @@ pub fn run(root: &Path, state_dir: &Path, now: Stamp) -> Result<Report, String> 
     run_vendored(root, state_dir, now, &[])
 }
 
+/// The magic line of a premade fingerprints file.
+const PREMADE_MAGIC: &[u8] = b"cachet-vendored v1\n";
+
+/// Walks and hashes the tree at `dir` once and writes what the freshness pass needs of every
+/// entry to `out`, so a pass over a tree that holds `dir` (mounted read-only) reads this
+/// instead of hashing it again ([`run_premade`]). Returns the entries, for checks.
+pub fn write_premade(dir: &Path, out: &Path) -> Result<Vec<PremadeEntry>, String> {
+    let mut entries = walk(dir, &[])?;
+    hash_files(dir, &mut entries)?;
+    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut bytes = PREMADE_MAGIC.to_vec();
+    let too_long = || "an entry longer than 4 GiB".to_string();
+    for e in &entries {
+        for part in [&e.rel, &e.content] {
+            let len = u32::try_from(part.len()).map_err(|_| too_long())?;
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(part);
+        }
+        bytes.push(e.kind.tag());
+    }
+    std::fs::write(out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| PremadeEntry {
+            rel: e.rel,
+            is_file: e.kind == Kind::File,
+            is_link: e.kind == Kind::Link,
+            sha256: if e.kind == Kind::File {
+                e.content
+            } else {
+                Vec::new()
+            },
+        })
+        .collect())
+}
+
+/// One entry of a premade tree, as the vendored check looks at it.
+#[derive(Debug, Clone)]
+pub struct PremadeEntry {
+    pub rel: Vec<u8>,
+    pub is_file: bool,
+    pub is_link: bool,
+    /// A regular file's SHA-256 (empty for anything else).
+    pub sha256: Vec<u8>,
+}
+
+/// The entries of a premade file, their paths under `prefix`.
+fn read_premade(path: &Path, prefix: &[u8]) -> Result<Vec<Entry>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let r = bytes
+        .strip_prefix(PREMADE_MAGIC)
+        .ok_or_else(|| format!("{}: not a premade fingerprints file", path.display()))?;
+    let corrupt = || format!("{}: a truncated premade fingerprints file", path.display());
+    let mut at = 0usize;
+    let take = |at: &mut usize, n: usize| -> Result<&[u8], String> {
+        let part = r
+            .get(*at..at.checked_add(n).ok_or_else(corrupt)?)
+            .ok_or_else(corrupt)?;
+        *at += n;
+        Ok(part)
+    };
+    let mut entries = Vec::new();
+    let mut index = 0u64;
+    while at < r.len() {
+        let len = take(&mut at, 4)?;
+        let len = u32::from_le_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
+        let within = take(&mut at, len)?.to_vec();
+        let len = u32::from_le_bytes(take(&mut at, 4)?.try_into().map_err(|_| corrupt())?);
+        let content = take(&mut at, len as usize)?.to_vec();
+        let kind = match take(&mut at, 1)?[0] {
+            b'f' => Kind::File,
+            b'd' => Kind::Dir,
+            b'l' => Kind::Link,
+            _ => Kind::Other,
+        };
+        let mut rel = prefix.to_vec();
+        if !within.is_empty() {
+            rel.push(b'/');
+            rel.extend_from_slice(&within);
+        }
+        // An inode of its own: a premade entry's time is never shared with the walked tree's.
+        entries.push(Entry {
+            rel,
+            kind,
+            dev: u64::MAX,
+            ino: index,
+            content,
+            premade: true,
+        });
+        index += 1;
+    }
+    Ok(entries)
+}
+
 /// [`run`], where `vendor_dirs` (relative to `root`) are directory sources: cargo never checks
 /// the files of a crate in one unless its `.cargo-checksum.json` lists them, so a vendored
 /// crate edited in place would be served from the target directory stale. Whenever an entry
@@ -287,8 +384,30 @@ pub fn run_vendored(
     now: Stamp,
     vendor_dirs: &[PathBuf],
 ) -> Result<Report, String> {
-    let mut entries = walk(root)?;
+    run_premade(root, state_dir, now, vendor_dirs, &[])
+}
+
+/// [`run_vendored`], where each `premade` (directory relative to `root`, fingerprints file
+/// written by [`write_premade`]) is a tree mounted read-only: its entries come from the file,
+/// not from walking and hashing it, and their mtimes are left as they are (the tree's own
+/// are fixed, see `llb-gen/src/compile/vendored.rs`). Everything else is as if it were walked:
+/// a changed entry is new, and a changed vendored crate loses its fingerprints.
+pub fn run_premade(
+    root: &Path,
+    state_dir: &Path,
+    now: Stamp,
+    vendor_dirs: &[PathBuf],
+    premade: &[(PathBuf, PathBuf)],
+) -> Result<Report, String> {
+    let skip: Vec<Vec<u8>> = premade
+        .iter()
+        .map(|(dir, _)| dir.as_os_str().as_bytes().to_vec())
+        .collect();
+    let mut entries = walk(root, &skip)?;
     hash_files(root, &mut entries)?;
+    for (dir, file) in premade {
+        entries.extend(read_premade(file, dir.as_os_str().as_bytes())?);
+    }
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     let fingerprints: Vec<[u8; 32]> = entries.iter().map(fingerprint).collect();
 
@@ -349,7 +468,9 @@ pub fn run_vendored(
     }
     let effective = effective_times(root, &canonical_root, &entries, &resolved, &own);
     for (entry, t) in entries.iter().zip(&effective) {
-        set_mtime(&root.join(OsStr::from_bytes(&entry.rel)), *t)?;
+        if !entry.premade {
+            set_mtime(&root.join(OsStr::from_bytes(&entry.rel)), *t)?;
+        }
     }
     write_state(state_dir, &entries, &fingerprints, &own, &resolved)?;
     let _ = std::fs::remove_file(state_dir.join(LEGACY_STATE_FILE));
@@ -363,7 +484,9 @@ pub fn run_vendored(
 }
 
 /// Every entry under `root` (the root included), never following a symlink.
-fn walk(root: &Path) -> Result<Vec<Entry>, String> {
+/// `skip` (relative paths) are left out, with everything under them (a directory's listing
+/// still names them).
+fn walk(root: &Path, skip: &[Vec<u8>]) -> Result<Vec<Entry>, String> {
     let meta = std::fs::symlink_metadata(root)
         .map_err(|e| format!("cannot read {}: {e}", root.display()))?;
     let mut entries = Vec::new();
@@ -388,7 +511,9 @@ fn walk(root: &Path) -> Result<Vec<Entry>, String> {
                         child_rel.push(b'/');
                     }
                     child_rel.extend_from_slice(&name);
-                    pending.push((child_rel, child_meta));
+                    if !skip.contains(&child_rel) {
+                        pending.push((child_rel, child_meta));
+                    }
                 }
                 listing.sort();
                 let mut h = Sha256::new();
@@ -412,6 +537,7 @@ fn walk(root: &Path) -> Result<Vec<Entry>, String> {
             dev: meta.dev(),
             ino: meta.ino(),
             content,
+            premade: false,
         });
     }
     Ok(entries)

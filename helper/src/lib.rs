@@ -7,6 +7,9 @@
 //!   its virtual time ([`freshness`]);
 //! * `watches …` — after cargo: every path a workspace build script watches must be in the
 //!   step's sources ([`watches`]);
+//! * `vendored --root DIR --out DIR --dir D…` — once per content of a vendored tree: checks
+//!   every listed checksum and writes the tree's fingerprints for the freshness pass
+//!   ([`vendored`]);
 //! * `test-report …` — after `cargo test`: libtest's output as a JSON report, and the failed
 //!   tests named ([`test_report`]).
 //!
@@ -14,6 +17,7 @@
 
 pub mod freshness;
 pub mod test_report;
+pub mod vendored;
 pub mod watches;
 
 #[cfg(test)]

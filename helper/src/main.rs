@@ -9,7 +9,9 @@ use cachet_helper::test_report::Report as TestReport;
 use cachet_helper::watches::Watches;
 
 const USAGE: &str = "usage:
-  cachet-helper freshness --state DIR [--layer] [--vendor DIR]... [--list FILE]
+  cachet-helper freshness --state DIR [--layer] [--vendor DIR]... [--premade DIR=FILE]...
+                          [--list FILE]
+  cachet-helper vendored --root DIR --out DIR [--dir DIR]...
   cachet-helper watches --spec NAME --src DIR --target-dir DIR
                         [--package NAME=DIR]... [--include PATTERN]... [--exclude PATTERN]...
   cachet-helper test-report --log FILE --status CODE --target NAME --report FILE";
@@ -34,7 +36,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--layer" => flags.entry("--layer").or_default().push(String::new()),
             "--state" | "--spec" | "--src" | "--target-dir" | "--package" | "--include"
             | "--exclude" | "--vendor" | "--list" | "--log" | "--status" | "--target"
-            | "--report" => {
+            | "--report" | "--premade" | "--root" | "--out" | "--dir" => {
                 let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
                 flags.entry(flag.as_str()).or_default().push(value.clone());
             }
@@ -58,8 +60,20 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             };
             let state = PathBuf::from(one("--state")?);
             let vendor: Vec<PathBuf> = many("--vendor").into_iter().map(PathBuf::from).collect();
-            let report =
-                freshness::run_vendored(Path::new("."), &state, Stamp::now(mode), &vendor)?;
+            let mut premade = Vec::new();
+            for p in many("--premade") {
+                let (dir, file) = p
+                    .split_once('=')
+                    .ok_or_else(|| format!("--premade {p}: expected DIR=FILE"))?;
+                premade.push((PathBuf::from(dir), PathBuf::from(file)));
+            }
+            let report = freshness::run_premade(
+                Path::new("."),
+                &state,
+                Stamp::now(mode),
+                &vendor,
+                &premade,
+            )?;
             for name in &report.vendored_rebuilt {
                 eprintln!(
                     "cachet-helper: freshness: vendored crate {name} changed in place: its \
@@ -86,6 +100,21 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 report.entries, report.new
             );
             Ok(ExitCode::SUCCESS)
+        }
+        "vendored" => {
+            let problems = cachet_helper::vendored::check(
+                Path::new(&one("--root")?),
+                &many("--dir"),
+                Path::new(&one("--out")?),
+            )?;
+            for p in &problems {
+                eprintln!("cachet-helper: vendored: {p}");
+            }
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         "watches" => {
             let mut packages = BTreeMap::new();

@@ -547,3 +547,110 @@ fn the_listing_for_the_why_step_has_one_line_per_file_or_link_whatever_its_name(
         "an edit moves its fingerprint"
     );
 }
+
+/// A vendor directory inside `d`'s sources (as the read-only mount puts it there): `tiny`,
+/// and `other` whose checksum file lists its one file.
+fn vendor_tree(d: &Temp) {
+    d.write("Cargo.toml", "[package]\nname = 'app'\n");
+    d.write("src/main.rs", "fn main() {}");
+    d.write("vendor/tiny/Cargo.toml", "[package]\nname = \"tiny\"\n");
+    d.write("vendor/tiny/src/lib.rs", "pub fn one() {}");
+    d.write("vendor/tiny/.cargo-checksum.json", "{\"files\":{}}");
+    d.write("vendor/other/src/lib.rs", "// other\n");
+    let sum = sha256_hex(b"// other\n");
+    d.write(
+        "vendor/other/.cargo-checksum.json",
+        &format!("{{\"files\":{{\"src/lib.rs\":\"{sum}\"}},\"package\":\"x\"}}"),
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_premade_vendored_tree_counts_like_a_walked_one_and_keeps_its_mtimes() {
+    let d = Temp::new("premade");
+    vendor_tree(&d);
+    d.clamp();
+    let premade_file = d.0.join("premade-0");
+    let target = d.0.join("target");
+    let state = target.join(".cachet");
+    let vendor = [PathBuf::from("vendor")];
+    let premade = [(PathBuf::from("vendor"), premade_file.clone())];
+    let pass = |t| {
+        freshness::write_premade(&d.src().join("vendor"), &premade_file).unwrap();
+        freshness::run_premade(&d.src(), &state, at(t), &vendor, &premade).unwrap()
+    };
+    let first = pass(T1);
+    // The same tree walked: the same entries and fingerprints.
+    let walked_state = d.0.join("walked");
+    let walked = freshness::run_vendored(&d.src(), &walked_state, at(T1), &vendor).unwrap();
+    assert_eq!(first.entries, walked.entries);
+    assert_eq!(first.sources, walked.sources);
+    d.clamp();
+    let old = d.lmtime("vendor/tiny/src/lib.rs");
+    let unit = target.join("release/.fingerprint/tiny-0123456789abcdef");
+    fs::create_dir_all(&unit).unwrap();
+    let again = pass(T2);
+    assert_eq!((again.new, again.vendored_rebuilt.len()), (0, 0));
+    assert_eq!(
+        d.lmtime("src/main.rs"),
+        T1,
+        "walked entries get their virtual time"
+    );
+    assert_eq!(
+        d.lmtime("vendor/tiny/src/lib.rs"),
+        old,
+        "premade ones keep theirs"
+    );
+    // Same size, clamped mtime: the premade fingerprints see it, the crate is rebuilt.
+    d.write("vendor/tiny/src/lib.rs", "pub fn two() {}");
+    d.clamp();
+    let edited = pass(T3);
+    assert_eq!(edited.vendored_rebuilt, ["tiny"]);
+    assert!(!unit.exists(), "tiny's fingerprints are gone");
+    assert!(edited.new >= 1);
+}
+
+#[test]
+fn the_vendored_check_accepts_listed_files_and_names_every_other_one() {
+    let d = Temp::new("vendored-check");
+    vendor_tree(&d);
+    let out = d.0.join("out");
+    fs::create_dir_all(&out).unwrap();
+    let check = || crate::vendored::check(&d.src(), &["vendor".to_string()], &out).unwrap();
+    assert_eq!(check(), Vec::<String>::new());
+    assert!(out.join("0").exists(), "the fingerprints are written");
+    // Anything goes in a crate that lists no files.
+    d.write("vendor/tiny/src/extra.rs", "");
+    assert_eq!(check(), Vec::<String>::new());
+    // A listed file that does not match its sum.
+    d.write("vendor/other/src/lib.rs", "// OTHER\n");
+    let problems = check();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("vendor/other/src/lib.rs does not match the sha256")
+            && problems[0].contains("`touch` it"),
+        "{problems:?}"
+    );
+    d.write("vendor/other/src/lib.rs", "// other\n");
+    // A file the list does not name, and a listed one gone.
+    d.write("vendor/other/src/new.rs", "");
+    let problems = check();
+    assert!(
+        problems.len() == 1 && problems[0].starts_with("vendor/other/src/new.rs is not listed"),
+        "{problems:?}"
+    );
+    fs::remove_file(d.src().join("vendor/other/src/new.rs")).unwrap();
+    fs::remove_file(d.src().join("vendor/other/src/lib.rs")).unwrap();
+    let problems = check();
+    assert!(
+        problems.len() == 1 && problems[0].contains("src/lib.rs is listed in"),
+        "{problems:?}"
+    );
+}

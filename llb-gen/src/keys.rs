@@ -288,6 +288,28 @@
 //! manifest of an older or unknown format as "every entry new" (one full rebuild on a warm
 //! mount, never a stale one). So upgrading Cachet keeps every warm `target/`.
 //!
+//! # Vendored crates — a local keyed on the checksum files, a check keyed on content
+//! When the cargo config vendors crates into a `directory` source in the context and some of
+//! their `.cargo-checksum.json` list files (`project/vendored.rs`, `compile/vendored.rs`):
+//! * the **listed crates' local** has shared key hint `cachet-<local>-vendored-<digest>`, the
+//!   digest of every checksum file of those directories (paths and bytes) — no session id, so
+//!   BuildKit re-uses the previous transfer and only re-sends files whose size or mtime changed.
+//!   Correct because cargo refuses a listed file that does not match its sum, so the only edit
+//!   that can build is one that updates a checksum file, and that moves the hint: the whole
+//!   directory travels afresh. Test: `listed_vendored_crates_travel_incrementally_everything_
+//!   else_afresh` (`compile/vendored_tests.rs`) moves the key with one checksum;
+//! * the checksum files, the crates' manifests and the unlisted crates (`"files": {}`) travel in
+//!   a session-keyed local like every source snapshot;
+//! * both are copied into one tree (every mtime fixed at 1980-01-01, the SDK marker at its root);
+//!   BuildKit keys the copy, and so every step that mounts the tree, on its content;
+//! * the **check** (`cachet-helper vendored`) is an exec on the SDK with the helper and the tree
+//!   read-only, no network: keyed on their content alone. Its output (the tree's fingerprints)
+//!   is mounted read-only at `/cachet/vendored` in cargo and dependency-layer steps, the tree at
+//!   `/cachet/src/<dir>`. No mount id moves: the content of both is in every such step's key, as
+//!   the vendor directory was when it travelled inside the sources snapshot. Golden digests of
+//!   projects whose vendored crates list their files changed when this came (new ops and
+//!   mounts); others are byte for byte as before.
+//!
 //! # Fetch step — keyed by BuildKit on content, no mount id of its own
 //! It runs where the cargo steps run (the build platform unless emulated) and takes no
 //! `--target`, so it does not move with the target platform: every platform of a cross build

@@ -125,13 +125,22 @@ fn cargo_arguments_key_the_cache_and_patched_crates_build() {
     check("args", |_| true);
 }
 
-/// E1–E8 every kind of entry cargo or a build script observes, under clamped file and
+/// E1–E10 every kind of entry cargo or a build script observes, under clamped file and
 /// directory times: symlinks to a file and to a directory re-pointed, a file added to and one
 /// removed from a directory build.rs watches, a nested edit, files named with a backslash and
-/// a tab edited, and a watched file outside the snapshot (the build fails).
+/// a tab edited, vendored crates edited in place (E9 lists no files, E10 lists them), and a
+/// watched file outside the snapshot (the build fails).
 #[test]
 fn symlinks_directory_listings_odd_names_and_watches_outside_the_snapshot() {
     check("entries", |_| true);
+}
+
+/// E9–E10 alone: a vendored crate edited in place on a warm cache under clamped times, one
+/// whose checksum file lists no files (it travels with the sources) and one whose checksum
+/// file lists them (it travels incrementally, the checksum update moves its transfer's key).
+#[test]
+fn vendored_crates_edited_in_place_rebuild() {
+    check("entries", |c| c.id == "E9" || c.id == "E10");
 }
 
 /// L1–L3 a build whose cache starts to travel (dependency layers planned), a lockfile bump while

@@ -243,11 +243,13 @@ pub(super) fn compile(
         script.extend(deps_step::seed_script());
     }
     let state_dir = format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME);
+    let vendored = ctx.vendored()?;
     // The pass also lists the sources it saw, for the why step (see `why_step`).
     script.extend(freshness::script(
         &state_dir,
         freshness::NewContent::Now,
         &ctx.layout.config_dirs,
+        &vendored.as_ref().map(|v| v.premade()).unwrap_or_default(),
         Some(&why_step::sources_file()),
     ));
     script.extend(super::named_contexts::freshness_lines(
@@ -270,7 +272,7 @@ pub(super) fn compile(
     script.extend(volatile_env::after_cargo(&volatile, volatile_dirs));
     let selected = ctx.layout.select(&step.args);
     let plan = ctx.layout.source_snapshot(selected.as_ref(), &spec.include);
-    if let Some(check) = watch_check(ctx, selected.as_ref(), &plan) {
+    if let Some(check) = watch_check(ctx, selected.as_ref(), &plan, vendored.as_ref()) {
         script.push(check);
     }
     let from_dir = artifact_dir(ctx.triple, &cargo.profile);
@@ -322,6 +324,9 @@ pub(super) fn compile(
         .mount(Mount::tmpfs("/tmp"));
     if let Some(vendor) = &vendor {
         exec = exec.mount(Mount::bind(VENDOR_DIR, vendor).readonly());
+    }
+    for mount in vendored.iter().flat_map(|v| v.mounts(SRC_DIR)) {
+        exec = exec.mount(mount);
     }
     if let Some(deps) = &deps {
         exec = exec.mount(Mount::bind(deps_step::DEPS_DIR, deps).readonly());
@@ -413,11 +418,21 @@ fn watch_check(
     ctx: &Context<'_>,
     selected: Option<&std::collections::BTreeSet<String>>,
     plan: &crate::project::SnapshotPlan,
+    vendored: Option<&super::vendored::Vendored>,
 ) -> Option<String> {
     let workspace = ctx.layout.workspace.as_ref()?;
     if plan.include.is_empty() {
         return None;
     }
+    // A vendored tree is mounted with every mtime fixed (see `vendored.rs`): a workspace
+    // build script watching a file in it could never see it change, so such a watch fails the
+    // step like one outside the snapshot.
+    let include: Vec<String> = plan
+        .include
+        .iter()
+        .filter(|p| !vendored.is_some_and(|v| v.plan.holds(p)))
+        .cloned()
+        .collect();
     let packages = workspace
         .packages
         .values()
@@ -430,7 +445,7 @@ fn watch_check(
             src_dir: SRC_DIR,
             target_dir: TARGET_DIR,
             packages,
-            include: &plan.include,
+            include: &include,
             exclude: &ctx.excluded,
         }
         .script(),

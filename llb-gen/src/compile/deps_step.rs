@@ -371,10 +371,12 @@ impl Prebuild<'_> {
         // would be "new": build scripts that watch their own files (`rerun-if-changed`, in a
         // vendor directory inside the sources) would run again and recompile their crates and
         // everything above them.
+        let vendored = ctx.vendored()?;
         script.extend(freshness::script(
             &format!("{TARGET_DIR}/{}", freshness::STATE_DIR_NAME),
             freshness::NewContent::PreviousWholeSecond,
             &ctx.layout.config_dirs,
+            &vendored.as_ref().map(|v| v.premade()).unwrap_or_default(),
             None,
         ));
         script.extend(super::named_contexts::freshness_lines(
@@ -426,6 +428,9 @@ impl Prebuild<'_> {
             exec = exec.env(k.clone(), v.clone());
         }
         exec = exec.mount(Mount::bind(SRC_DIR, sources).no_output());
+        for mount in vendored.iter().flat_map(|v| v.mounts(SRC_DIR)) {
+            exec = exec.mount(mount);
+        }
         exec = match below {
             Below::Layer(layer) => exec.mount(Mount::bind(TARGET_DIR, layer)),
             Below::Cache(id) => exec

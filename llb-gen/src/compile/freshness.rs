@@ -53,12 +53,16 @@ pub const HELPER: &str = "/cachet/helper/cachet-helper";
 /// context's directory sources (`.cargo/config`): cargo never re-checks a vendored crate's
 /// files, so when one changes in place the helper removes that crate's fingerprints and cargo
 /// rebuilds it (see the helper's `freshness::run_vendored`).
+/// `premade` are (directory, fingerprints file) pairs: vendored trees mounted read-only, whose
+/// fingerprints a check step wrote once per content (see `vendored.rs`); the pass reads them
+/// instead of walking the directory, and leaves their mtimes as they are.
 /// `list`, when given, is a file the pass writes `fingerprint<TAB>path` of every file and link
 /// into (what the why step compares, see `why_step`).
 pub fn script(
     state_dir: &str,
     new_content: NewContent,
     vendor_dirs: &[String],
+    premade: &[(String, String)],
     list: Option<&str>,
 ) -> Vec<String> {
     let mut words = vec![
@@ -72,6 +76,9 @@ pub fn script(
     }
     for dir in vendor_dirs {
         words.extend(["--vendor".to_string(), dir.clone()]);
+    }
+    for (dir, file) in premade {
+        words.extend(["--premade".to_string(), format!("{dir}={file}")]);
     }
     if let Some(list) = list {
         words.extend(["--list".to_string(), list.to_string()]);
@@ -129,7 +136,7 @@ mod tests {
     #[test]
     fn the_pass_is_the_helper_with_the_layer_mode_when_asked() {
         assert_eq!(
-            script("/cachet/target/.cachet", NewContent::Now, &[], None),
+            script("/cachet/target/.cachet", NewContent::Now, &[], &[], None),
             ["/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet"]
         );
         assert_eq!(
@@ -137,11 +144,15 @@ mod tests {
                 "/cachet/target/.cachet",
                 NewContent::PreviousWholeSecond,
                 &["third party/vendor".to_string()],
+                &[(
+                    "third party/vendor".to_string(),
+                    "/cachet/vendored/0".to_string()
+                )],
                 None
             ),
             [
                 "/cachet/helper/cachet-helper freshness --state /cachet/target/.cachet --layer \
-              --vendor 'third party/vendor'"
+              --vendor 'third party/vendor' --premade 'third party/vendor=/cachet/vendored/0'"
             ]
         );
     }

@@ -22,6 +22,7 @@ mod sources;
 mod step_script;
 mod test_report;
 mod triple;
+mod vendored;
 mod volatile_env;
 mod why_step;
 
@@ -492,6 +493,8 @@ struct Context<'a> {
     masked: Option<BTreeMap<String, Vec<u8>>>,
     /// The fetch step's layer, once made (whether there is one is the plan's).
     vendor: Option<State>,
+    /// The user's vendored crates that travel apart, once planned (`Some(None)`: none).
+    vendored: Option<Option<vendored::Vendored>>,
     /// The dependency layer of each cargo target that has one, its own or the one it shares
     /// (for `--target X.deps` and the steps that share it; which exist is the plan's).
     dependency_layer_of: BTreeMap<String, State>,
@@ -542,6 +545,7 @@ impl<'a> Context<'a> {
             named_snapshots: BTreeMap::new(),
             masked: None,
             vendor: None,
+            vendored: None,
             dependency_layer_of: BTreeMap::new(),
             results: BTreeMap::new(),
             cargo_keys: BTreeMap::new(),
@@ -669,5 +673,7 @@ mod cross_tests;
 mod repro_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vendored_tests;
 #[cfg(test)]
 mod why_tests;

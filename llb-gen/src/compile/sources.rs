@@ -104,11 +104,14 @@ impl Context<'_> {
             Kind::Masked => self.masked_metadata().clone(),
             _ => BTreeMap::new(),
         };
-        // The masked files come from the metadata, never from the transfer.
+        // The masked files come from the metadata, never from the transfer; vendored trees
+        // that travel apart are mounted, never part of a snapshot (see `vendored.rs`).
+        let vendored = self.vendored()?.map(|v| v.plan);
         let include: Vec<String> = plan
             .include
             .iter()
             .filter(|p| !masked.contains_key(*p))
+            .filter(|p| !vendored.as_ref().is_some_and(|v| v.holds(p)))
             .cloned()
             .collect();
         // Which package each stand-in stands in for, to name it in the guard.

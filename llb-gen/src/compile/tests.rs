@@ -554,7 +554,7 @@ pub(super) fn workspace_files(lock: &str) -> ProjectFiles {
 }
 
 /// A local build (its cache does not travel: no dependency layers unless the spec asks).
-fn compiled_with(spec_text: &str, target: &str, project: ProjectFiles) -> Compiled {
+pub(super) fn compiled_with(spec_text: &str, target: &str, project: ProjectFiles) -> Compiled {
     let spec = spec::load("Cachet.toml", spec_text, &BTreeMap::new()).unwrap();
     let mut req = request(target, SDK_DIGEST);
     req.project = project;
@@ -563,7 +563,11 @@ fn compiled_with(spec_text: &str, target: &str, project: ProjectFiles) -> Compil
 
 /// A build whose cache travels (`--cache-from`, inline cache), as a CI job's: it gets
 /// dependency layers.
-fn compiled_travelling(spec_text: &str, target: &str, project: ProjectFiles) -> Compiled {
+pub(super) fn compiled_travelling(
+    spec_text: &str,
+    target: &str,
+    project: ProjectFiles,
+) -> Compiled {
     let spec = spec::load("Cachet.toml", spec_text, &BTreeMap::new()).unwrap();
     let mut req = request(target, SDK_DIGEST);
     req.project = project;
@@ -571,7 +575,7 @@ fn compiled_travelling(spec_text: &str, target: &str, project: ProjectFiles) -> 
     compile(&spec, &req).unwrap()
 }
 
-fn local_sources(c: &Compiled) -> Vec<pb::SourceOp> {
+pub(super) fn local_sources(c: &Compiled) -> Vec<pb::SourceOp> {
     ops(c)
         .into_iter()
         .filter_map(|(_, op)| match op.op {

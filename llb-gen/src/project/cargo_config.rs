@@ -15,6 +15,8 @@ use super::{normalize, ProjectFiles, CARGO_CONFIG_FILES};
 pub struct CargoConfigFacts {
     /// Directory sources and local registries inside the context.
     pub dirs: Vec<String>,
+    /// The `directory` sources among them (vendored crates, one directory each).
+    pub directory_sources: Vec<String>,
     /// `source.crates-io.replace-with` names a `directory` source.
     pub replaces_crates_io_with_directory: bool,
 }
@@ -51,6 +53,31 @@ pub fn patch_paths_of<'a>(configs: impl IntoIterator<Item = &'a [u8]>) -> Vec<St
     dirs
 }
 
+/// The `.cargo-checksum.json` of every crate in the `directory` sources a config file names
+/// (`<dir>/*/.cargo-checksum.json`), read as metadata: which vendored crates cargo verifies
+/// decides how they travel to the builder (see [`super::vendored`]).
+pub fn checksum_patterns_of(config: &[u8]) -> Vec<String> {
+    let Some(table) = std::str::from_utf8(config)
+        .ok()
+        .and_then(|t| t.parse::<Table>().ok())
+    else {
+        return Vec::new();
+    };
+    let mut patterns: Vec<String> = table
+        .get("source")
+        .and_then(Value::as_table)
+        .into_iter()
+        .flat_map(|sources| sources.values())
+        .filter_map(|source| source.get("directory").and_then(Value::as_str))
+        .filter_map(normalize)
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| format!("{dir}/*/{}", super::vendored::CHECKSUM_FILE))
+        .collect();
+    patterns.sort();
+    patterns.dedup();
+    patterns
+}
+
 pub fn read(files: &ProjectFiles) -> CargoConfigFacts {
     let mut facts = CargoConfigFacts::default();
     for name in CARGO_CONFIG_FILES {
@@ -68,6 +95,9 @@ pub fn read(files: &ProjectFiles) -> CargoConfigFacts {
             for key in ["directory", "local-registry"] {
                 // Relative paths in config are relative to the directory holding `.cargo/`.
                 if let Some(dir) = source.get(key).and_then(Value::as_str).and_then(normalize) {
+                    if key == "directory" {
+                        facts.directory_sources.push(dir.clone());
+                    }
                     facts.dirs.push(dir);
                 }
             }
@@ -87,5 +117,7 @@ pub fn read(files: &ProjectFiles) -> CargoConfigFacts {
     }
     facts.dirs.sort();
     facts.dirs.dedup();
+    facts.directory_sources.sort();
+    facts.directory_sources.dedup();
     facts
 }

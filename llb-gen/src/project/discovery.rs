@@ -15,8 +15,9 @@
 //! by level. So the first round also *prefetches*: besides the root files ([`ROOT_METADATA`])
 //! it asks for every `Cargo.toml` up to [`PREFETCH_DEPTH`] directories deep
 //! ([`PREFETCH_PATTERNS`], spelled with single `*`s, which every file sync matches exactly:
-//! BuildKit v0.8's has no `**`), leaving out the top-level directories of
-//! [`PREFETCH_EXCLUDED`]. Those files are held aside, not taken. A pattern asked for later is
+//! BuildKit v0.8's has no `**`), leaving out the manifests of [`PREFETCH_SKIPPED_DIR`]
+//! ([`PREFETCH_EXCLUDED`]), plus every vendored crate's `.cargo-checksum.json` two deep, which
+//! a cargo config that vendors asks for next. Those files are held aside, not taken. A pattern asked for later is
 //! answered from them without a round when the first round *covered* it: every path it can
 //! match lies where the first round looked ([`Discovery::covers`]), so a file the first round
 //! did not bring does not exist. Only what is not covered (deeper paths, `**`, braces or
@@ -34,8 +35,9 @@
 //! The trade-off is cost in large contexts. A vendor directory holds one `Cargo.toml` per crate
 //! (ripgrep's 111 MB `vendor/`: 57 of them, beside the 12 metadata files the build needs), and a
 //! monorepo that vendors can hold thousands; reading them all would cost more than the rounds
-//! saved. `cargo vendor`'s default directory is therefore left out of the prefetch (a path
-//! dependency into it costs the round it costs today), and the depth limit bounds the walk the
+//! saved. `cargo vendor`'s default directory's manifests are therefore left out of the prefetch
+//! (a path dependency into it costs the round it costs today; its checksum files, small and
+//! always needed when it is the source replacement, are read), and the depth limit bounds the walk the
 //! client does for the first round to the top [`PREFETCH_DEPTH`] levels of the context.
 //! Counted on the ripgrep bench fixture's vendor directory: see [`PREFETCH_DEPTH`].
 //!
@@ -57,9 +59,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use super::cargo_config::patch_paths_of;
+use super::cargo_config::{checksum_patterns_of, patch_paths_of};
 use super::manifest::{keep_pattern, manifest_dir, RootFacts};
 use super::patterns::{is_glob, PatternSet};
+use super::vendored::CHECKSUM_FILE;
 use super::{dockerignore, ProjectFiles, CARGO_CONFIG_FILES, ROOT_METADATA};
 
 /// Largest metadata file read: 1 GiB, some hundred times the largest real `Cargo.lock`.
@@ -78,12 +81,25 @@ pub const MAX_METADATA_FILE_BYTES: u64 = 1 << 30;
 pub const PREFETCH_DEPTH: usize = 3;
 
 /// What the first round asks for besides [`ROOT_METADATA`]: every `Cargo.toml` one to
-/// [`PREFETCH_DEPTH`] directories deep.
-pub const PREFETCH_PATTERNS: &[&str] = &["*/Cargo.toml", "*/*/Cargo.toml", "*/*/*/Cargo.toml"];
+/// [`PREFETCH_DEPTH`] directories deep, and the checksum file of every crate a top-level
+/// directory vendors (`<dir>/<crate>/.cargo-checksum.json`, which the cargo config's source
+/// replacement asks for once it is read; see [`super::vendored`]), so a vendoring project
+/// also plans after one round.
+pub const PREFETCH_PATTERNS: &[&str] = &[
+    "*/Cargo.toml",
+    "*/*/Cargo.toml",
+    "*/*/*/Cargo.toml",
+    "*/*/.cargo-checksum.json",
+];
 
-/// Top-level directories the first round leaves out (its exclude patterns): `cargo vendor`'s
-/// default directory, one manifest per vendored crate, which a build rarely needs.
-pub const PREFETCH_EXCLUDED: &[&str] = &["vendor"];
+/// The top-level directory whose manifests the first round leaves out: `cargo vendor`'s
+/// default directory, one manifest per vendored crate, which a build rarely needs. Its
+/// checksum files are still read (they decide how the vendored crates travel).
+pub const PREFETCH_SKIPPED_DIR: &str = "vendor";
+
+/// The first round's exclude patterns: the manifests below [`PREFETCH_SKIPPED_DIR`] that
+/// [`PREFETCH_PATTERNS`] would match.
+pub const PREFETCH_EXCLUDED: &[&str] = &["vendor/*/Cargo.toml", "vendor/*/*/Cargo.toml"];
 
 /// Why discovery cannot go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -326,6 +342,8 @@ impl Discovery {
                     .into_iter()
                     .map(|d| super::join(&d, "Cargo.toml")),
             );
+            // And the checksum files of the crates it vendors (see `project::vendored`).
+            named.extend(checksum_patterns_of(&bytes));
         }
         if manifest_dir(&path).is_some() {
             manifests.push(path.clone());
@@ -378,20 +396,23 @@ impl Discovery {
             return false;
         }
         let parts: Vec<&str> = pattern.split('/').collect();
-        if parts.len() < 2
-            || parts.len() > PREFETCH_DEPTH + 1
-            || parts.last() != Some(&"Cargo.toml")
-        {
-            return false;
-        }
         let plain = |part: &&str| {
             !part.is_empty() && !part.contains("**") && !part.contains(['[', ']', '{', '}', '\\'])
         };
         if !parts.iter().all(plain) {
             return false;
         }
-        let first = PatternSet::new([parts[0]]);
-        !PREFETCH_EXCLUDED.iter().any(|dir| first.is_match(dir))
+        if parts.len() == 3 && parts[2] == CHECKSUM_FILE {
+            // `*/*/.cargo-checksum.json` was asked for everywhere, vendor included.
+            return true;
+        }
+        if parts.len() < 2
+            || parts.len() > PREFETCH_DEPTH + 1
+            || parts.last() != Some(&"Cargo.toml")
+        {
+            return false;
+        }
+        !PatternSet::new([parts[0]]).is_match(PREFETCH_SKIPPED_DIR)
     }
 
     /// The prefetched files the `covered` patterns match, removed from the prefetch.
@@ -468,10 +489,15 @@ pub fn discover_listed<E: From<DiscoveryError>>(
 /// directories deep, not under a [`PREFETCH_EXCLUDED`] directory.
 fn in_prefetch(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return false;
+    }
+    if parts.len() == 3 && parts[2] == CHECKSUM_FILE {
+        return true;
+    }
     (2..=PREFETCH_DEPTH + 1).contains(&parts.len())
         && parts.last() == Some(&"Cargo.toml")
-        && !parts.iter().any(|p| p.is_empty())
-        && !PREFETCH_EXCLUDED.contains(&parts[0])
+        && parts[0] != PREFETCH_SKIPPED_DIR
 }
 
 /// What a `.dockerignore` might exclude, erring towards "might": its patterns (negations

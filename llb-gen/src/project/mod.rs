@@ -32,12 +32,13 @@ mod lockfile;
 mod manifest;
 pub mod masked;
 mod patterns;
+pub mod vendored;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 pub use discovery::{
     discover_listed, Discovery, DiscoveryError, MaybeIgnored, MAX_METADATA_FILE_BYTES,
-    PREFETCH_DEPTH, PREFETCH_EXCLUDED, PREFETCH_PATTERNS,
+    PREFETCH_DEPTH, PREFETCH_EXCLUDED, PREFETCH_PATTERNS, PREFETCH_SKIPPED_DIR,
 };
 pub use manifest::{PackageLayout, Workspace};
 pub use patterns::PatternSet;
@@ -65,6 +66,7 @@ pub const METADATA_PATTERNS: &[&str] = &[
     "rust-toolchain.toml",
     ".cargo/config",
     ".cargo/config.toml",
+    "**/.cargo-checksum.json",
 ];
 
 /// Include patterns for the metadata to read given what has been read so far: the root files
@@ -75,6 +77,11 @@ pub const METADATA_PATTERNS: &[&str] = &[
 pub fn metadata_patterns(files: &ProjectFiles) -> BTreeSet<String> {
     let mut patterns: BTreeSet<String> = ROOT_METADATA.iter().map(|s| s.to_string()).collect();
     patterns.extend(manifest::manifest_patterns(files));
+    for name in CARGO_CONFIG_FILES {
+        if let Some(bytes) = files.get(name) {
+            patterns.extend(cargo_config::checksum_patterns_of(bytes));
+        }
+    }
     patterns
 }
 
@@ -139,6 +146,10 @@ pub struct ProjectLayout {
     pub remote_packages: usize,
     /// The cargo config replaces crates.io with a directory in the context: the user vendors.
     pub vendored_by_user: bool,
+    /// The vendored crates whose checksum files list files, which travel apart from the
+    /// sources ([`vendored`]); `None` when there are none, or a fetch step runs (it reads the
+    /// config directories from its own snapshot).
+    pub vendor: Option<vendored::VendorPlan>,
 }
 
 /// A snapshot of part of the context: what to include, and empty files to add.
@@ -394,15 +405,24 @@ pub fn analyze(files: &ProjectFiles) -> ProjectLayout {
     if let Some(ws) = &mut workspace {
         link_patches(ws, files.get("Cargo.lock"));
     }
+    let remote_packages = files
+        .get("Cargo.lock")
+        .map(lockfile::remote_packages)
+        .unwrap_or(0);
+    let fetches =
+        workspace.is_some() && remote_packages > 0 && !config.replaces_crates_io_with_directory;
+    let vendor = if workspace.is_some() && !fetches {
+        vendored::plan(files, &config.directory_sources)
+    } else {
+        None
+    };
     ProjectLayout {
         workspace,
+        vendor,
         config_dirs: config.dirs,
         toolchain_files: digests(TOOLCHAIN_FILES),
         cargo_config: digests(CARGO_CONFIG_FILES),
-        remote_packages: files
-            .get("Cargo.lock")
-            .map(lockfile::remote_packages)
-            .unwrap_or(0),
+        remote_packages,
         vendored_by_user: config.replaces_crates_io_with_directory,
     }
 }

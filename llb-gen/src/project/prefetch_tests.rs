@@ -7,8 +7,8 @@ use super::*;
 /// Drives `discovery` over `context` the way the frontend drives it over BuildKit: each round
 /// transfers what the round's patterns match, minus what the round excludes (`target` and
 /// `.git`, the ignore file that applies, which the first round knows only when it is the
-/// spec's own, and [`Discovery::next_excludes`]). Exclude patterns here are literal paths, as
-/// BuildKit matches them: the path or one of its ancestors. Returns the files and the rounds.
+/// spec's own, and [`Discovery::next_excludes`]). Exclude patterns match as BuildKit matches
+/// them: the path or one of its ancestors. Returns the files and the rounds.
 fn drive(
     mut discovery: Discovery,
     context: &ProjectFiles,
@@ -21,9 +21,10 @@ fn drive(
             excluded.extend(dockerignore::patterns(text));
         }
         excluded.extend(discovery.next_excludes().iter().map(|s| s.to_string()));
+        let excluded = PatternSet::new(&excluded);
         let hidden = |path: &str| {
             std::iter::successors(Some(path), |p| p.rsplit_once('/').map(|(d, _)| d))
-                .any(|p| excluded.iter().any(|e| e == p))
+                .any(|p| excluded.is_match(p))
         };
         let mut read = Vec::new();
         for (path, bytes) in &context.files {
@@ -145,7 +146,15 @@ fn a_ripgrep_shaped_workspace_needs_one_round() {
 #[test]
 fn the_prefetch_leaves_out_the_vendor_directory_and_holds_only_what_it_was_sent() {
     let discovery = Discovery::new();
-    assert_eq!(discovery.next_excludes(), ["vendor"]);
+    assert_eq!(
+        discovery.next_excludes(),
+        ["vendor/*/Cargo.toml", "vendor/*/*/Cargo.toml"]
+    );
+    assert_eq!(
+        discovery.wants("vendor/a-1.0.0/.cargo-checksum.json", 1),
+        Ok(true),
+        "the checksum files a vendoring config asks for"
+    );
     assert_eq!(discovery.wants("vendor/a-1.0.0/Cargo.toml", 1), Ok(false));
     assert_eq!(discovery.wants("crates/a/Cargo.toml", 1), Ok(true));
     assert_eq!(discovery.wants("a/b/c/Cargo.toml", 1), Ok(true));

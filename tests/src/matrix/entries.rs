@@ -95,7 +95,73 @@ fn setup(s: &mut State, _: &mut super::Setup) -> Result<(), String> {
     s.symlinks.insert(FILE_LINK.into(), "one.txt".into());
     s.symlinks.insert(DIR_LINK.into(), "flavors/a".into());
     vendor_tiny(s);
+    vendor_listed(s);
     Ok(())
+}
+
+const LISTED_LIB: &str = "vendor/listed/src/lib.rs";
+const LISTED_MANIFEST: &str =
+    "[package]\nname = \"listed\"\nversion = \"0.1.0\"\nedition = \"2018\"\n";
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `listed`'s `.cargo-checksum.json` for its current files, as `cargo vendor` writes it: every
+/// file listed with its sha256 (cargo checks each one on every build).
+fn listed_checksums(s: &mut State) {
+    let files = format!(
+        "{{\"Cargo.toml\":\"{}\",\"src/lib.rs\":\"{}\"}}",
+        sha256_hex(LISTED_MANIFEST),
+        sha256_hex(s.file(LISTED_LIB))
+    );
+    s.files.insert(
+        "vendor/listed/.cargo-checksum.json".into(),
+        format!("{{\"files\":{files},\"package\":\"{LISTED_CHECKSUM}\"}}"),
+    );
+}
+
+const LISTED_CHECKSUM: &str = "1f3e1f3f54bd1c7a4a0a5e7b2e3f7c6a1d8d5c9b0a4e6f2b3c1d7e8f9a0b1c2d";
+
+/// A second vendored crate, whose checksum file lists its files: it reaches the builder through
+/// the incremental transfer of vendored crates (see `llb-gen/src/compile/vendored.rs`), and
+/// `facts` prints its line.
+fn vendor_listed(s: &mut State) {
+    s.files
+        .insert("vendor/listed/Cargo.toml".into(), LISTED_MANIFEST.into());
+    s.files.insert(
+        LISTED_LIB.into(),
+        "pub fn line() -> &'static str {\n    \"listed one\"\n}\n".into(),
+    );
+    listed_checksums(s);
+    s.edit(
+        "crates/facts/Cargo.toml",
+        "tiny = \"0.1\"\n",
+        "tiny = \"0.1\"\nlisted = \"0.1\"\n",
+    );
+    s.edit(
+        "Cargo.lock",
+        "dependencies = [\n \"factlib\",\n \"tiny\",\n]\n",
+        "dependencies = [\n \"factlib\",\n \"listed\",\n \"tiny\",\n]\n",
+    );
+    let lock = s.file("Cargo.lock").replace(
+        "[[package]]\nname = \"tiny\"",
+        &format!(
+            "[[package]]\nname = \"listed\"\nversion = \"0.1.0\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+             checksum = \"{LISTED_CHECKSUM}\"\n\n[[package]]\nname = \"tiny\""
+        ),
+    );
+    s.files.insert("Cargo.lock".into(), lock);
+    s.edit(
+        MAIN_RS,
+        "fn main() {\n",
+        "fn main() {\n    println!(\"listed={}\", listed::line());\n",
+    );
 }
 
 /// A crate the project vendors itself (a directory source replacing crates.io) whose
@@ -237,6 +303,17 @@ pub fn group() -> Group {
                 FACTS_ONLY,
                 |s, _| {
                     s.edit(TINY_LIB, "tiny one", "tiny two");
+                    Ok(())
+                },
+            ),
+            case(
+                "E10",
+                "vendored crate that lists its files edited in place, checksums updated (same \
+                 size, clamped)",
+                FACTS_ONLY,
+                |s, _| {
+                    s.edit(LISTED_LIB, "listed one", "listed two");
+                    listed_checksums(s);
                     Ok(())
                 },
             ),
