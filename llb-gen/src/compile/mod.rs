@@ -34,7 +34,7 @@ pub use cross::{cross_env, step_platform, StepPlatform};
 pub use fetch_step::{is_proxy_arg, proxy_from_build_args};
 pub use image_config::{image_config, minimal_base_config, rfc3339, HistoryStep, ImageSettings};
 pub use named_contexts::NamedLocal;
-pub use plan::{plan, Plan, PlannedStep, Reason, FETCH_TARGET};
+pub use plan::{plan, Plan, PlannedStep, Reason, FETCH_TARGET, VENDORED_TARGET};
 pub use test_report::REPORT_FILE;
 pub use triple::{rust_triple, KNOWN_TRIPLES};
 
@@ -262,6 +262,11 @@ pub enum StepKind {
     SdkSetup,
     /// The `cargo vendor` step shared by the cargo steps.
     Fetch,
+    /// The check of the crates the project vendors itself whose checksum files list their
+    /// files: they travel incrementally and are fingerprinted once per content
+    /// (see `compile/vendored.rs`).
+    #[serde(rename = "vendored-check")]
+    VendoredCheck,
     /// A cargo step's dependency layer (third-party crates compiled into a layer).
     Dependencies,
     /// The workspace members a cargo step builds only as dependencies, compiled on top of its
@@ -282,6 +287,7 @@ impl StepKind {
         match self {
             StepKind::SdkSetup => "sdk-setup",
             StepKind::Fetch => "fetch",
+            StepKind::VendoredCheck => "vendored-check",
             StepKind::Dependencies => "dependencies",
             StepKind::WorkspaceDependencies => "workspace-dependencies",
             StepKind::Cargo => "cargo",

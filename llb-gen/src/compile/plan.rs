@@ -12,6 +12,8 @@
 //! compile context). So this file is the one place that decides which layers exist:
 //! * the fetch step, when `Cargo.lock` has registry or git packages and the project does not
 //!   vendor them itself (see [`super::fetch_step`]);
+//! * the check of the crates the project vendors itself, when their checksum files list their
+//!   files (they then travel apart from the sources; see [`super::vendored`]);
 //! * a dependency layer per cargo step that compiles (`build`, `test`, `check`, `clippy`, …)
 //!   and has third-party crates, where it pays (`[cache] layers`, see `keys.rs`): when the
 //!   build's cache travels, when a `.deps` target asks for it, or always; never with `never`;
@@ -31,6 +33,9 @@ use super::{deps_step, sdk_setup, BuildRequest, CompileError, StepKind};
 
 /// What the fetch step is called in progress names, explanations and `--no-cache-filter`.
 pub const FETCH_TARGET: &str = "fetch";
+
+/// What the check of the project's own vendored crates is called in the plan and explanations.
+pub const VENDORED_TARGET: &str = "vendored";
 
 /// Every step decision of one build, in build order: the SDK setup and the fetch step, then
 /// each target of the closure with its dependency layers and its own step.
@@ -66,6 +71,12 @@ pub enum Reason {
     VendoredByProject { packages: usize },
     /// `Cargo.lock` has no registry or git packages.
     NothingToFetch,
+    /// The project vendors crates whose checksum files list their files: they travel
+    /// incrementally and are checked and fingerprinted once per content.
+    VendoredListed { listed: usize, unlisted: usize },
+    /// The project vendors crates, none of whose checksum files lists its files (`"files":
+    /// {}`): cargo verifies nothing, so they travel afresh with the sources on every build.
+    VendoredUnlisted,
     /// No project metadata was read: the whole context is used, nothing is fetched.
     LayoutUnknown,
     /// The build has no cargo step.
@@ -105,6 +116,7 @@ impl Reason {
             self,
             Reason::SdkExtended { .. }
                 | Reason::Fetch { .. }
+                | Reason::VendoredListed { .. }
                 | Reason::CacheTravels
                 | Reason::LayersAlways
                 | Reason::LayerRequested { .. }
@@ -122,6 +134,8 @@ impl Reason {
             Reason::Fetch { .. } => "registry-packages",
             Reason::VendoredByProject { .. } => "vendored-by-project",
             Reason::NothingToFetch => "nothing-to-fetch",
+            Reason::VendoredListed { .. } => "vendored-listed",
+            Reason::VendoredUnlisted => "vendored-unlisted",
             Reason::LayoutUnknown => "layout-unknown",
             Reason::NoCargoStep => "no-cargo-step",
             Reason::CacheTravels => "cache-travels",
@@ -165,6 +179,26 @@ impl fmt::Display for Reason {
                 plural(packages)
             ),
             Reason::NothingToFetch => f.write_str("Cargo.lock has no registry or git packages"),
+            Reason::VendoredListed { listed, unlisted } => write!(
+                f,
+                "{listed} vendored crate{} {} in .cargo-checksum.json: they travel \
+                 incrementally, checked and fingerprinted once per content{}",
+                plural(listed),
+                if *listed == 1 {
+                    "lists its files"
+                } else {
+                    "list their files"
+                },
+                if *unlisted == 0 {
+                    String::new()
+                } else {
+                    format!("; {unlisted} with `\"files\": {{}}` travel afresh with the sources")
+                }
+            ),
+            Reason::VendoredUnlisted => f.write_str(
+                "no vendored crate lists its files in .cargo-checksum.json (`\"files\": {}`), \
+                 so they travel afresh with the sources on every build",
+            ),
             Reason::LayoutUnknown => f.write_str(
                 "no Cargo.toml was read, so the whole context is used and nothing is fetched",
             ),
@@ -217,6 +251,7 @@ impl PlannedStep {
         let what = match self.kind {
             StepKind::SdkSetup => "sdk-setup",
             StepKind::Fetch => "fetch",
+            StepKind::VendoredCheck => "vendored-crates check",
             StepKind::Dependencies => "dependency layer",
             StepKind::WorkspaceDependencies => "workspace-dependencies layer",
             StepKind::Cargo => "cargo step",
@@ -331,6 +366,16 @@ pub(super) fn plan_with(
     };
     let fetches = fetch.plans();
     steps.push(build_wide(FETCH_TARGET, StepKind::Fetch, fetch));
+    if has_cargo && layout.vendored_by_user {
+        let reason = match &layout.vendor {
+            Some(vendor) => Reason::VendoredListed {
+                listed: vendor.dirs.iter().map(|d| d.listed.len()).sum(),
+                unlisted: vendor.dirs.iter().map(|d| d.unlisted.len()).sum(),
+            },
+            None => Reason::VendoredUnlisted,
+        };
+        steps.push(build_wide(VENDORED_TARGET, StepKind::VendoredCheck, reason));
+    }
 
     let layers = Layers {
         spec,

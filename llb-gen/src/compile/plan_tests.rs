@@ -450,3 +450,65 @@ fn an_extended_sdk_plans_its_setup_and_an_image_only_build_plans_no_sdk() {
     assert_eq!(reason(&plan, "fetch", StepKind::Fetch), Reason::NoCargoStep);
     assert_eq!(reason(&plan, "plain", StepKind::Image), Reason::ImageTarget);
 }
+
+#[test]
+fn crates_the_project_vendors_get_their_check_only_when_a_checksum_file_lists_files() {
+    let vendoring = |serde_files: &str| {
+        let mut project = workspace_files(REMOTE_LOCK);
+        project.files.insert(
+            ".cargo/config.toml".to_string(),
+            b"[source.crates-io]\nreplace-with = \"vendored\"\n[source.vendored]\ndirectory = \"vendor\"\n"
+                .to_vec(),
+        );
+        project.files.insert(
+            "vendor/serde/.cargo-checksum.json".to_string(),
+            format!("{{\"files\":{{{serde_files}}},\"package\":\"p\"}}").into_bytes(),
+        );
+        project.files.insert(
+            "vendor/tiny/.cargo-checksum.json".to_string(),
+            b"{\"files\":{},\"package\":\"q\"}".to_vec(),
+        );
+        project
+    };
+
+    let mut listed = Build::new("build");
+    listed.project = vendoring("\"src/lib.rs\":\"aa\"");
+    let (plan, compiled) = listed.planned();
+    assert_eq!(
+        reason(&plan, VENDORED_TARGET, StepKind::VendoredCheck),
+        Reason::VendoredListed {
+            listed: 1,
+            unlisted: 1
+        }
+    );
+    assert!(compiled
+        .steps
+        .iter()
+        .any(|s| s.kind == StepKind::VendoredCheck && s.inputs["listed_crates"] == 1));
+    assert!(
+        sentence(&plan, VENDORED_TARGET, StepKind::VendoredCheck).starts_with(
+            "vendored-crates check: 1 vendored crate lists its files in .cargo-checksum.json"
+        ),
+        "{plan:#?}"
+    );
+
+    let mut unlisted = Build::new("build");
+    unlisted.project = vendoring("");
+    let (plan, compiled) = unlisted.planned();
+    assert_eq!(
+        reason(&plan, VENDORED_TARGET, StepKind::VendoredCheck),
+        Reason::VendoredUnlisted
+    );
+    assert!(!plan.has(VENDORED_TARGET, StepKind::VendoredCheck));
+    assert!(compiled
+        .steps
+        .iter()
+        .all(|s| s.kind != StepKind::VendoredCheck));
+
+    let (plan, _) = Build::new("build").planned();
+    assert!(
+        plan.step(VENDORED_TARGET, StepKind::VendoredCheck)
+            .is_none(),
+        "no decision for a project that does not vendor: {plan:#?}"
+    );
+}

@@ -23,9 +23,13 @@
 use crate::llb::{Copy, Local, Mkfile, Mount, NetMode, State};
 use crate::project::vendored::VendorPlan;
 
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
 use super::freshness::HELPER;
 use super::sources::SDK_MARKER;
-use super::{CompileError, Context};
+use super::{plan, CompileError, Context, StepKind, StepRecord};
 
 /// Where the check's fingerprints of the vendored tree are mounted in cargo steps.
 pub const PREMADE_DIR: &str = "/cachet/vendored";
@@ -80,7 +84,10 @@ impl Context<'_> {
         if let Some(v) = &self.vendored {
             return Ok(v.clone());
         }
-        let Some(plan) = self.layout.vendor.clone() else {
+        let planned = self
+            .plan
+            .has(plan::VENDORED_TARGET, StepKind::VendoredCheck);
+        let Some(plan) = self.layout.vendor.clone().filter(|_| planned) else {
             self.vendored = Some(None);
             return Ok(None);
         };
@@ -130,6 +137,14 @@ impl Context<'_> {
             words.extend(["--dir".to_string(), d.dir.clone()]);
         }
         let sdk = self.sdk_state()?;
+        let name = format!(
+            "[cachet] check vendored crates ({})",
+            plan.dirs
+                .iter()
+                .map(|d| d.dir.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let check = sdk
             .run(words)
             .mount(self.helper_mount()?)
@@ -137,15 +152,26 @@ impl Context<'_> {
             .mount(Mount::bind(PREMADE_DIR, &State::scratch()))
             .network(NetMode::None)
             .platform(self.step_platform())
-            .custom_name(format!(
-                "[cachet] check vendored crates ({})",
-                plan.dirs
-                    .iter()
-                    .map(|d| d.dir.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            .custom_name(name.clone())
             .build()?;
+        self.steps.push(StepRecord {
+            target: plan::VENDORED_TARGET.to_string(),
+            kind: StepKind::VendoredCheck,
+            name,
+            digest: check.digest().to_string(),
+            inputs: BTreeMap::from([
+                (
+                    "dirs".to_string(),
+                    json!(plan.dirs.iter().map(|d| &d.dir).collect::<Vec<_>>()),
+                ),
+                ("checksums".to_string(), json!(plan.key)),
+                (
+                    "listed_crates".to_string(),
+                    json!(plan.dirs.iter().map(|d| d.listed.len()).sum::<usize>()),
+                ),
+            ]),
+            keys: None,
+        });
         let vendored = Vendored {
             premade: check.get_mount(PREMADE_DIR)?,
             tree,
