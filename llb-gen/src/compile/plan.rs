@@ -366,7 +366,7 @@ pub(super) fn plan_with(
     };
     let fetches = fetch.plans();
     steps.push(build_wide(FETCH_TARGET, StepKind::Fetch, fetch));
-    if has_cargo && layout.vendored_by_user {
+    if has_cargo && (layout.vendored_by_user || layout.vendor.is_some()) {
         let reason = match &layout.vendor {
             Some(vendor) => Reason::VendoredListed {
                 listed: vendor.dirs.iter().map(|d| d.listed.len()).sum(),
