@@ -19,6 +19,7 @@ use llb_gen::spec::Spec;
 
 use crate::caps::{Caps, CAP_ATTESTATIONS};
 use crate::gateway::Gateway;
+use crate::opts::FrontendOpts;
 
 /// `rustc -vV` of the build's SDK: solves the probe (cached by BuildKit on the SDK alone) and
 /// reads the file it wrote.
@@ -26,11 +27,14 @@ pub async fn rustc_version(
     gateway: &mut Gateway,
     spec: &Spec,
     request: &BuildRequest,
-    filename: &str,
+    opts: &FrontendOpts,
 ) -> Result<String, String> {
+    let filename = &opts.filename;
     let probe = compile::toolchain_probe(spec, request).map_err(|e| format!("{filename}: {e}"))?;
+    // With the build's cache imports, as the build's own solve (see `build::cache_imports`).
+    let imports = crate::build::cache_imports(opts);
     let reference = gateway
-        .solve(probe, Vec::new(), true, "rustc -vV of the SDK")
+        .solve(probe, imports, true, "rustc -vV of the SDK")
         .await
         .map_err(|e| format!("reading `rustc -vV` of the SDK `{}`: {e}", spec.sdk.image))?;
     let bytes = gateway

@@ -40,14 +40,7 @@ pub async fn build(gateway: &mut Gateway, started: Instant) -> Result<gw::Result
     let Planned { loaded, builds } = planned;
     let (opts, target) = (loaded.opts, loaded.front.target);
 
-    let cache_imports: Vec<gw::CacheOptionsEntry> = opts
-        .cache_imports
-        .iter()
-        .map(|c| gw::CacheOptionsEntry {
-            r#type: c.kind.clone(),
-            attrs: c.attrs.clone(),
-        })
-        .collect();
+    let cache_imports = cache_imports(&opts);
     let many = builds.len() > 1;
     let mut solved = Vec::new();
     for (platform, compiled) in builds {
@@ -96,6 +89,20 @@ pub struct Loaded {
     /// What the daemon can do: the compiled graph is checked against it.
     pub caps: Caps,
     pub project: ProjectFiles,
+}
+
+/// The build's `--cache-from` imports, as every solve of the build passes them: BuildKit v0.8
+/// attaches a job's cache sources to a vertex when a solve first loads it, so a vertex shared
+/// by an earlier solve without them (the `rustc -vV` probe shares the SDK image) would break
+/// the imported cache chains of every step on the SDK.
+pub fn cache_imports(opts: &FrontendOpts) -> Vec<gw::CacheOptionsEntry> {
+    opts.cache_imports
+        .iter()
+        .map(|c| gw::CacheOptionsEntry {
+            r#type: c.kind.clone(),
+            attrs: c.attrs.clone(),
+        })
+        .collect()
 }
 
 /// A build planned to the last op, not solved: what the build solves, and what `--call
@@ -241,8 +248,7 @@ pub async fn plan(gateway: &mut Gateway, mut loaded: Loaded) -> Result<Planned, 
         // platform the SDK runs on.
         let key = steps_on.platform.to_string();
         if !rustc_versions.contains_key(&key) {
-            let version =
-                crate::attest::rustc_version(gateway, spec, &request, &opts.filename).await?;
+            let version = crate::attest::rustc_version(gateway, spec, &request, opts).await?;
             rustc_versions.insert(key.clone(), version);
         }
         request.rustc_version = rustc_versions.get(&key).cloned();
