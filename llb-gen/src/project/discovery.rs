@@ -488,10 +488,9 @@ pub fn discover_listed<E: From<DiscoveryError>>(
 /// Whether `path` is where the prefetch looks: a `Cargo.toml` one to [`PREFETCH_DEPTH`]
 /// directories deep, not under a [`PREFETCH_EXCLUDED`] directory.
 fn in_prefetch(path: &str) -> bool {
+    // Empty components stay in (`a//Cargo.toml`): the patterns' `*` matches them, and a
+    // file they match but the prefetch dropped would be missing from every covered answer.
     let parts: Vec<&str> = path.split('/').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        return false;
-    }
     if parts.len() == 3 && parts[2] == CHECKSUM_FILE {
         return true;
     }
