@@ -19,10 +19,11 @@
 //!
 //! The `cc` crate is vendored into each test project (see [`vendor_cc`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use cachet_tests::bench::fixture::fetch_published_crate;
 use cachet_tests::exported::run_binary;
 use cachet_tests::progress::{vertices, Vertex};
 use cachet_tests::registry::sha256_hex;
@@ -70,15 +71,10 @@ fn cross_project(label: &str, sdk: &str, extra: &str) -> TempProject {
 /// vendoring project has no fetch step; the unit tests check the fetch vertex is one for all
 /// platforms.
 fn vendor_cc(project: &TempProject) {
-    let home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
-    let cache = home.join("registry/cache");
-    let file = std::fs::read_dir(&cache)
-        .unwrap_or_else(|e| panic!("{}: {e}", cache.display()))
-        .map(|d| d.unwrap().path().join(format!("cc-{CC_VERSION}.crate")))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("no cc-{CC_VERSION}.crate under {}", cache.display()));
+    // From cargo's download cache, fetched there first on a machine that never had it.
+    let probe = TempProject::new("cc-probe");
+    let file = fetch_published_crate(probe.path(), "cc", CC_VERSION)
+        .unwrap_or_else(|e| panic!("cc {CC_VERSION}: {e}"));
     let vendor = project.path().join("vendor");
     std::fs::create_dir_all(&vendor).unwrap();
     let mut tar = Command::new("tar");
