@@ -166,11 +166,7 @@ fn call_outline_names_the_args_and_every_target_cache_of_the_build() {
         .iter()
         .map(|c| c["ID"].as_str().unwrap())
         .collect();
-    let mounts: Vec<String> = explanation
-        .steps
-        .iter()
-        .filter_map(|s| s.keys.as_ref().map(|k| k.mount_id.clone()))
-        .collect();
+    let mounts = mount_ids(&explanation);
     assert!(!mounts.is_empty(), "{explanation:?}");
     for id in &mounts {
         assert!(cache.contains(id.as_str()), "{id} in {cache:?}");
@@ -269,11 +265,7 @@ fn call_explain_and_outline_cover_every_requested_platform() {
         let explanation =
             Explanation::from_json(&value.to_string()).unwrap_or_else(|e| panic!("{e}: {value}"));
         assert_eq!(explanation.platform, platform, "{answer}");
-        let ids: Vec<String> = explanation
-            .steps
-            .iter()
-            .filter_map(|s| s.keys.as_ref().map(|k| k.mount_id.clone()))
-            .collect();
+        let ids = mount_ids(&explanation);
         assert!(!ids.is_empty(), "{platform}: {answer}");
         for id in &ids {
             assert!(id.contains(&format!("/{triple}/")), "{platform}: {id}");
@@ -510,4 +502,13 @@ fn rawjson_vertices(log: &str) -> BTreeMap<String, String> {
         }
     }
     vertices
+}
+
+/// The target cache mount id of every cargo step an explanation lists.
+fn mount_ids(explanation: &Explanation) -> Vec<String> {
+    explanation
+        .steps
+        .iter()
+        .filter_map(|s| s.keys.as_ref().map(|k| k.mount_id.clone()))
+        .collect()
 }
