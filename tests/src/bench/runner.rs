@@ -104,6 +104,14 @@ struct Sequence<'a> {
     pulled: std::cell::RefCell<Vec<String>>,
 }
 
+impl Sequence<'_> {
+    /// The warm-up pulls the cargo-chef image too when this run measures cargo-chef (every
+    /// contender's builder then starts from the same pulled images).
+    fn warms_chef(&self) -> bool {
+        self.options.contenders.contains(&Contender::Chef)
+    }
+}
+
 impl Drop for Sequence<'_> {
     fn drop(&mut self) {
         let pulled = self.pulled.take();
@@ -206,7 +214,7 @@ impl<'a> Sequence<'a> {
         std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
 
         engine.wipe_build_cache()?;
-        warm_up(engine, &self.scratch)?;
+        warm_up(engine, &self.scratch, self.warms_chef())?;
         let leaf = self.fixture().leaf_file.clone();
         let core = self.fixture().core_file.clone();
         for scenario in Scenario::ALL {
@@ -383,7 +391,7 @@ impl<'a> Sequence<'a> {
                 imports
             }
         };
-        warm_up(engine, &self.scratch)?;
+        warm_up(engine, &self.scratch, self.warms_chef())?;
         log(&format!(
             "  (cache exported, builder wiped and warmed up in {:.1} s)",
             started.elapsed().as_secs_f64()
@@ -453,10 +461,11 @@ fn docker(args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// Bring the base images (the SDK, the cargo-chef image, the frontend) into the engine's
-/// cache, pulled and unpacked (each runs a command in them, the way Cachet does too), so no
-/// measured build pulls or extracts them.
-fn warm_up(engine: Engine, scratch: &Path) -> Result<(), String> {
+/// Bring the base images (the SDK, the cargo-chef image when cargo-chef is measured in this
+/// run — it is only built then — and the frontend) into the engine's cache, pulled and unpacked
+/// (each runs a command in them, the way Cachet does too), so no measured build pulls or
+/// extracts them.
+fn warm_up(engine: Engine, scratch: &Path, chef: bool) -> Result<(), String> {
     let dir = scratch.join("warm-up");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let dockerfile = dir.join("Dockerfile");
@@ -464,14 +473,18 @@ fn warm_up(engine: Engine, scratch: &Path) -> Result<(), String> {
     let write = |path: &Path, text: String| {
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
+    let sdk = format!("FROM {}\nRUN true\n", contenders::SDK_IMAGE);
     write(
         &dockerfile,
-        format!(
-            "FROM {chef} AS chef\nRUN true\nFROM {sdk}\nRUN true\nCOPY --from=chef {path} /tmp/cargo-chef\n",
-            chef = contenders::chef_image(),
-            sdk = contenders::SDK_IMAGE,
-            path = contenders::CHEF_PATH_IN_IMAGE,
-        ),
+        if chef {
+            format!(
+                "FROM {chef} AS chef\nRUN true\n{sdk}COPY --from=chef {path} /tmp/cargo-chef\n",
+                chef = contenders::chef_image(),
+                path = contenders::CHEF_PATH_IN_IMAGE,
+            )
+        } else {
+            sdk
+        },
     )?;
     write(
         &spec,
