@@ -37,6 +37,14 @@ pub struct Options {
     pub tools: PathBuf,
 }
 
+impl Options {
+    /// This run measures cargo-chef on an engine: only then is its image built (and warmed up,
+    /// so every contender's builder starts from the same pulled images).
+    fn uses_chef_image(&self) -> bool {
+        !self.engines.is_empty() && self.contenders.contains(&Contender::Chef)
+    }
+}
+
 /// Runs the suite. `progress` is called with the results so far after every sample (the
 /// caller saves them, so a long run that dies keeps what it measured).
 pub fn run(options: &Options, mut progress: impl FnMut(&Results)) -> Result<Results, String> {
@@ -64,7 +72,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&Results)) -> Result<Resu
         .copied()
         .filter(|c| c.on_engine())
         .collect();
-    if on_engines.contains(&Contender::Chef) && !options.engines.is_empty() {
+    if options.uses_chef_image() {
         chef_image(env, &options.tools)?;
     }
     for run in 1..=options.runs {
@@ -102,14 +110,6 @@ struct Sequence<'a> {
     edits: u32,
     /// Inline-cache images pulled into dockerd's store, removed when the sequence ends.
     pulled: std::cell::RefCell<Vec<String>>,
-}
-
-impl Sequence<'_> {
-    /// The warm-up pulls the cargo-chef image too when this run measures cargo-chef (every
-    /// contender's builder then starts from the same pulled images).
-    fn warms_chef(&self) -> bool {
-        self.options.contenders.contains(&Contender::Chef)
-    }
 }
 
 impl Drop for Sequence<'_> {
@@ -214,7 +214,7 @@ impl<'a> Sequence<'a> {
         std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
 
         engine.wipe_build_cache()?;
-        warm_up(engine, &self.scratch, self.warms_chef())?;
+        warm_up(engine, &self.scratch, self.options.uses_chef_image())?;
         let leaf = self.fixture().leaf_file.clone();
         let core = self.fixture().core_file.clone();
         for scenario in Scenario::ALL {
@@ -391,7 +391,7 @@ impl<'a> Sequence<'a> {
                 imports
             }
         };
-        warm_up(engine, &self.scratch, self.warms_chef())?;
+        warm_up(engine, &self.scratch, self.options.uses_chef_image())?;
         log(&format!(
             "  (cache exported, builder wiped and warmed up in {:.1} s)",
             started.elapsed().as_secs_f64()
